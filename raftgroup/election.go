@@ -1,0 +1,178 @@
+package raftgroup
+
+import "github.com/flotilladb/flotilla/raftgroup/raftpb"
+
+// Tick advances the group's logical clock by one tick. A quiesced group
+// ignores ticks.
+func (g *Group) Tick() {
+	if g.quiesced {
+		return
+	}
+	if g.role == Leader {
+		g.tickLeader()
+		return
+	}
+	g.electionElapsed++
+	if g.promotable() && g.electionElapsed >= g.randomizedTimeout {
+		g.electionElapsed = 0
+		g.hup(false)
+	}
+}
+
+// tickLeader runs CheckQuorum and transfer timeouts every election timeout,
+// and heartbeats (or quiesces) every heartbeat interval.
+func (g *Group) tickLeader() {
+	g.heartbeatElapsed++
+	g.electionElapsed++
+	if g.electionElapsed >= g.cfg.ElectionTicks {
+		g.electionElapsed = 0
+		if !g.cfg.DisableCheckQuorum {
+			if !g.trk.quorumActive(g.id) {
+				g.becomeFollower(g.term, raftpb.None)
+				return
+			}
+			for id, pr := range g.trk.progress {
+				if id != g.id {
+					pr.recentActive = false
+				}
+			}
+		}
+		g.leadTransferee = raftpb.None // a transfer gets one election timeout
+	}
+	if g.heartbeatElapsed >= g.cfg.HeartbeatTicks {
+		g.heartbeatElapsed = 0
+		if g.maybeQuiesce() {
+			return
+		}
+		g.bcastHeartbeat()
+	}
+	g.maybeAutoLeave()
+}
+
+// Campaign starts an election now (as after an election timeout), if this
+// replica is a voter and not the leader.
+func (g *Group) Campaign() {
+	g.wake()
+	g.hup(false)
+}
+
+// hup starts an election: a pre-vote first unless disabled or forced by a
+// leadership transfer.
+func (g *Group) hup(transfer bool) {
+	if g.role == Leader || !g.promotable() {
+		return
+	}
+	if g.hasUnappliedConfChange() {
+		// The configuration we would campaign in may be about to change.
+		return
+	}
+	if !g.cfg.DisablePreVote && !transfer {
+		g.campaign(raftpb.MsgPreVote, false)
+	} else {
+		g.campaign(raftpb.MsgVote, transfer)
+	}
+}
+
+func (g *Group) hasUnappliedConfChange() bool {
+	if g.log.applied >= g.log.committed {
+		return false
+	}
+	lo := max(g.log.applied+1, g.log.firstIndex())
+	for lo <= g.log.committed {
+		ents, err := g.log.slice(lo, g.log.committed+1, g.cfg.MaxCommittedBytesPerReady)
+		if err != nil || len(ents) == 0 {
+			return false
+		}
+		for i := range ents {
+			if ents[i].Type == raftpb.EntryConfChange {
+				return true
+			}
+		}
+		lo = ents[len(ents)-1].Index + 1
+	}
+	return false
+}
+
+// campaign asks every voter for a (pre-)vote.
+func (g *Group) campaign(t raftpb.MessageType, transfer bool) {
+	term := g.term + 1
+	if t == raftpb.MsgPreVote {
+		g.becomePreCandidate()
+	} else {
+		g.becomeCandidate()
+		term = g.term
+	}
+	g.trk.recordVote(g.id, true)
+	if g.trk.tally() == voteWon {
+		g.wonElection(t)
+		return
+	}
+	var ctx uint64
+	if transfer {
+		ctx = contextTransfer
+	}
+	for _, id := range g.trk.voters.ids() {
+		if id == g.id {
+			continue
+		}
+		m := raftpb.Message{Type: t, To: id, Term: term, Index: g.log.lastIndex(), LogTerm: g.log.lastTerm(), Context: ctx}
+		if t == raftpb.MsgVote {
+			// Our vote for ourselves and the new term must be durable first.
+			g.sendAfterPersist(m)
+		} else {
+			g.send(m)
+		}
+	}
+}
+
+func (g *Group) wonElection(t raftpb.MessageType) {
+	if t == raftpb.MsgPreVote {
+		g.campaign(raftpb.MsgVote, false)
+	} else {
+		g.becomeLeader()
+	}
+}
+
+// handleVoteRequest answers MsgVote and MsgPreVote (terms already checked
+// by Step).
+func (g *Group) handleVoteRequest(m raftpb.Message) {
+	canVote := g.vote == m.From ||
+		(g.vote == raftpb.None && g.lead == raftpb.None) ||
+		(m.Type == raftpb.MsgPreVote && m.Term > g.term)
+	respType := raftpb.MsgVoteResp
+	if m.Type == raftpb.MsgPreVote {
+		respType = raftpb.MsgPreVoteResp
+	}
+	if !canVote || !g.log.isUpToDate(m.Index, m.LogTerm) {
+		g.send(raftpb.Message{Type: respType, To: m.From, Term: g.term, Reject: true})
+		return
+	}
+	// A grant carries the requested term so the candidate counts it even
+	// when we have not moved to that term (pre-vote).
+	resp := raftpb.Message{Type: respType, To: m.From, Term: m.Term}
+	if m.Type == raftpb.MsgPreVote {
+		g.send(resp)
+		return
+	}
+	g.electionElapsed = 0
+	g.vote = m.From
+	g.sendAfterPersist(resp)
+}
+
+// handleVoteResp counts an answer to our campaign.
+func (g *Group) handleVoteResp(m raftpb.Message) {
+	if (g.role == PreCandidate) != (m.Type == raftpb.MsgPreVoteResp) {
+		return
+	}
+	g.trk.recordVote(m.From, !m.Reject)
+	switch g.trk.tally() {
+	case voteWon:
+		if g.role == PreCandidate {
+			g.wonElection(raftpb.MsgPreVote)
+		} else {
+			g.wonElection(raftpb.MsgVote)
+		}
+	case voteLost:
+		g.becomeFollower(g.term, raftpb.None)
+	}
+}

@@ -1,0 +1,228 @@
+package raftgroup
+
+import (
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/flotilladb/flotilla/raftgroup/raftpb"
+)
+
+// Role is a replica's part in its group.
+type Role uint8
+
+const (
+	Follower Role = iota
+	PreCandidate
+	Candidate
+	Leader
+)
+
+func (r Role) String() string {
+	switch r {
+	case Follower:
+		return "follower"
+	case PreCandidate:
+		return "pre-candidate"
+	case Candidate:
+		return "candidate"
+	case Leader:
+		return "leader"
+	}
+	return fmt.Sprintf("Role(%d)", uint8(r))
+}
+
+// contextTransfer marks, in Message.Context of MsgVote and MsgPreVote, a
+// campaign started by a leadership transfer: voters grant it even while
+// they hear from the old leader.
+const contextTransfer = 1
+
+// Group is one replica of one Raft group: a deterministic state machine.
+// Inputs (Tick, Step, Propose, ReadIndex, ProposeConfChange,
+// TransferLeader, Wake, Report*) change its state; Ready hands out what the
+// caller must persist, send and apply; Advance acknowledges it.
+//
+// A Group is not safe for concurrent use: one goroutine at a time drives
+// it (the shard scheduler guarantees this per group).
+type Group struct {
+	id    raftpb.NodeID
+	group raftpb.GroupID
+	cfg   Config
+
+	term raftpb.Term
+	vote raftpb.NodeID
+	role Role
+	lead raftpb.NodeID
+
+	log *raftLog
+	trk tracker
+
+	msgs             []raftpb.Message
+	msgsAfterPersist []raftpb.Message
+
+	electionElapsed   int
+	heartbeatElapsed  int
+	randomizedTimeout int
+	rng               *rand.Rand
+
+	// leadTransferee is the target of a leadership transfer in progress.
+	leadTransferee raftpb.NodeID
+	// pendingConfIndex: no new membership change may be proposed until the
+	// log is applied up to here.
+	pendingConfIndex raftpb.Index
+	// uncommittedBytes is the payload the leader holds appended but not
+	// committed (bounded by MaxUncommittedBytes).
+	uncommittedBytes uint64
+	// bcastPending: the leader has new entries or a new commit index that
+	// followers should learn in the next Ready.
+	bcastPending bool
+
+	reads reads
+
+	quiesced bool
+
+	prevHard raftpb.HardState
+	prevSoft SoftState
+}
+
+// New returns a replica restored from cfg.Storage. A replica with an empty
+// membership (a node about to be added) waits, as a follower, for the
+// leader to send it a snapshot.
+func New(cfg Config) (*Group, error) {
+	cfg.ensureDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	log, err := newLog(cfg.Storage, cfg.MaxCommittedBytesPerReady)
+	if err != nil {
+		return nil, err
+	}
+	hs, cs, err := cfg.Storage.InitialState()
+	if err != nil {
+		return nil, fmt.Errorf("raftgroup: initial state: %w", err)
+	}
+	g := &Group{
+		id:    cfg.ID,
+		group: cfg.Group,
+		cfg:   cfg,
+		log:   log,
+		rng:   rand.New(rand.NewPCG(cfg.Seed, uint64(cfg.ID)<<32^uint64(cfg.Group))),
+		trk:   tracker{maxInflight: cfg.MaxInflightMsgs, maxInflightBytes: cfg.MaxInflightBytes},
+	}
+	if hs.Commit > log.lastIndex() {
+		return nil, fmt.Errorf("raftgroup: hard state commit %d beyond last index %d", hs.Commit, log.lastIndex())
+	}
+	g.term, g.vote, log.committed = hs.Term, hs.Vote, max(hs.Commit, log.committed)
+	if cfg.Applied > 0 {
+		if cfg.Applied > log.committed {
+			return nil, fmt.Errorf("raftgroup: applied %d beyond commit %d", cfg.Applied, log.committed)
+		}
+		log.applied, log.applying = max(log.applied, cfg.Applied), max(log.applying, cfg.Applied)
+	}
+	g.trk.setConfig(cs, log.lastIndex()+1)
+	g.becomeFollower(g.term, raftpb.None)
+	g.prevHard = g.hardState()
+	g.prevSoft = g.softState()
+	return g, nil
+}
+
+// promotable reports whether this replica may campaign: it is a voter.
+func (g *Group) promotable() bool { return g.trk.isVoter(g.id) }
+
+func (g *Group) hardState() raftpb.HardState {
+	return raftpb.HardState{Term: g.term, Vote: g.vote, Commit: g.log.committed}
+}
+
+func (g *Group) softState() SoftState { return SoftState{Lead: g.lead, Role: g.role} }
+
+// send queues m for sending as soon as the Ready is handed out.
+func (g *Group) send(m raftpb.Message) {
+	g.stamp(&m)
+	g.msgs = append(g.msgs, m)
+}
+
+// sendAfterPersist queues m to be sent only once this Ready's hard state
+// and entries are durable (votes, vote requests and append acks).
+func (g *Group) sendAfterPersist(m raftpb.Message) {
+	g.stamp(&m)
+	g.msgsAfterPersist = append(g.msgsAfterPersist, m)
+}
+
+func (g *Group) stamp(m *raftpb.Message) {
+	m.Group = g.group
+	m.From = g.id
+	if m.Term == 0 {
+		m.Term = g.term
+	}
+}
+
+func (g *Group) resetRandomizedTimeout() {
+	g.randomizedTimeout = g.cfg.ElectionTicks + g.rng.IntN(g.cfg.ElectionTicks)
+}
+
+// reset moves to term (clearing the vote if the term changes) and clears
+// per-term state.
+func (g *Group) reset(term raftpb.Term) {
+	if g.term != term {
+		g.term = term
+		g.vote = raftpb.None
+	}
+	g.lead = raftpb.None
+	g.electionElapsed = 0
+	g.heartbeatElapsed = 0
+	g.resetRandomizedTimeout()
+	g.leadTransferee = raftpb.None
+	g.trk.resetVotes()
+	g.pendingConfIndex = 0
+	g.uncommittedBytes = 0
+	g.bcastPending = false
+	g.reads.dropAll()
+	last := g.log.lastIndex()
+	for id, pr := range g.trk.progress {
+		learner := pr.isLearner
+		*pr = progress{next: last + 1, isLearner: learner, inflights: pr.inflights}
+		pr.inflights.reset()
+		if id == g.id {
+			pr.match = g.log.stableLastIndex()
+		}
+	}
+}
+
+func (g *Group) becomeFollower(term raftpb.Term, lead raftpb.NodeID) {
+	g.reset(term)
+	g.role = Follower
+	g.lead = lead
+}
+
+func (g *Group) becomePreCandidate() {
+	// NB: pre-candidacy changes neither term nor vote.
+	g.role = PreCandidate
+	g.trk.resetVotes()
+	g.lead = raftpb.None
+	g.quiesced = false
+}
+
+func (g *Group) becomeCandidate() {
+	g.reset(g.term + 1)
+	g.vote = g.id
+	g.role = Candidate
+	g.quiesced = false
+}
+
+func (g *Group) becomeLeader() {
+	g.reset(g.term)
+	g.role = Leader
+	g.lead = g.id
+	for _, pr := range g.trk.progress {
+		pr.recentActive = true
+	}
+	if pr := g.trk.progress[g.id]; pr != nil {
+		pr.becomeReplicate()
+	}
+	// Changes proposed by an earlier leader may still be unapplied: wait
+	// for everything in the log before accepting a new one.
+	g.pendingConfIndex = g.log.lastIndex()
+	// The empty entry commits this term's first index, which also commits
+	// every earlier entry (figure 8) and enables reads.
+	g.log.append(raftpb.Entry{Term: g.term, Index: g.log.lastIndex() + 1})
+	g.bcastPending = true
+}

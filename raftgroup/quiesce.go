@@ -1,0 +1,91 @@
+package raftgroup
+
+import "github.com/flotilladb/flotilla/raftgroup/raftpb"
+
+// Quiescence lets an idle group cost nothing: no ticks, no heartbeats.
+//
+// The leader quiesces on a heartbeat tick when nothing is moving: every
+// member holds the whole log, everything is committed and applied, no
+// read, transfer or membership change is pending. Instead of a heartbeat it
+// sends MsgQuiesce (a heartbeat that also says "go quiet"). A follower that
+// receives it while it holds the whole log goes quiet too.
+//
+// A quiet group wakes on any input: a proposal, a read, a transfer, any
+// message other than MsgQuiesce, or Wake. A quiet follower never campaigns
+// on its own; the node hosting it calls Wake when the leader's node is
+// declared dead, and the follower then campaigns after an election
+// timeout.
+
+// Quiesced reports whether the group is quiet: the caller may stop ticking
+// it until it has input again.
+func (g *Group) Quiesced() bool { return g.quiesced }
+
+// Wake ends quiescence (a dead leader node, or any reason to resume
+// ticking). The election timer starts over, so a woken follower campaigns
+// only if it then hears nothing for an election timeout.
+func (g *Group) Wake() { g.wake() }
+
+func (g *Group) wake() {
+	if !g.quiesced {
+		return
+	}
+	g.quiesced = false
+	g.electionElapsed = 0
+	g.heartbeatElapsed = 0
+	if g.role == Leader {
+		// Nobody was heard from while quiet: do not count that against
+		// the quorum check.
+		for _, pr := range g.trk.progress {
+			pr.recentActive = true
+		}
+	}
+}
+
+// canQuiesce reports whether the leader's group is idle.
+func (g *Group) canQuiesce() bool {
+	if g.cfg.DisableQuiesce || g.role != Leader || g.leadTransferee != raftpb.None {
+		return false
+	}
+	last := g.log.lastIndex()
+	if g.log.committed != last || g.log.applied != last || g.bcastPending {
+		return false
+	}
+	if g.trk.cs.Joint() || g.pendingConfIndex > g.log.applied {
+		return false
+	}
+	if len(g.reads.waiting) > 0 || len(g.reads.blocked) > 0 || g.reads.hasWork() {
+		return false
+	}
+	for _, pr := range g.trk.progress {
+		if pr.match != last {
+			return false
+		}
+	}
+	return true
+}
+
+// maybeQuiesce quiesces an idle leader, telling its followers. It reports
+// whether it did.
+func (g *Group) maybeQuiesce() bool {
+	if !g.canQuiesce() {
+		return false
+	}
+	for _, id := range g.trk.ids {
+		if id != g.id {
+			g.send(raftpb.Message{Type: raftpb.MsgQuiesce, To: id, Commit: g.log.committed})
+		}
+	}
+	g.quiesced = true
+	return true
+}
+
+// maybeQuiesceFollower quiesces a follower told to by its leader, if it
+// holds the leader's whole committed log.
+func (g *Group) maybeQuiesceFollower(m raftpb.Message) {
+	if g.cfg.DisableQuiesce || m.From != g.lead || g.log.lastIndex() != m.Commit || g.log.committed != m.Commit {
+		g.wake()
+		return
+	}
+	g.quiesced = true
+	g.electionElapsed = 0
+}

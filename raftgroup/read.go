@@ -1,0 +1,154 @@
+package raftgroup
+
+import "github.com/flotilladb/flotilla/raftgroup/raftpb"
+
+// reads holds the leader's linearizable read requests.
+//
+// A read is confirmed in rounds: every request that arrives before a round
+// starts joins it; the round's heartbeat carries its sequence number in
+// Message.Context; once a quorum has answered a heartbeat with a context at
+// least that number, the leader knows it was still leader when the round
+// began, so every request of the round may read at the commit index it
+// recorded. Many requests share one heartbeat round.
+//
+// Invariant: waiting holds requests in ascending seq order; seq 0 marks
+// requests that have not joined a round yet (all at the tail).
+type reads struct {
+	// waiting are requests recorded with their read index.
+	waiting []pendingRead
+	// unassigned counts the tail of waiting not yet in a round.
+	unassigned int
+	// blocked are requests made before the leader committed an entry of
+	// its term; they get a read index once it has.
+	blocked []uint64
+	// seq is the last round started.
+	seq uint64
+
+	ready   []ReadState
+	dropped []uint64
+}
+
+type pendingRead struct {
+	id    uint64
+	index raftpb.Index
+	seq   uint64
+}
+
+func (r *reads) hasWork() bool {
+	return r.unassigned > 0 || len(r.ready) > 0 || len(r.dropped) > 0
+}
+
+func (r *reads) takeResults() ([]ReadState, []uint64) {
+	rs, d := r.ready, r.dropped
+	r.ready, r.dropped = nil, nil
+	return rs, d
+}
+
+// dropAll fails every pending request (leadership changed).
+func (r *reads) dropAll() {
+	for _, p := range r.waiting {
+		r.dropped = append(r.dropped, p.id)
+	}
+	r.dropped = append(r.dropped, r.blocked...)
+	r.waiting, r.blocked, r.unassigned = r.waiting[:0], r.blocked[:0], 0
+}
+
+// ReadIndex asks for a linearizable read, identified by id. The answer
+// arrives in a later Ready as a ReadState{ID: id, Index} (or id in
+// DroppedReads if leadership is lost first). Only the leader serves reads;
+// elsewhere it returns a *NotLeaderError.
+func (g *Group) ReadIndex(id uint64) error {
+	g.wake()
+	if g.role != Leader {
+		return &NotLeaderError{Group: g.group, Leader: g.lead, Term: g.term}
+	}
+	if !g.committedInTerm() {
+		g.reads.blocked = append(g.reads.blocked, id)
+		return nil
+	}
+	g.addRead(id)
+	return nil
+}
+
+// committedInTerm reports whether the leader has committed an entry of its
+// own term; until then its commit index may be behind the true one.
+func (g *Group) committedInTerm() bool {
+	t, err := g.log.term(g.log.committed)
+	return err == nil && t == g.term
+}
+
+func (g *Group) addRead(id uint64) {
+	idx := g.log.committed
+	if g.singleVoter() || g.leaseValid() {
+		g.reads.ready = append(g.reads.ready, ReadState{ID: id, Index: idx})
+		return
+	}
+	g.reads.waiting = append(g.reads.waiting, pendingRead{id: id, index: idx})
+	g.reads.unassigned++
+}
+
+func (g *Group) singleVoter() bool {
+	return len(g.trk.voters[0]) == 1 && len(g.trk.voters[1]) == 0 && g.trk.voters[0][0] == g.id
+}
+
+// leaseValid reports whether lease reads are on. The lease holds because
+// with CheckQuorum the leader steps down after an election timeout without
+// hearing from a quorum, and voters that heard from it refuse to elect
+// anyone else for an election timeout. See doc.go for the clock-drift
+// assumption.
+func (g *Group) leaseValid() bool {
+	return g.cfg.LeaseReads && !g.cfg.DisableCheckQuorum && g.role == Leader
+}
+
+// unblockReads gives blocked requests their read index once the leader has
+// committed in its term.
+func (g *Group) unblockReads() {
+	if len(g.reads.blocked) == 0 || !g.committedInTerm() {
+		return
+	}
+	for _, id := range g.reads.blocked {
+		g.addRead(id)
+	}
+	g.reads.blocked = g.reads.blocked[:0]
+}
+
+// startReadRound sends one heartbeat round for every request not yet in a
+// round.
+func (g *Group) startReadRound() {
+	if g.reads.unassigned == 0 {
+		return
+	}
+	g.reads.seq++
+	for i := len(g.reads.waiting) - g.reads.unassigned; i < len(g.reads.waiting); i++ {
+		g.reads.waiting[i].seq = g.reads.seq
+	}
+	g.reads.unassigned = 0
+	g.bcastHeartbeat()
+}
+
+// readAcked records that follower pr acknowledged round ctx, and releases
+// every request whose round a quorum has acknowledged.
+func (g *Group) readAcked(pr *progress, ctx uint64) {
+	if ctx <= pr.readAck || ctx > g.reads.seq {
+		return
+	}
+	pr.readAck = ctx
+	confirmed := uint64(g.trk.voters.committed(func(id raftpb.NodeID) raftpb.Index {
+		if id == g.id {
+			return raftpb.Index(g.reads.seq)
+		}
+		if p := g.trk.progress[id]; p != nil {
+			return raftpb.Index(p.readAck)
+		}
+		return 0
+	}))
+	n := 0
+	for n < len(g.reads.waiting) && g.reads.waiting[n].seq != 0 && g.reads.waiting[n].seq <= confirmed {
+		p := g.reads.waiting[n]
+		g.reads.ready = append(g.reads.ready, ReadState{ID: p.id, Index: p.index})
+		n++
+	}
+	if n > 0 {
+		g.reads.waiting = append(g.reads.waiting[:0], g.reads.waiting[n:]...)
+	}
+}

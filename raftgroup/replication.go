@@ -1,0 +1,264 @@
+package raftgroup
+
+import "github.com/flotilladb/flotilla/raftgroup/raftpb"
+
+// bcastAppend sends every follower what it is missing: new entries, or an
+// empty MsgApp if only the commit index moved. Called once per Ready, so a
+// follower gets one batch for all proposals made since the last Ready.
+func (g *Group) bcastAppend() {
+	g.bcastPending = false
+	for _, id := range g.trk.ids {
+		if id != g.id {
+			g.maybeSendAppend(id, true)
+		}
+	}
+}
+
+// maybeSendAppend sends follower `to` the entries from its Next, as many
+// MsgApps as the in-flight window allows. With sendIfEmpty it sends an
+// empty MsgApp when the follower only lacks the commit index. It reports
+// whether anything was sent.
+func (g *Group) maybeSendAppend(to raftpb.NodeID, sendIfEmpty bool) bool {
+	pr := g.trk.progress[to]
+	if pr == nil {
+		return false
+	}
+	sent := false
+	last := g.log.lastIndex()
+	for !pr.paused() {
+		prevIndex := pr.next - 1
+		prevTerm, err := g.log.term(prevIndex)
+		if err != nil {
+			return g.sendSnapshot(to, pr) || sent
+		}
+		var ents []raftpb.Entry
+		if pr.next <= last {
+			ents, err = g.log.slice(pr.next, last+1, g.cfg.MaxMsgBytes)
+			if err != nil {
+				return g.sendSnapshot(to, pr) || sent
+			}
+		}
+		if len(ents) == 0 && (!sendIfEmpty || pr.sentCommit >= g.log.committed && pr.match >= g.log.committed) {
+			return sent
+		}
+		commit := g.log.committed
+		lastSent := prevIndex + raftpb.Index(len(ents))
+		g.send(raftpb.Message{Type: raftpb.MsgApp, To: to, Index: prevIndex, LogTerm: prevTerm, Entries: ents, Commit: commit})
+		pr.sentCommit = max(pr.sentCommit, min(commit, lastSent))
+		pr.sentEntries(lastSent, raftpb.EntriesSize(ents))
+		sent = true
+		if len(ents) == 0 || pr.state != StateReplicate {
+			return true
+		}
+	}
+	return sent
+}
+
+// sendSnapshot sends a snapshot to a follower whose next entries are
+// compacted away.
+func (g *Group) sendSnapshot(to raftpb.NodeID, pr *progress) bool {
+	if !pr.recentActive {
+		return false // it may be down; wait until it answers something
+	}
+	snap, err := g.cfg.Storage.Snapshot()
+	if err != nil || snap.IsEmpty() {
+		// ErrSnapshotTemporarilyUnavailable: try again on a later
+		// heartbeat response.
+		return false
+	}
+	pr.becomeSnapshot(snap.Metadata.Index)
+	g.send(raftpb.Message{Type: raftpb.MsgSnap, To: to, Snapshot: &snap})
+	return true
+}
+
+// bcastHeartbeat sends every follower a heartbeat carrying the current
+// read round.
+func (g *Group) bcastHeartbeat() {
+	for _, id := range g.trk.ids {
+		if id == g.id {
+			continue
+		}
+		pr := g.trk.progress[id]
+		// A follower may not learn a commit index past what it is known to
+		// hold: its log beyond Match may still diverge.
+		commit := min(pr.match, g.log.committed)
+		g.send(raftpb.Message{Type: raftpb.MsgHeartbeat, To: id, Commit: commit, Context: g.reads.seq})
+	}
+}
+
+// maybeCommit raises the commit index to what a quorum holds, counting only
+// entries of the current term. It reports whether commit moved.
+func (g *Group) maybeCommit() bool {
+	if !g.log.maybeCommit(g.trk.committed(), g.term) {
+		return false
+	}
+	g.unblockReads()
+	return true
+}
+
+// handleAppendResp handles a follower's answer to a MsgApp or MsgSnap.
+func (g *Group) handleAppendResp(m raftpb.Message, pr *progress) {
+	pr.recentActive = true
+	if m.Reject {
+		g.handleAppendReject(m, pr)
+		return
+	}
+	if m.Index > g.log.lastIndex() {
+		return // acknowledges entries we never had: malformed or stale term
+	}
+	if !pr.maybeUpdate(m.Index) {
+		return
+	}
+	switch {
+	case pr.state == StateProbe:
+		pr.becomeReplicate()
+	case pr.state == StateSnapshot && pr.match+1 >= g.log.firstIndex():
+		pr.becomeProbe()
+		pr.becomeReplicate()
+	case pr.state == StateReplicate:
+		pr.inflights.freeLE(m.Index)
+	}
+	if g.maybeCommit() {
+		g.bcastPending = true
+	} else {
+		g.maybeSendAppend(m.From, false)
+	}
+	if m.From == g.leadTransferee && pr.match == g.log.lastIndex() {
+		g.sendTimeoutNow(m.From)
+	}
+}
+
+// handleAppendReject backs Next off using the follower's hint: the leader
+// skips to the last index at which its log has a term no higher than the
+// follower's, one whole term per round trip at worst.
+func (g *Group) handleAppendReject(m raftpb.Message, pr *progress) {
+	next := m.RejectHint
+	if m.LogTerm > 0 {
+		next, _ = g.log.findConflictByTerm(m.RejectHint, m.LogTerm)
+	}
+	if !pr.maybeDecrTo(m.Index, next) {
+		return
+	}
+	if pr.state == StateReplicate {
+		pr.becomeProbe()
+	}
+	g.maybeSendAppend(m.From, false)
+}
+
+// handleHeartbeatResp marks the follower alive, resumes a paused probe,
+// and counts its acknowledgement of a read round.
+func (g *Group) handleHeartbeatResp(m raftpb.Message, pr *progress) {
+	pr.recentActive = true
+	pr.probeSent = false
+	if pr.match < g.log.lastIndex() || pr.sentCommit < g.log.committed {
+		g.maybeSendAppend(m.From, true)
+	}
+	g.readAcked(pr, m.Context)
+}
+
+// Propose appends data as a new entry. It returns the entry's index and
+// term: the entry is committed if the entry applied at that index has that
+// term, and was lost if another term shows up there.
+func (g *Group) Propose(data []byte) (raftpb.Index, raftpb.Term, error) {
+	return g.propose(raftpb.EntryNormal, data)
+}
+
+func (g *Group) propose(typ raftpb.EntryType, data []byte) (raftpb.Index, raftpb.Term, error) {
+	g.wake()
+	switch {
+	case g.role != Leader:
+		return 0, 0, &NotLeaderError{Group: g.group, Leader: g.lead, Term: g.term}
+	case g.leadTransferee != raftpb.None:
+		return 0, 0, ErrTransferInProgress
+	case g.trk.progress[g.id] == nil:
+		return 0, 0, ErrProposalDropped // removed from the group
+	}
+	size := uint64(len(data))
+	if g.uncommittedBytes > 0 && g.uncommittedBytes+size > g.cfg.MaxUncommittedBytes {
+		return 0, 0, ErrProposalDropped
+	}
+	g.uncommittedBytes += size
+	idx := g.log.append(raftpb.Entry{Term: g.term, Index: g.log.lastIndex() + 1, Type: typ, Data: data})
+	g.bcastPending = true
+	if g.singleVoter() {
+		// Nothing to wait for but our own fsync; Advance commits it.
+		g.bcastPending = false
+	}
+	return idx, g.term, nil
+}
+
+// ProposeConfChange proposes a membership change. It is validated against
+// the current configuration first; only one change may be pending.
+func (g *Group) ProposeConfChange(cc raftpb.ConfChange) (raftpb.Index, raftpb.Term, error) {
+	if g.role == Leader {
+		if g.pendingConfIndex > g.log.applied {
+			return 0, 0, ErrConfChangePending
+		}
+		if _, err := ApplyConfChange(g.trk.cs, cc); err != nil {
+			return 0, 0, err
+		}
+	}
+	idx, term, err := g.propose(raftpb.EntryConfChange, cc.Marshal())
+	if err == nil {
+		g.pendingConfIndex = idx
+	}
+	return idx, term, err
+}
+
+// applyConfChangeEntry puts a committed membership change into effect. An
+// entry that does not decode or apply is skipped, the same way on every
+// replica.
+func (g *Group) applyConfChangeEntry(e *raftpb.Entry) {
+	cc, err := raftpb.UnmarshalConfChange(e.Data)
+	if err != nil {
+		return
+	}
+	cs, err := ApplyConfChange(g.trk.cs, cc)
+	if err != nil {
+		return
+	}
+	g.trk.setConfig(cs, g.log.lastIndex()+1)
+	if g.role != Leader {
+		return
+	}
+	if !g.trk.isVoter(g.id) {
+		g.stepDownRemoved()
+		return
+	}
+	if g.maybeCommit() {
+		g.bcastPending = true
+	}
+	// New members need entries; everyone learns the new commit.
+	g.bcastPending = true
+	if g.leadTransferee != raftpb.None && !g.trk.isVoter(g.leadTransferee) {
+		g.leadTransferee = raftpb.None
+	}
+}
+
+// stepDownRemoved: a leader no longer a voter hands leadership to the most
+// up-to-date voter and steps down.
+func (g *Group) stepDownRemoved() {
+	var best raftpb.NodeID
+	var bestMatch raftpb.Index
+	for _, id := range g.trk.ids {
+		if pr := g.trk.progress[id]; !pr.isLearner && id != g.id && (best == raftpb.None || pr.match > bestMatch) {
+			best, bestMatch = id, pr.match
+		}
+	}
+	if best != raftpb.None && bestMatch == g.log.lastIndex() {
+		g.sendTimeoutNow(best)
+	}
+	g.becomeFollower(g.term, raftpb.None)
+}
+
+// maybeAutoLeave proposes leaving a joint configuration that asked to be
+// left automatically, once the entry that entered it is applied.
+func (g *Group) maybeAutoLeave() {
+	if g.role != Leader || !g.trk.cs.AutoLeave || g.pendingConfIndex > g.log.applied {
+		return
+	}
+	// A refusal (a transfer in progress) is retried on a later tick.
+	if idx, _, err := g.propose(raftpb.EntryConfChange, raftpb.ConfChange{}.Marshal()); err == nil {
+		g.pendingConfIndex = idx
+	}
+}

@@ -1,0 +1,168 @@
+package raftgroup
+
+import (
+	"fmt"
+
+	"github.com/flotilladb/flotilla/raftgroup/raftpb"
+)
+
+// MemoryStorage is a Storage kept in memory: the simulator's and the
+// benchmarks' durable log, and a reference for real implementations.
+// ents[0] is a dummy entry holding the index and term of the snapshot (or
+// zero). Not safe for concurrent use.
+type MemoryStorage struct {
+	hard     raftpb.HardState
+	snapshot raftpb.Snapshot
+	ents     []raftpb.Entry
+}
+
+// NewMemoryStorage returns an empty log whose membership is cs. Use it to
+// bootstrap a group's replicas with the same initial voters.
+func NewMemoryStorage(cs raftpb.ConfState) *MemoryStorage {
+	return &MemoryStorage{
+		snapshot: raftpb.Snapshot{Metadata: raftpb.SnapshotMetadata{ConfState: cs}},
+		ents:     make([]raftpb.Entry, 1),
+	}
+}
+
+// InitialState implements Storage.
+func (ms *MemoryStorage) InitialState() (raftpb.HardState, raftpb.ConfState, error) {
+	return ms.hard, ms.snapshot.Metadata.ConfState, nil
+}
+
+// SetHardState records a durable hard state.
+func (ms *MemoryStorage) SetHardState(hs raftpb.HardState) { ms.hard = hs }
+
+// HardState returns the recorded hard state.
+func (ms *MemoryStorage) HardState() raftpb.HardState { return ms.hard }
+
+// SetConfState records the membership that InitialState returns (callers
+// update it when they apply a membership change, as a state machine would).
+func (ms *MemoryStorage) SetConfState(cs raftpb.ConfState) { ms.snapshot.Metadata.ConfState = cs }
+
+func (ms *MemoryStorage) offset() raftpb.Index { return ms.ents[0].Index }
+
+func (ms *MemoryStorage) lastIndex() raftpb.Index {
+	return ms.ents[0].Index + raftpb.Index(len(ms.ents)) - 1
+}
+
+// Entries implements Storage.
+func (ms *MemoryStorage) Entries(lo, hi raftpb.Index, maxBytes uint64) ([]raftpb.Entry, error) {
+	if lo <= ms.offset() {
+		return nil, ErrCompacted
+	}
+	if hi > ms.lastIndex()+1 {
+		return nil, ErrUnavailable
+	}
+	if lo >= hi {
+		return nil, nil
+	}
+	ents := ms.ents[lo-ms.offset() : hi-ms.offset()]
+	return limitSize(ents, maxBytes), nil
+}
+
+// Term implements Storage.
+func (ms *MemoryStorage) Term(i raftpb.Index) (raftpb.Term, error) {
+	if i < ms.offset() {
+		return 0, ErrCompacted
+	}
+	if i > ms.lastIndex() {
+		return 0, ErrUnavailable
+	}
+	return ms.ents[i-ms.offset()].Term, nil
+}
+
+// FirstIndex implements Storage.
+func (ms *MemoryStorage) FirstIndex() (raftpb.Index, error) { return ms.offset() + 1, nil }
+
+// LastIndex implements Storage.
+func (ms *MemoryStorage) LastIndex() (raftpb.Index, error) { return ms.lastIndex(), nil }
+
+// Snapshot implements Storage.
+func (ms *MemoryStorage) Snapshot() (raftpb.Snapshot, error) { return ms.snapshot, nil }
+
+// ApplySnapshot replaces the log with snap. It fails if snap is older than
+// the current snapshot.
+func (ms *MemoryStorage) ApplySnapshot(snap raftpb.Snapshot) error {
+	if snap.Metadata.Index <= ms.snapshot.Metadata.Index && ms.snapshot.Metadata.Index != 0 {
+		return fmt.Errorf("raftgroup: snapshot %d older than %d: %w", snap.Metadata.Index, ms.snapshot.Metadata.Index, ErrCompacted)
+	}
+	ms.snapshot = snap
+	ms.ents = []raftpb.Entry{{Term: snap.Metadata.Term, Index: snap.Metadata.Index}}
+	return nil
+}
+
+// CreateSnapshot records a snapshot at index i (which must be applied by
+// the caller's state machine) with membership cs and data.
+func (ms *MemoryStorage) CreateSnapshot(i raftpb.Index, cs raftpb.ConfState, data []byte) error {
+	if i <= ms.snapshot.Metadata.Index {
+		return ErrCompacted
+	}
+	if i > ms.lastIndex() {
+		return fmt.Errorf("raftgroup: snapshot index %d beyond last %d: %w", i, ms.lastIndex(), ErrUnavailable)
+	}
+	ms.snapshot = raftpb.Snapshot{
+		Metadata: raftpb.SnapshotMetadata{Index: i, Term: ms.ents[i-ms.offset()].Term, ConfState: cs},
+		Data:     data,
+	}
+	return nil
+}
+
+// Compact discards entries up to and including i, which must not be past
+// the last index. The entry at i becomes the dummy entry.
+func (ms *MemoryStorage) Compact(i raftpb.Index) error {
+	if i <= ms.offset() {
+		return ErrCompacted
+	}
+	if i > ms.lastIndex() {
+		return fmt.Errorf("raftgroup: compact %d beyond last %d: %w", i, ms.lastIndex(), ErrUnavailable)
+	}
+	k := i - ms.offset()
+	ents := make([]raftpb.Entry, 1, uint64(len(ms.ents))-uint64(k))
+	ents[0] = raftpb.Entry{Index: i, Term: ms.ents[k].Term}
+	ms.ents = append(ents, ms.ents[k+1:]...)
+	return nil
+}
+
+// Append adds entries, replacing any existing suffix they conflict with.
+// Entries at or below the compaction point are skipped. It fails if the
+// entries would leave a gap.
+func (ms *MemoryStorage) Append(ents []raftpb.Entry) error {
+	if len(ents) == 0 {
+		return nil
+	}
+	first := ms.offset() + 1
+	last := ents[len(ents)-1].Index
+	if last < first {
+		return nil
+	}
+	if first > ents[0].Index {
+		ents = ents[first-ents[0].Index:]
+	}
+	k := ents[0].Index - ms.offset()
+	switch {
+	case uint64(len(ms.ents)) > uint64(k):
+		ms.ents = append(ms.ents[:k:k], ents...)
+	case uint64(len(ms.ents)) == uint64(k):
+		ms.ents = append(ms.ents, ents...)
+	default:
+		return fmt.Errorf("raftgroup: append at %d leaves a gap after last %d", ents[0].Index, ms.lastIndex())
+	}
+	return nil
+}
+
+// limitSize returns the longest prefix of ents whose summed Size is at most
+// maxBytes, and at least one entry.
+func limitSize(ents []raftpb.Entry, maxBytes uint64) []raftpb.Entry {
+	if len(ents) == 0 {
+		return ents
+	}
+	size := ents[0].Size()
+	for i := 1; i < len(ents); i++ {
+		size += ents[i].Size()
+		if size > maxBytes {
+			return ents[:i]
+		}
+	}
+	return ents
+}
