@@ -212,6 +212,7 @@ func (g *Group) becomeLeader() {
 	g.reset(g.term)
 	g.role = Leader
 	g.lead = g.id
+	g.quiesced = false
 	for _, pr := range g.trk.progress {
 		pr.recentActive = true
 	}

@@ -114,7 +114,12 @@ func (l *raftLog) maybeAppend(index raftpb.Index, logTerm raftpb.Term, committed
 		return 0, false
 	}
 	lastNew := index + raftpb.Index(len(ents))
-	if ci := l.findConflict(ents); ci != 0 && ci > l.committed {
+	if ci := l.findConflict(ents); ci != 0 {
+		if ci <= l.committed {
+			// Only a faulty leader contradicts committed entries; keep
+			// them and acknowledge nothing.
+			return 0, false
+		}
 		l.unstable.truncateAndAppend(ents[ci-ents[0].Index:])
 	}
 	l.commitTo(min(committed, lastNew))

@@ -38,7 +38,7 @@ func (g *Group) maybeSendAppend(to raftpb.NodeID, sendIfEmpty bool) bool {
 				return g.sendSnapshot(to, pr) || sent
 			}
 		}
-		if len(ents) == 0 && (!sendIfEmpty || pr.sentCommit >= g.log.committed && pr.match >= g.log.committed) {
+		if len(ents) == 0 && (!sendIfEmpty || pr.sentCommit >= g.log.committed) {
 			return sent
 		}
 		commit := g.log.committed
@@ -180,10 +180,6 @@ func (g *Group) propose(typ raftpb.EntryType, data []byte) (raftpb.Index, raftpb
 	g.uncommittedBytes += size
 	idx := g.log.append(raftpb.Entry{Term: g.term, Index: g.log.lastIndex() + 1, Type: typ, Data: data})
 	g.bcastPending = true
-	if g.singleVoter() {
-		// Nothing to wait for but our own fsync; Advance commits it.
-		g.bcastPending = false
-	}
 	return idx, g.term, nil
 }
 

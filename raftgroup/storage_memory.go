@@ -16,13 +16,23 @@ type MemoryStorage struct {
 	ents     []raftpb.Entry
 }
 
-// NewMemoryStorage returns an empty log whose membership is cs. Use it to
-// bootstrap a group's replicas with the same initial voters.
+// NewMemoryStorage returns the log of a replica bootstrapped with
+// membership cs.
+//
+// Bootstrap convention: a group's initial membership is not a log entry
+// but a snapshot at index 1, term 1 (holding the empty state machine), so
+// the first real entry is index 2. Every initial replica starts from that
+// snapshot; a replica added later starts empty (cs with no members) and
+// always catches up by snapshot, which carries the membership it joins.
 func NewMemoryStorage(cs raftpb.ConfState) *MemoryStorage {
-	return &MemoryStorage{
-		snapshot: raftpb.Snapshot{Metadata: raftpb.SnapshotMetadata{ConfState: cs}},
-		ents:     make([]raftpb.Entry, 1),
+	ms := &MemoryStorage{ents: make([]raftpb.Entry, 1)}
+	if len(cs.Voters) > 0 {
+		md := raftpb.SnapshotMetadata{Index: 1, Term: 1, ConfState: cs}
+		ms.snapshot = raftpb.Snapshot{Metadata: md}
+		ms.ents[0] = raftpb.Entry{Index: 1, Term: 1}
+		ms.hard = raftpb.HardState{Term: 1, Commit: 1}
 	}
+	return ms
 }
 
 // InitialState implements Storage.
