@@ -1,0 +1,153 @@
+package transport
+
+import (
+	"fmt"
+
+	"github.com/flotilladb/flotilla/raftgroup/raftpb"
+)
+
+// Smallest encodings, used to bound counts before allocating.
+const (
+	minMessageBytes   = 4 // type, flags, group, term
+	minHeartbeatBytes = 5 // type, group, term, commit, context
+	minEntryBytes     = 4 // term, index, type, length
+)
+
+// decodeBatch decodes the body of a kindBatch frame into one slice of
+// messages: the frame's messages, then its heartbeats expanded into
+// Messages. From and To come from the header. Entry data aliases body.
+// It allocates per frame (the slice, one entry arena), never per message,
+// except a Snapshot value for MsgSnap.
+func decodeBatch(h frameHeader, body []byte) ([]raftpb.Message, error) {
+	nm, nh := uint64(h.messages), uint64(h.heartbeats)
+	if nm*minMessageBytes+nh*minHeartbeatBytes > uint64(len(body)) {
+		return nil, fmt.Errorf("%w: %d messages and %d heartbeats cannot fit in %d bytes", ErrBadFrame, nm, nh, len(body))
+	}
+	d := decoder{b: body}
+	out := make([]raftpb.Message, nm+nh)
+	var arena []raftpb.Entry
+	for i := range out[:nm] {
+		m := &out[i]
+		m.From, m.To = h.from, h.to
+		arena = decodeMessage(&d, m, arena)
+	}
+	for i := range out[nm:] {
+		m := &out[nm+uint64(i)]
+		m.From, m.To = h.from, h.to
+		decodeHeartbeat(&d, m)
+	}
+	if d.err != nil {
+		return nil, d.err
+	}
+	if d.off != len(body) {
+		return nil, fmt.Errorf("%w: %d trailing bytes", ErrBadFrame, len(body)-d.off)
+	}
+	return out, nil
+}
+
+func decodeType(d *decoder) raftpb.MessageType {
+	t := raftpb.MessageType(d.byte("message type"))
+	if d.err == nil && (t < 1 || t > raftpb.MaxMessageType) {
+		d.fail(fmt.Sprintf("message type %d", t))
+	}
+	return t
+}
+
+// decodeMessage decodes one message into m, carving its entries out of
+// arena (grown as needed) and returning the arena.
+func decodeMessage(d *decoder, m *raftpb.Message, arena []raftpb.Entry) []raftpb.Entry {
+	m.Type = decodeType(d)
+	flags := d.byte("flags")
+	m.Group = raftpb.GroupID(d.uvarint("group"))
+	m.Term = raftpb.Term(d.uvarint("term"))
+	if flags&hasLogTerm != 0 {
+		m.LogTerm = raftpb.Term(d.uvarint("log term"))
+	}
+	if flags&hasIndex != 0 {
+		m.Index = raftpb.Index(d.uvarint("index"))
+	}
+	if flags&hasCommit != 0 {
+		m.Commit = raftpb.Index(d.uvarint("commit"))
+	}
+	if flags&hasRejectHint != 0 {
+		m.RejectHint = raftpb.Index(d.uvarint("reject hint"))
+	}
+	if flags&hasContext != 0 {
+		m.Context = d.uvarint("context")
+	}
+	m.Reject = flags&isReject != 0
+	if flags&hasEntries != 0 {
+		arena = decodeEntries(d, m, arena)
+	}
+	if flags&hasSnapshot != 0 {
+		m.Snapshot = decodeSnapshot(d)
+	}
+	return arena
+}
+
+func decodeEntries(d *decoder, m *raftpb.Message, arena []raftpb.Entry) []raftpb.Entry {
+	n := d.count("entry count", minEntryBytes)
+	if n == 0 {
+		d.fail("empty entries")
+		return arena
+	}
+	if cap(arena)-len(arena) < n {
+		// Grow for this message and a guess at the rest of the frame; the
+		// old arena stays referenced by earlier messages.
+		arena = make([]raftpb.Entry, 0, n+(len(d.b)-d.off)/64)
+	}
+	start := len(arena)
+	for i := 0; i < n && d.err == nil; i++ {
+		var e raftpb.Entry
+		e.Term = raftpb.Term(d.uvarint("entry term"))
+		e.Index = raftpb.Index(d.uvarint("entry index"))
+		e.Type = raftpb.EntryType(d.byte("entry type"))
+		if e.Type > raftpb.EntryConfChange {
+			d.fail(fmt.Sprintf("entry type %d", e.Type))
+		}
+		if l := d.count("entry length", 1); l > 0 {
+			e.Data = d.bytes(l, "entry data")
+		}
+		arena = append(arena, e)
+	}
+	m.Entries = arena[start:len(arena):len(arena)]
+	return arena
+}
+
+func decodeSnapshot(d *decoder) *raftpb.Snapshot {
+	s := &raftpb.Snapshot{}
+	s.Metadata.Index = raftpb.Index(d.uvarint("snapshot index"))
+	s.Metadata.Term = raftpb.Term(d.uvarint("snapshot term"))
+	cs := &s.Metadata.ConfState
+	for _, ids := range [...]*[]raftpb.NodeID{&cs.Voters, &cs.VotersOutgoing, &cs.Learners, &cs.LearnersNext} {
+		n := d.count("conf state size", 1)
+		if n > 0 {
+			*ids = make([]raftpb.NodeID, n)
+			for i := range *ids {
+				(*ids)[i] = raftpb.NodeID(d.uvarint("conf state node"))
+			}
+		}
+	}
+	switch d.byte("auto leave") {
+	case 0:
+	case 1:
+		cs.AutoLeave = true
+	default:
+		d.fail("auto leave flag")
+	}
+	if l := d.count("snapshot data length", 1); l > 0 {
+		s.Data = d.bytes(l, "snapshot data")
+	}
+	return s
+}
+
+func decodeHeartbeat(d *decoder, m *raftpb.Message) {
+	m.Type = decodeType(d)
+	if d.err == nil && !m.Type.IsHeartbeat() {
+		d.fail(fmt.Sprintf("%s in heartbeat section", m.Type))
+	}
+	m.Group = raftpb.GroupID(d.uvarint("group"))
+	m.Term = raftpb.Term(d.uvarint("term"))
+	m.Commit = raftpb.Index(d.uvarint("commit"))
+	m.Context = d.uvarint("context")
+}

@@ -1,0 +1,314 @@
+package transport
+
+import (
+	"bytes"
+	"container/heap"
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/flotilladb/flotilla/raftgroup/raftpb"
+)
+
+// MemNetwork is an in-memory network of MemTransports for tests:
+// deterministic under its seed, driven by an explicit virtual clock
+// (Advance), with fault injection (loss, delay distribution, reordering,
+// duplication, partitions and one-way cuts). Nothing happens on its own:
+// messages are delivered only inside Advance, on the caller's goroutine,
+// in (delivery time, send order) order. Given the same seed and the same
+// sequence of calls it delivers the same messages at the same times.
+//
+// It is safe for concurrent use, but determinism needs the calls to come
+// in a deterministic order (one goroutine).
+type MemNetwork struct {
+	mu     sync.Mutex
+	seed   uint64
+	rng    *rand.Rand
+	now    time.Duration
+	seq    uint64
+	nodes  map[raftpb.NodeID]*MemTransport
+	faults Faults
+	links  map[linkKey]Faults
+	cut    map[linkKey]bool
+	queue  memQueue
+	stats  MemStats
+}
+
+// MemStats counts what a MemNetwork did.
+type MemStats struct {
+	Sent            uint64 // messages posted (heartbeats included)
+	Delivered       uint64 // messages handed to a Handler
+	Dropped         uint64 // lost to DropRate, cuts or closed nodes
+	Duplicated      uint64
+	HeartbeatFrames uint64 // coalesced heartbeat frames posted
+	Snapshots       uint64 // snapshots installed
+}
+
+// NewMemNetwork returns an empty network whose randomness comes only from
+// seed; f applies to every link until changed.
+func NewMemNetwork(seed uint64, f Faults) *MemNetwork {
+	return &MemNetwork{
+		seed:   seed,
+		rng:    rand.New(rand.NewPCG(seed, 0x666c6f74696c6c61)),
+		nodes:  make(map[raftpb.NodeID]*MemTransport),
+		faults: f,
+		links:  make(map[linkKey]Faults),
+		cut:    make(map[linkKey]bool),
+	}
+}
+
+// Seed returns the seed, for failure messages.
+func (n *MemNetwork) Seed() uint64 { return n.seed }
+
+// Now returns the virtual time.
+func (n *MemNetwork) Now() time.Duration {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.now
+}
+
+// Stats returns the counters.
+func (n *MemNetwork) Stats() MemStats {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.stats
+}
+
+// Pending returns the number of deliveries in flight.
+func (n *MemNetwork) Pending() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return len(n.queue)
+}
+
+// Add attaches node id with handler h and returns its transport. Adding an
+// existing id replaces it (a restarted node).
+func (n *MemNetwork) Add(id raftpb.NodeID, h Handler) *MemTransport {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	t := &MemTransport{n: n, id: id, h: h, hb: make(map[raftpb.NodeID]*hbBuffer)}
+	n.nodes[id] = t
+	return t
+}
+
+// Advance moves the clock forward by d, delivering every message due by
+// then, in order; messages sent by handlers meanwhile are delivered too if
+// they fall due within d. It returns the number delivered.
+func (n *MemNetwork) Advance(d time.Duration) int {
+	n.mu.Lock()
+	target := n.now + d
+	n.mu.Unlock()
+	delivered := 0
+	for {
+		n.mu.Lock()
+		if len(n.queue) == 0 || n.queue[0].at > target {
+			n.now = target
+			n.mu.Unlock()
+			return delivered
+		}
+		it := heap.Pop(&n.queue).(*memItem)
+		n.now = it.at
+		dst := n.nodes[it.to]
+		if n.cut[linkKey{it.from, it.to}] || dst == nil || dst.closed {
+			n.stats.Dropped += uint64(len(it.msgs))
+			n.mu.Unlock()
+			continue
+		}
+		n.stats.Delivered += uint64(len(it.msgs))
+		n.mu.Unlock()
+		dst.h.HandleMessages(it.msgs)
+		delivered += len(it.msgs)
+	}
+}
+
+// Drain advances in steps of step until nothing is in flight or maxSteps
+// steps have passed, and returns the number delivered.
+func (n *MemNetwork) Drain(step time.Duration, maxSteps int) int {
+	total := 0
+	for i := 0; i < maxSteps && n.Pending() > 0; i++ {
+		total += n.Advance(step)
+	}
+	return total
+}
+
+// postLocked puts msgs (one delivery unit: a message, or a heartbeat
+// frame) in flight from -> to, applying the link's faults.
+func (n *MemNetwork) postLocked(from, to raftpb.NodeID, msgs []raftpb.Message) {
+	n.stats.Sent += uint64(len(msgs))
+	f := n.faultsLocked(from, to)
+	if n.cut[linkKey{from, to}] || (f.DropRate > 0 && n.rng.Float64() < f.DropRate) {
+		n.stats.Dropped += uint64(len(msgs))
+		return
+	}
+	copies := 1
+	if f.DuplicateRate > 0 && n.rng.Float64() < f.DuplicateRate {
+		copies = 2
+		n.stats.Duplicated += uint64(len(msgs))
+	}
+	for c := 0; c < copies; c++ {
+		batch := msgs
+		if c > 0 {
+			batch = cloneMessages(msgs)
+		}
+		n.seq++
+		heap.Push(&n.queue, &memItem{at: n.now + f.delay(n.rng), seq: n.seq, from: from, to: to, msgs: batch})
+	}
+}
+
+// MemTransport is one node's endpoint on a MemNetwork. It implements
+// Sender with the same coalescing rule as Transport: heartbeats are held
+// per peer (one per type and group) until FlushHeartbeats, which posts one
+// frame per peer. Other messages travel one by one, each subject to the
+// link's faults. Messages are deep-copied, as a real network would.
+type MemTransport struct {
+	n      *MemNetwork
+	id     raftpb.NodeID
+	h      Handler
+	hb     map[raftpb.NodeID]*hbBuffer // guarded by n.mu
+	closed bool                        // guarded by n.mu
+}
+
+// Send implements Sender.
+func (t *MemTransport) Send(msgs ...raftpb.Message) {
+	n := t.n
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if t.closed {
+		return
+	}
+	for i := range msgs {
+		m := cloneMessage(&msgs[i])
+		m.From = t.id
+		if m.Type.IsHeartbeat() {
+			b := t.hb[m.To]
+			if b == nil {
+				b = &hbBuffer{}
+				t.hb[m.To] = b
+			}
+			b.add(&m, DefaultMaxQueuedHeartbeats)
+			continue
+		}
+		n.postLocked(t.id, m.To, []raftpb.Message{m})
+	}
+}
+
+// FlushHeartbeats implements Sender: one frame per peer with heartbeats
+// queued, peers in node order (for determinism).
+func (t *MemTransport) FlushHeartbeats() {
+	n := t.n
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	peers := make([]raftpb.NodeID, 0, len(t.hb))
+	for id, b := range t.hb {
+		if b.len() > 0 {
+			peers = append(peers, id)
+		}
+	}
+	slices.Sort(peers)
+	for _, id := range peers {
+		n.stats.HeartbeatFrames++
+		n.postLocked(t.id, id, t.hb[id].take(nil))
+	}
+}
+
+// SendSnapshot implements Sender. The snapshot is read whole and installed
+// synchronously on the receiver (no clock involved); a cut link in either
+// direction, or a DropRate draw, fails it with ErrSnapshotFailed.
+func (t *MemTransport) SendSnapshot(ctx context.Context, msg raftpb.Message, src SnapshotSource) error {
+	r, err := src.Open()
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrSnapshotFailed, err)
+	}
+	data, err := io.ReadAll(r)
+	r.Close()
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrSnapshotFailed, err)
+	}
+	n := t.n
+	n.mu.Lock()
+	dst := n.nodes[msg.To]
+	f := n.faultsLocked(t.id, msg.To)
+	lost := n.cut[linkKey{t.id, msg.To}] || n.cut[linkKey{msg.To, t.id}] || dst == nil || dst.closed ||
+		t.closed || (f.DropRate > 0 && n.rng.Float64() < f.DropRate)
+	n.mu.Unlock()
+	if lost {
+		return fmt.Errorf("%w: link %d->%d down", ErrSnapshotFailed, t.id, msg.To)
+	}
+	m := cloneMessage(&msg)
+	m.From = t.id
+	if m.Snapshot != nil {
+		m.Snapshot.Data = nil
+	}
+	if err := dst.h.HandleSnapshot(ctx, m, bytes.NewReader(data)); err != nil {
+		return fmt.Errorf("%w: %w", ErrSnapshotRejected, err)
+	}
+	n.mu.Lock()
+	n.stats.Snapshots++
+	n.mu.Unlock()
+	return nil
+}
+
+// Close detaches the node: its sends are ignored and messages to it lost.
+func (t *MemTransport) Close() error {
+	t.n.mu.Lock()
+	defer t.n.mu.Unlock()
+	t.closed = true
+	return nil
+}
+
+// memItem is one delivery in flight.
+type memItem struct {
+	at       time.Duration
+	seq      uint64
+	from, to raftpb.NodeID
+	msgs     []raftpb.Message
+}
+
+// memQueue is a min-heap of deliveries by (at, seq).
+type memQueue []*memItem
+
+func (q memQueue) Len() int { return len(q) }
+func (q memQueue) Less(i, j int) bool {
+	return q[i].at < q[j].at || (q[i].at == q[j].at && q[i].seq < q[j].seq)
+}
+func (q memQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
+func (q *memQueue) Push(x any)   { *q = append(*q, x.(*memItem)) }
+func (q *memQueue) Pop() any {
+	old := *q
+	it := old[len(old)-1]
+	*q = old[:len(old)-1]
+	return it
+}
+
+func cloneMessages(ms []raftpb.Message) []raftpb.Message {
+	out := make([]raftpb.Message, len(ms))
+	for i := range ms {
+		out[i] = cloneMessage(&ms[i])
+	}
+	return out
+}
+
+// cloneMessage deep-copies m, so sender and receiver share no memory.
+func cloneMessage(m *raftpb.Message) raftpb.Message {
+	c := *m
+	if m.Entries != nil {
+		c.Entries = make([]raftpb.Entry, len(m.Entries))
+		for i, e := range m.Entries {
+			e.Data = bytes.Clone(e.Data)
+			c.Entries[i] = e
+		}
+	}
+	if m.Snapshot != nil {
+		s := *m.Snapshot
+		cs := &s.Metadata.ConfState
+		cs.Voters, cs.VotersOutgoing = slices.Clone(cs.Voters), slices.Clone(cs.VotersOutgoing)
+		cs.Learners, cs.LearnersNext = slices.Clone(cs.Learners), slices.Clone(cs.LearnersNext)
+		s.Data = bytes.Clone(s.Data)
+		c.Snapshot = &s
+	}
+	return c
+}

@@ -1,0 +1,179 @@
+package transport
+
+import (
+	"bufio"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+
+	"github.com/flotilladb/flotilla/raftgroup/raftpb"
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fastrpc"
+)
+
+// fastrpc handshake values. Bump fastrpcProtocolVersion with wireVersion.
+const (
+	sniffHeader            = "flotilla-transport"
+	fastrpcProtocolVersion = 1
+)
+
+// newServer builds the fastrpc server: no compression (frames are already
+// compact; snapshot chunks are s2-compressed), pipelined requests so each
+// connection's frames are handled in order on its reader goroutine, which
+// is why HandleMessages must not block.
+func (t *Transport) newServer() *fastrpc.Server {
+	return &fastrpc.Server{
+		SniffHeader:      sniffHeader,
+		ProtocolVersion:  fastrpcProtocolVersion,
+		NewHandlerCtx:    func() fastrpc.HandlerCtx { return &serverCtx{t: t} },
+		Handler:          t.serve,
+		CompressType:     fastrpc.CompressNone,
+		PipelineRequests: true,
+		ReadBufferSize:   64 << 10,
+		WriteBufferSize:  64 << 10,
+		Logger:           fastrpcLogger{t},
+	}
+}
+
+// serverCtx is fastrpc's per-request context: the decoded frame and, for
+// a snapshot chunk, the acknowledgement to write back.
+type serverCtx struct {
+	t     *Transport
+	c     *conn
+	from  raftpb.NodeID
+	kind  frameKind
+	batch []raftpb.Message
+	chunk chunk
+	ack   chunkAck
+	bytes int
+}
+
+func (s *serverCtx) Init(c net.Conn, _ fasthttp.Logger) {
+	s.c, _ = c.(*conn)
+	s.batch, s.chunk, s.ack = nil, chunk{}, chunkAck{}
+}
+
+// ReadRequest reads and fully validates one frame. Any error closes the
+// connection (fastrpc tears it down); it is logged and counted here.
+func (s *serverCtx) ReadRequest(br *bufio.Reader) error {
+	err := s.read(br)
+	if err != nil {
+		s.t.rejectFrame(s.c, err)
+	}
+	return err
+}
+
+func (s *serverCtx) read(br *bufio.Reader) error {
+	b, err := readFrame(br, s.t.opts.MaxFrameBytes)
+	if err != nil {
+		return err
+	}
+	s.bytes = len(b) + prefixBytes
+	h, body, err := parseHeader(b, s.t.opts.ClusterID, s.t.opts.NodeID)
+	if err != nil {
+		return err
+	}
+	s.from, s.kind = h.from, h.kind
+	switch h.kind {
+	case kindBatch:
+		s.batch, err = decodeBatch(h, body)
+	case kindChunk:
+		s.chunk, err = decodeChunk(body, s.t.opts.SnapshotChunkBytes)
+	}
+	return err
+}
+
+func (s *serverCtx) WriteResponse(bw *bufio.Writer) error {
+	_, err := bw.Write(s.ack.append(nil))
+	return err
+}
+
+func (s *serverCtx) ConcurrencyLimitError(n int) {
+	s.ack = chunkAck{status: ackRefused, msg: fmt.Sprintf("transport: server concurrency limit %d", n)}
+}
+
+// serve is fastrpc's Handler. It runs on the connection's reader goroutine.
+func (t *Transport) serve(hc fastrpc.HandlerCtx) fastrpc.HandlerCtx {
+	s := hc.(*serverCtx)
+	t.m.framesReceived.Add(1)
+	t.m.bytesReceived.Add(uint64(s.bytes))
+	if p := t.existingPeer(s.from); p != nil {
+		p.stats.bytesReceived.Add(uint64(s.bytes))
+	}
+	switch s.kind {
+	case kindBatch:
+		var hb uint64
+		for i := range s.batch {
+			if s.batch[i].Type.IsHeartbeat() {
+				hb++
+			}
+		}
+		t.m.messagesReceived.Add(uint64(len(s.batch)) - hb)
+		t.m.heartbeatsReceived.Add(hb)
+		if len(s.batch) > 0 {
+			t.handler.HandleMessages(s.batch)
+		}
+		s.batch = nil
+	case kindChunk:
+		s.ack = t.recv.handleChunk(s.c, s.from, &s.chunk)
+		s.chunk = chunk{}
+	}
+	return s
+}
+
+// rejectFrame logs and counts a refused frame. fastrpc closes the
+// connection when ReadRequest returns the error.
+func (t *Transport) rejectFrame(c *conn, err error) {
+	remote := "?"
+	if c != nil {
+		remote = c.RemoteAddr().String()
+	}
+	if errors.Is(err, ErrClusterMismatch) {
+		t.m.clusterMismatches.Add(1)
+	}
+	if t.isClosed() {
+		return
+	}
+	t.m.framesRejected.Add(1)
+	t.log.Error("transport: refused frame, closing connection", "remote", remote, "err", err)
+	if f := t.opts.Events.FrameRejected; f != nil {
+		f(remote, err)
+	}
+}
+
+// listener wraps the TCP listener: every accepted connection is tracked
+// (so Close can close it) and, with TLS, wrapped in a TLS server that
+// requires a client certificate before fastrpc sees a byte.
+type listener struct {
+	net.Listener
+	t *Transport
+}
+
+func (l *listener) Accept() (net.Conn, error) {
+	raw, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	c := &conn{Conn: raw, raw: raw, t: l.t}
+	c.inbound = &inbound{t: l.t, c: c}
+	if l.t.tlsServer != nil {
+		c.Conn = tls.Server(raw, l.t.tlsServer)
+	}
+	if !l.t.track(c) {
+		c.Close() // fastrpc's handshake fails at once and its goroutine exits
+	}
+	return c, nil
+}
+
+// fastrpcLogger adapts fasthttp.Logger (fastrpc's logger) to slog.
+type fastrpcLogger struct{ t *Transport }
+
+func (f fastrpcLogger) Printf(format string, args ...any) {
+	level := slog.LevelWarn
+	if f.t.isClosed() {
+		level = slog.LevelDebug
+	}
+	f.t.log.Log(f.t.ctx, level, "transport: fastrpc: "+fmt.Sprintf(format, args...))
+}
