@@ -65,7 +65,7 @@ func (r *flotillaReplica) handleReady(out []raftpb.Message) ([]raftpb.Message, b
 }
 
 func (r *flotillaReplica) step(m raftpb.Message) error { return r.g.Step(m) }
-func (r *flotillaReplica) appliedProposals() int      { return r.proposals }
-func (r *flotillaReplica) appliedIndex() uint64       { return uint64(r.applied) }
-func (r *flotillaReplica) compact(i uint64) error     { return r.st.Compact(raftpb.Index(i)) }
-func (r *flotillaReplica) isLeader() bool             { return r.g.Role() == raftgroup.Leader }
+func (r *flotillaReplica) appliedProposals() int       { return r.proposals }
+func (r *flotillaReplica) appliedIndex() uint64        { return uint64(r.applied) }
+func (r *flotillaReplica) compact(i uint64) error      { return r.st.Compact(raftpb.Index(i)) }
+func (r *flotillaReplica) isLeader() bool              { return r.g.Role() == raftgroup.Leader }
