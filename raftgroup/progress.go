@@ -50,6 +50,8 @@ type progress struct {
 	// probeSent: in StateProbe, a MsgApp is out and the next waits for a
 	// heartbeat interval or a response.
 	probeSent bool
+	// matchAtLastBeat is match when the last heartbeat was sent.
+	matchAtLastBeat raftpb.Index
 	// readAck is the highest read-index round the follower acknowledged.
 	readAck   uint64
 	isLearner bool

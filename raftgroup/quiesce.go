@@ -38,6 +38,7 @@ func (g *Group) wake() {
 		for _, pr := range g.trk.progress {
 			pr.recentActive = true
 		}
+		g.reads.leaseFrom = g.reads.seq + 1
 	}
 }
 
@@ -79,11 +80,14 @@ func (g *Group) maybeQuiesce() bool {
 	return true
 }
 
-// maybeQuiesceFollower quiesces a follower told to by its leader, if it
-// holds the leader's whole committed log.
-func (g *Group) maybeQuiesceFollower(m raftpb.Message) {
-	if g.cfg.DisableQuiesce || m.From != g.lead || g.log.lastIndex() != m.Commit || g.log.committed != m.Commit {
+// handleQuiesce quiesces a follower told to by its leader, if it holds the
+// leader's whole committed log. It answers only if it cannot: the answer
+// wakes the leader, which then brings it up to date.
+func (g *Group) handleQuiesce(m raftpb.Message) {
+	g.log.commitTo(m.Commit)
+	if g.cfg.DisableQuiesce || g.log.lastIndex() != m.Commit || g.log.committed != m.Commit {
 		g.wake()
+		g.send(raftpb.Message{Type: raftpb.MsgHeartbeatResp, To: m.From})
 		return
 	}
 	g.quiesced = true

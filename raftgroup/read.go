@@ -23,6 +23,12 @@ type reads struct {
 	blocked []uint64
 	// seq is the last round started.
 	seq uint64
+	// confirmed is the last round a quorum acknowledged.
+	confirmed uint64
+	// leaseFrom is the first round whose confirmation makes the lease
+	// valid again (after the leader wakes from quiescence, during which it
+	// heard from nobody).
+	leaseFrom uint64
 
 	ready   []ReadState
 	dropped []uint64
@@ -96,8 +102,13 @@ func (g *Group) singleVoter() bool {
 // hearing from a quorum, and voters that heard from it refuse to elect
 // anyone else for an election timeout. See doc.go for the clock-drift
 // assumption.
+//
+// A leader waking from quiescence has heard from nobody for an unknown
+// time: its lease is void until a quorum confirms a read round started
+// after the wake.
 func (g *Group) leaseValid() bool {
-	return g.cfg.LeaseReads && !g.cfg.DisableCheckQuorum && g.role == Leader
+	return g.cfg.LeaseReads && !g.cfg.DisableCheckQuorum && g.role == Leader &&
+		g.reads.confirmed >= g.reads.leaseFrom
 }
 
 // unblockReads gives blocked requests their read index once the leader has
@@ -142,6 +153,7 @@ func (g *Group) readAcked(pr *progress, ctx uint64) {
 		}
 		return 0
 	}))
+	g.reads.confirmed = max(g.reads.confirmed, confirmed)
 	n := 0
 	for n < len(g.reads.waiting) && g.reads.waiting[n].seq != 0 && g.reads.waiting[n].seq <= confirmed {
 		p := g.reads.waiting[n]

@@ -2,6 +2,20 @@ package raftgroup
 
 import "github.com/flotilladb/flotilla/raftgroup/raftpb"
 
+// emptyAppend says when maybeSendAppend sends a MsgApp without entries.
+type emptyAppend uint8
+
+const (
+	// emptyNever: only entries are worth a message.
+	emptyNever emptyAppend = iota
+	// emptyIfCommitBehind: also when the follower has not been told the
+	// current commit index.
+	emptyIfCommitBehind
+	// emptyAlways: also to check where the follower's log stands (its
+	// answer repairs a pipeline whose messages were lost).
+	emptyAlways
+)
+
 // bcastAppend sends every follower what it is missing: new entries, or an
 // empty MsgApp if only the commit index moved. Called once per Ready, so a
 // follower gets one batch for all proposals made since the last Ready.
@@ -9,16 +23,15 @@ func (g *Group) bcastAppend() {
 	g.bcastPending = false
 	for _, id := range g.trk.ids {
 		if id != g.id {
-			g.maybeSendAppend(id, true)
+			g.maybeSendAppend(id, emptyIfCommitBehind)
 		}
 	}
 }
 
 // maybeSendAppend sends follower `to` the entries from its Next, as many
-// MsgApps as the in-flight window allows. With sendIfEmpty it sends an
-// empty MsgApp when the follower only lacks the commit index. It reports
-// whether anything was sent.
-func (g *Group) maybeSendAppend(to raftpb.NodeID, sendIfEmpty bool) bool {
+// MsgApps as the in-flight window allows; `empty` says when a MsgApp
+// without entries is sent. It reports whether anything was sent.
+func (g *Group) maybeSendAppend(to raftpb.NodeID, empty emptyAppend) bool {
 	pr := g.trk.progress[to]
 	if pr == nil {
 		return false
@@ -38,7 +51,7 @@ func (g *Group) maybeSendAppend(to raftpb.NodeID, sendIfEmpty bool) bool {
 				return g.sendSnapshot(to, pr) || sent
 			}
 		}
-		if len(ents) == 0 && (!sendIfEmpty || pr.sentCommit >= g.log.committed) {
+		if len(ents) == 0 && (sent || empty == emptyNever || empty == emptyIfCommitBehind && pr.sentCommit >= g.log.committed) {
 			return sent
 		}
 		commit := g.log.committed
@@ -82,6 +95,7 @@ func (g *Group) bcastHeartbeat() {
 		// A follower may not learn a commit index past what it is known to
 		// hold: its log beyond Match may still diverge.
 		commit := min(pr.match, g.log.committed)
+		pr.matchAtLastBeat = pr.match
 		g.send(raftpb.Message{Type: raftpb.MsgHeartbeat, To: id, Commit: commit, Context: g.reads.seq})
 	}
 }
@@ -121,7 +135,7 @@ func (g *Group) handleAppendResp(m raftpb.Message, pr *progress) {
 	if g.maybeCommit() {
 		g.bcastPending = true
 	} else {
-		g.maybeSendAppend(m.From, false)
+		g.maybeSendAppend(m.From, emptyNever)
 	}
 	if m.From == g.leadTransferee && pr.match == g.log.lastIndex() {
 		g.sendTimeoutNow(m.From)
@@ -142,16 +156,23 @@ func (g *Group) handleAppendReject(m raftpb.Message, pr *progress) {
 	if pr.state == StateReplicate {
 		pr.becomeProbe()
 	}
-	g.maybeSendAppend(m.From, false)
+	g.maybeSendAppend(m.From, emptyAlways)
 }
 
 // handleHeartbeatResp marks the follower alive, resumes a paused probe,
-// and counts its acknowledgement of a read round.
+// and counts its acknowledgement of a read round. A follower that is behind
+// and acknowledged nothing since the heartbeat was sent gets an empty
+// MsgApp: its messages may have been lost, and its answer (a rejection)
+// restarts replication from where it really is.
 func (g *Group) handleHeartbeatResp(m raftpb.Message, pr *progress) {
 	pr.recentActive = true
 	pr.probeSent = false
-	if pr.match < g.log.lastIndex() || pr.sentCommit < g.log.committed {
-		g.maybeSendAppend(m.From, true)
+	stalled := pr.match == pr.matchAtLastBeat
+	switch {
+	case pr.match < g.log.lastIndex() && stalled:
+		g.maybeSendAppend(m.From, emptyAlways)
+	case pr.match < g.log.lastIndex() || pr.sentCommit < g.log.committed:
+		g.maybeSendAppend(m.From, emptyIfCommitBehind)
 	}
 	g.readAcked(pr, m.Context)
 }

@@ -176,8 +176,7 @@ func (g *Group) stepFollower(m raftpb.Message) {
 		g.handleHeartbeat(m)
 	case raftpb.MsgQuiesce:
 		g.heardFromLeader(m.From)
-		g.handleHeartbeat(m)
-		g.maybeQuiesceFollower(m)
+		g.handleQuiesce(m)
 	case raftpb.MsgSnap:
 		g.heardFromLeader(m.From)
 		g.handleSnapshot(m)

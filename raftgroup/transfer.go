@@ -28,7 +28,7 @@ func (g *Group) TransferLeader(to raftpb.NodeID) error {
 	if pr.match == g.log.lastIndex() {
 		g.sendTimeoutNow(to)
 	} else {
-		g.maybeSendAppend(to, true)
+		g.maybeSendAppend(to, emptyAlways)
 	}
 	return nil
 }
