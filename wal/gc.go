@@ -1,0 +1,191 @@
+package wal
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/flotilladb/flotilla/raftgroup/raftpb"
+)
+
+// Segment collection.
+//
+// Segments are deleted oldest first, never out of order: a record in a
+// later segment (a compaction point, a removal) may be what makes an
+// older record obsolete, so deleting a later segment while an older one
+// stays could resurrect state at recovery. A segment can go once every
+// live group's base segment (where its history since creation or last
+// rewrite starts) is newer: recovery then replays, for every live group,
+// its whole history from the base on, and for removed groups a history
+// that ends in their removal.
+//
+// A group that never compacts (or is idle for long) keeps its base old
+// and so pins every segment after it. When the segments on disk exceed
+// twice the live data plus one segment, the collector rewrites the pinning
+// groups into the new segment as one atomic sequence (remove, compaction
+// point, the live entries records copied byte for byte, hard state); each
+// rewritten group's base becomes the new segment and the old segments can
+// go. A rewrite copies at most the live data, and happens only when at
+// least as much garbage has accumulated, so the disk stays within about
+// twice the live data plus one segment and the extra writing is bounded
+// by the amount written by users.
+//
+// Rejected: per-record reference counts per segment (costly on the hot
+// path, and still needs the ordering rule); deleting segments out of
+// order with tombstones (recovery would need two passes).
+
+// planRewrite runs right after a rotation and fills w.wr.gc with the
+// rewrites of the groups that pin segments beyond the disk budget.
+func (w *WAL) planRewrite() error {
+	budget := 2*w.idx.liveBytes + w.opts.SegmentBytes
+	var total int64
+	for _, num := range w.wr.segNums {
+		total += w.segDiskBytes(num)
+	}
+	if total <= budget {
+		return nil
+	}
+	cutoff := uint32(math.MaxUint32)
+	for _, num := range w.wr.segNums {
+		if total <= budget {
+			cutoff = num
+			break
+		}
+		total -= w.segDiskBytes(num)
+	}
+	for _, g := range w.idx.groups {
+		if g.exists && g.baseSeg < cutoff && g.baseSeg != w.wr.active.num {
+			if err := w.rewriteGroup(g); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// segDiskBytes is the space segment num takes on disk.
+func (w *WAL) segDiskBytes(num uint32) int64 {
+	s := w.idx.segs[num]
+	if s == nil {
+		return 0
+	}
+	n := s.bytes.Load()
+	if !w.opts.NoPreallocate {
+		n = max(n, w.opts.SegmentBytes)
+	}
+	return n
+}
+
+// rewriteGroup appends to w.wr.gc the records that rebuild g from
+// nothing. Entries records are copied as they are on disk (checksum
+// unmasked); a copied record may hold entries below the compaction point
+// or beyond its span, which replay skips or the next copied record
+// replaces, exactly as when they were first written.
+func (w *WAL) rewriteGroup(g *group) error {
+	b := &w.wr.gc
+	b.Remove(g.id)
+	if g.compact > 0 || g.compactTerm > 0 {
+		b.Compact(g.id, g.compact, g.compactTerm)
+	}
+	for _, s := range g.spans {
+		if err := w.copySpan(b, g, s); err != nil {
+			return err
+		}
+	}
+	if !g.hs.IsEmpty() {
+		b.SetHardState(g.id, g.hs)
+	}
+	w.m.rewrittenGroups.Add(1)
+	return nil
+}
+
+// copySpan appends the record behind s to b, with the term runs of the
+// span's entries above the compaction point.
+func (w *WAL) copySpan(b *Batch, g *group, s span) error {
+	start := len(b.buf)
+	buf, err := w.readRecord(b.buf, s.seg, s.off, s.size)
+	if err != nil {
+		return classify(fmt.Sprintf("reading segment %d at %d for rewrite", s.seg, s.off), err)
+	}
+	b.buf = buf
+	maskRecord(b.buf[start:], segMask(uint64(s.seg)))
+	w.m.rewrittenBytes.Add(uint64(s.size))
+	t0 := len(b.terms)
+	from := max(s.first, g.compact+1)
+	for i := from; i <= s.last(); {
+		t := g.term(i)
+		b.terms = append(b.terms, termRun{first: i, term: t})
+		i = g.nextTermChange(i, s.last())
+	}
+	b.ops = append(b.ops, op{kind: recEntries, group: g.id, off: uint32(start), size: s.size,
+		first: s.first, count: s.count, t0: uint32(t0), t1: uint32(len(b.terms))})
+	return nil
+}
+
+// nextTermChange returns the first index after i whose term run differs
+// from i's, or end+1.
+func (g *group) nextTermChange(i, end raftpb.Index) raftpb.Index {
+	for _, r := range g.terms {
+		if r.first > i {
+			return min(r.first, end+1)
+		}
+	}
+	return end + 1
+}
+
+// collectSegments deletes the segments no live group needs any more, and
+// forgets groups removed by the last write. It runs in the writer after a
+// write is published.
+func (w *WAL) collectSegments() error {
+	if len(w.wr.removed) > 0 {
+		w.idx.Lock()
+		for _, id := range w.wr.removed {
+			if g := w.idx.groups[id]; g != nil && !g.exists && !g.sExists {
+				delete(w.idx.groups, id)
+			}
+		}
+		w.idx.Unlock()
+		w.wr.removed = w.wr.removed[:0]
+	}
+	if !w.wr.collect {
+		return nil
+	}
+	w.wr.collect = false
+	minBase := w.wr.active.num
+	for _, g := range w.idx.groups {
+		if g.exists {
+			minBase = min(minBase, g.baseSeg)
+		}
+	}
+	n := 0
+	for n < len(w.wr.segNums) && w.wr.segNums[n] < minBase {
+		n++
+	}
+	if n == 0 {
+		return nil
+	}
+	return w.deleteSegments(n)
+}
+
+// deleteSegments removes the n oldest segments, oldest first, and syncs
+// the directory so a crash cannot bring back an older one without the
+// newer ones.
+func (w *WAL) deleteSegments(n int) error {
+	for _, num := range w.wr.segNums[:n] {
+		w.idx.Lock()
+		s := w.idx.segs[num]
+		delete(w.idx.segs, num)
+		w.idx.Unlock()
+		if err := w.fs.Remove(w.path(segName(num))); err != nil {
+			return classify("removing "+segName(num), err)
+		}
+		if s != nil {
+			s.release()
+		}
+		w.m.segmentsDeleted.Add(1)
+		if f := w.opts.EventListener.SegmentDeleted; f != nil {
+			f(uint64(num))
+		}
+	}
+	w.wr.segNums = append(w.wr.segNums[:0], w.wr.segNums[n:]...)
+	return w.syncDir()
+}

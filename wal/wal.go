@@ -1,0 +1,216 @@
+package wal
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/flotilladb/flotilla/raftgroup/raftpb"
+)
+
+// WAL is one node's write-ahead log, shared by all its Raft groups. It is
+// safe for concurrent use: any number of goroutines may submit batches and
+// read at once.
+type WAL struct {
+	opts Options
+	fs   vfs.FS
+	lock io.Closer
+
+	mu struct {
+		sync.Mutex
+		// pending holds batches submitted since the writer last took them;
+		// sg is the sync group they will complete with.
+		pending []*Batch
+		sg      *syncGroup
+		// err, once set, fail-stops the WAL: every later submit gets it.
+		err    error
+		closed bool
+	}
+	wake       chan struct{}
+	closing    chan struct{}
+	writerDone chan struct{}
+
+	idx struct {
+		sync.RWMutex
+		groups    map[raftpb.GroupID]*group
+		segs      map[uint32]*segment
+		cache     tailCache
+		liveBytes int64
+	}
+
+	wr   writerState
+	prep preparer
+	m    metrics
+}
+
+// syncGroup is one write+sync: every batch in it learns its fate when done
+// is closed (one close wakes them all), then reads err.
+type syncGroup struct {
+	done chan struct{}
+	err  error
+}
+
+func newSyncGroup() *syncGroup { return &syncGroup{done: make(chan struct{})} }
+
+// Pending is the handle of a submitted batch.
+type Pending struct {
+	b  *Batch
+	sg *syncGroup
+	// err is set when the batch was refused at submission.
+	err error
+}
+
+// Done is closed when the batch is durable or has failed.
+func (p Pending) Done() <-chan struct{} {
+	if p.sg == nil {
+		return closedChan()
+	}
+	return p.sg.done
+}
+
+// Err returns the batch's outcome; call it only after Done is closed.
+func (p Pending) Err() error {
+	if p.err != nil {
+		return p.err
+	}
+	if p.b.result != nil {
+		return p.b.result
+	}
+	return p.sg.err
+}
+
+// Wait blocks until the batch is durable (nil) or failed, or until ctx is
+// done. After a ctx error the batch may still become durable, and it still
+// belongs to the WAL until Done is closed.
+func (p Pending) Wait(ctx context.Context) error {
+	select {
+	case <-p.Done():
+		return p.Err()
+	case <-ctx.Done():
+		return fmt.Errorf("wal: waiting for durability: %w", ctx.Err())
+	}
+}
+
+func closedChan() <-chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}
+
+// Open opens (creating if needed) the WAL in opts.Dir and recovers its
+// index by scanning every segment. It fails with a *CorruptionError if a
+// record other than a torn final write fails its checksum.
+func Open(opts Options) (*WAL, error) {
+	w := &WAL{opts: opts}
+	w.opts.EnsureDefaults()
+	if err := w.opts.Validate(); err != nil {
+		return nil, err
+	}
+	w.fs = w.opts.FS
+	if err := w.fs.MkdirAll(w.opts.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("wal: creating %s: %w", w.opts.Dir, err)
+	}
+	lock, err := w.fs.Lock(w.fs.PathJoin(w.opts.Dir, "LOCK"))
+	if err != nil {
+		return nil, fmt.Errorf("wal: locking %s: %w", w.opts.Dir, err)
+	}
+	w.lock = lock
+	w.idx.groups = make(map[raftpb.GroupID]*group)
+	w.idx.segs = make(map[uint32]*segment)
+	w.idx.cache.init(w.opts.CacheBytes)
+	start := time.Now()
+	if err := w.recover(); err != nil {
+		w.closeFiles()
+		return nil, err
+	}
+	w.m.recoveryNanos.Store(int64(time.Since(start)))
+	w.opts.Logger.Info("wal: opened", "dir", w.opts.Dir, "groups", len(w.idx.groups),
+		"segments", len(w.wr.segNums), "recovery", time.Since(start))
+	w.mu.sg = newSyncGroup()
+	w.wake = make(chan struct{}, 1)
+	w.closing = make(chan struct{})
+	w.writerDone = make(chan struct{})
+	w.prep.start(w)
+	go w.writeLoop()
+	return w, nil
+}
+
+// Close writes what is pending, stops the writer and closes every file.
+// Batches submitted after Close starts fail with ErrClosed.
+func (w *WAL) Close() error {
+	w.mu.Lock()
+	if w.mu.closed {
+		w.mu.Unlock()
+		return ErrClosed
+	}
+	w.mu.closed = true
+	w.mu.Unlock()
+	close(w.closing)
+	<-w.writerDone
+	w.prep.stop()
+	return w.closeFiles()
+}
+
+// closeFiles closes the active segment, every read handle and the lock.
+func (w *WAL) closeFiles() error {
+	var first error
+	if w.wr.file != nil {
+		first = w.wr.file.Close()
+		w.wr.file = nil
+	}
+	w.idx.Lock()
+	for num, s := range w.idx.segs {
+		delete(w.idx.segs, num)
+		s.release()
+	}
+	w.idx.Unlock()
+	if w.lock != nil {
+		if err := w.lock.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// Submit hands b to the writer and returns at once. b must not be used
+// until the returned Pending is done. Submit never blocks on I/O.
+func (w *WAL) Submit(b *Batch) Pending {
+	if b.err != nil {
+		return Pending{b: b, err: b.err}
+	}
+	b.result = nil
+	w.mu.Lock()
+	switch {
+	case w.mu.err != nil:
+		err := w.mu.err
+		w.mu.Unlock()
+		return Pending{b: b, err: err}
+	case w.mu.closed:
+		w.mu.Unlock()
+		return Pending{b: b, err: ErrClosed}
+	}
+	w.mu.pending = append(w.mu.pending, b)
+	sg := w.mu.sg
+	w.mu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+	return Pending{b: b, sg: sg}
+}
+
+// Commit submits b and waits until it is durable. It returns nil once
+// every record of b is on stable storage and visible to reads.
+func (w *WAL) Commit(ctx context.Context, b *Batch) error {
+	return w.Submit(b).Wait(ctx)
+}
+
+// Err returns the error that fail-stopped the WAL, or nil.
+func (w *WAL) Err() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.mu.err
+}
