@@ -63,7 +63,9 @@ func decodeChunk(body []byte, maxRaw int) (chunk, error) {
 	}
 	if c.flags&chunkLast != 0 {
 		c.size = d.uvarint("size")
-		c.crc = binary.LittleEndian.Uint32(d.bytes(4, "crc"))
+		if crc := d.bytes(4, "crc"); d.err == nil {
+			c.crc = binary.LittleEndian.Uint32(crc)
+		}
 	}
 	c.data = d.bytes(d.count("payload length", 1), "payload")
 	if d.err != nil {
