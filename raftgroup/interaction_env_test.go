@@ -15,8 +15,9 @@ const interactionGroup raftpb.GroupID = 1
 // iNode is one scripted replica: the Group, its durable storage and what
 // its state machine has applied.
 type iNode struct {
-	g  *Group
-	st *MemoryStorage
+	g   *Group
+	st  *MemoryStorage
+	cfg Config
 	// applied is the last index the harness's state machine applied.
 	applied raftpb.Index
 }
@@ -74,9 +75,22 @@ func (e *iEnv) addNode(id raftpb.NodeID, cs raftpb.ConfState, cfg Config) {
 	if err != nil {
 		e.t.Fatalf("new node %d: %v", id, err)
 	}
-	e.nodes[id] = &iNode{g: g, st: st, applied: g.log.applied}
+	e.nodes[id] = &iNode{g: g, st: st, cfg: cfg, applied: g.log.applied}
 	e.ids = append(e.ids, id)
 	slices.Sort(e.ids)
+}
+
+// restart replaces node id with a new Group built from its storage, as
+// after a crash: everything not persisted through a Ready is lost. The
+// state machine is rebuilt from the storage's snapshot, and committed
+// entries after it are applied again (and checked again).
+func (e *iEnv) restart(id raftpb.NodeID) {
+	n := e.node(id)
+	g, err := New(n.cfg)
+	if err != nil {
+		e.t.Fatalf("restart node %d: %v", id, err)
+	}
+	n.g, n.applied = g, g.log.applied
 }
 
 // processReady handles one Ready of node id as a correct host would:

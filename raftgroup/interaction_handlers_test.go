@@ -156,6 +156,15 @@ func (e *iEnv) handleWake(td *datadriven.TestData) {
 	}
 }
 
+// handleRestart: restart <id>... Crashes each node and starts it again
+// from what it persisted.
+func (e *iEnv) handleRestart(td *datadriven.TestData) {
+	for _, id := range e.nodeArgs(td) {
+		e.restart(id)
+		e.printf("%s", describeStatus(e.node(id).g))
+	}
+}
+
 // handleCompact: compact <id> <index>. Takes a snapshot of the node's
 // state machine at index (which it must have applied) and discards the
 // log up to it.

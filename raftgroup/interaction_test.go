@@ -61,6 +61,7 @@ func interactionHandlers() map[string]iHandler {
 		"read-index":          (*iEnv).handleReadIndex,
 		"transfer-leader":     (*iEnv).handleTransferLeader,
 		"wake":                (*iEnv).handleWake,
+		"restart":             (*iEnv).handleRestart,
 		"compact":             (*iEnv).handleCompact,
 		"stabilize":           (*iEnv).handleStabilize,
 		"process-ready":       (*iEnv).handleProcessReady,
