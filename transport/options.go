@@ -65,7 +65,7 @@ type Options struct {
 	MaxInflightFrames int
 
 	// SnapshotChunkBytes is the uncompressed size of one snapshot chunk.
-	// Default 1 MiB; at most MaxFrameBytes/2.
+	// Default 1 MiB (or MaxFrameBytes/2 if smaller); at most MaxFrameBytes/2.
 	SnapshotChunkBytes int
 	// SnapshotBytesPerSec limits the compressed bytes/s all outgoing
 	// snapshot streams of this node send together. Default 128 MiB/s.
@@ -139,7 +139,7 @@ func (o *Options) EnsureDefaults() {
 	setInt(&o.MaxQueuedMessages, DefaultMaxQueuedMessages)
 	setInt(&o.MaxQueuedHeartbeats, DefaultMaxQueuedHeartbeats)
 	setInt(&o.MaxInflightFrames, DefaultMaxInflightFrames)
-	setInt(&o.SnapshotChunkBytes, DefaultSnapshotChunkBytes)
+	setInt(&o.SnapshotChunkBytes, min(DefaultSnapshotChunkBytes, o.MaxFrameBytes/2))
 	setInt(&o.MaxSnapshotAttempts, DefaultMaxSnapshotAttempts)
 	setInt(&o.MaxIncomingSnapshots, DefaultMaxIncomingSnapshots)
 	if o.SnapshotBytesPerSec == 0 {
