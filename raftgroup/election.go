@@ -19,18 +19,30 @@ func (g *Group) Tick() {
 	}
 }
 
-// tickLeader runs CheckQuorum and transfer timeouts every election timeout,
-// and heartbeats (or quiesces) every heartbeat interval.
+// tickLeader runs CheckQuorum every tick, the transfer timeout every
+// election timeout, and heartbeats (or quiesces) every heartbeat interval.
+//
+// NB: CheckQuorum counts, per member, the ticks since it was last heard
+// from, and the leader steps down as soon as a quorum has been silent for
+// ElectionTicks. Checking flags once per election timeout instead would let
+// answers heard just after one check carry the leader through the next:
+// it would stay leader for almost two timeouts, while the followers may
+// elect another after one, and its lease reads would then be stale.
 func (g *Group) tickLeader() {
 	g.heartbeatElapsed++
 	g.electionElapsed++
+	if !g.cfg.DisableCheckQuorum {
+		for _, pr := range g.trk.progress {
+			pr.inactiveTicks++
+		}
+		if !g.trk.quorumActive(g.id, g.cfg.ElectionTicks) {
+			g.becomeFollower(g.term, raftpb.None)
+			return
+		}
+	}
 	if g.electionElapsed >= g.cfg.ElectionTicks {
 		g.electionElapsed = 0
 		if !g.cfg.DisableCheckQuorum {
-			if !g.trk.quorumActive(g.id) {
-				g.becomeFollower(g.term, raftpb.None)
-				return
-			}
 			for id, pr := range g.trk.progress {
 				if id != g.id {
 					pr.recentActive = false

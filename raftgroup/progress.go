@@ -47,6 +47,9 @@ type progress struct {
 	sentCommit raftpb.Index
 	// recentActive: heard from within the current election timeout.
 	recentActive bool
+	// inactiveTicks counts the leader's ticks since this member was last
+	// heard from (CheckQuorum).
+	inactiveTicks int
 	// probeSent: in StateProbe, a MsgApp is out and the next waits for a
 	// heartbeat interval or a response.
 	probeSent bool

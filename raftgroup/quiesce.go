@@ -37,6 +37,7 @@ func (g *Group) wake() {
 		// the quorum check.
 		for _, pr := range g.trk.progress {
 			pr.recentActive = true
+			pr.inactiveTicks = 0
 		}
 		g.reads.leaseFrom = g.reads.seq + 1
 	}

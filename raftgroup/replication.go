@@ -113,6 +113,7 @@ func (g *Group) maybeCommit() bool {
 // handleAppendResp handles a follower's answer to a MsgApp or MsgSnap.
 func (g *Group) handleAppendResp(m raftpb.Message, pr *progress) {
 	pr.recentActive = true
+	pr.inactiveTicks = 0
 	if m.Reject {
 		g.handleAppendReject(m, pr)
 		return
@@ -166,6 +167,7 @@ func (g *Group) handleAppendReject(m raftpb.Message, pr *progress) {
 // restarts replication from where it really is.
 func (g *Group) handleHeartbeatResp(m raftpb.Message, pr *progress) {
 	pr.recentActive = true
+	pr.inactiveTicks = 0
 	pr.probeSent = false
 	stalled := pr.match == pr.matchAtLastBeat
 	switch {

@@ -73,16 +73,17 @@ func (t *tracker) committed() raftpb.Index {
 	})
 }
 
-// quorumActive reports whether a quorum was heard from recently (self is
-// always active).
-func (t *tracker) quorumActive(self raftpb.NodeID) bool {
-	votes := make(map[raftpb.NodeID]bool, len(t.progress))
-	for id, pr := range t.progress {
-		if !pr.isLearner {
-			votes[id] = pr.recentActive || id == self
+// quorumActive reports whether a quorum was heard from within the last
+// electionTicks ticks (self is always active). It does not allocate: it
+// runs on every leader tick.
+func (t *tracker) quorumActive(self raftpb.NodeID, electionTicks int) bool {
+	active := t.voters.committed(func(id raftpb.NodeID) raftpb.Index {
+		if pr := t.progress[id]; id == self || pr != nil && pr.inactiveTicks < electionTicks {
+			return 1
 		}
-	}
-	return t.voters.vote(votes) == voteWon
+		return 0
+	})
+	return active >= 1
 }
 
 func (t *tracker) resetVotes() { clear(t.votes) }
