@@ -53,6 +53,23 @@ func (e *iEnv) handleTick(td *datadriven.TestData) {
 	}
 }
 
+// handleTickQuietly: tick-quietly <id>... n=<N>. N times: tick each
+// listed node once, then stabilize every node. The traffic is not printed
+// (invariants are still checked); the script shows the outcome with
+// status.
+func (e *iEnv) handleTickQuietly(td *datadriven.TestData) {
+	n := int(e.uintArg(td, "n", 1))
+	out := e.out
+	defer func() { e.out = out }()
+	e.out = &strings.Builder{}
+	for range n {
+		for _, id := range e.nodeArgs(td) {
+			e.node(id).g.Tick()
+		}
+		e.stabilize()
+	}
+}
+
 // handleTickElection: tick-election <id>... Each node ticks until its
 // election timer fires: a follower or candidate until its randomized
 // timeout (it campaigns), a leader until its next CheckQuorum check. It

@@ -9,7 +9,7 @@ import (
 	"github.com/flotilladb/flotilla/raftgroup/raftpb"
 )
 
-// TestInteraction runs the protocol scenarios in testdata/*.txt. Each file
+// TestInteraction runs the protocol scenarios in testdata/interaction/*.txt. Each file
 // is one script against a fresh set of replicas; every directive prints
 // what happened, and the invariants in interaction_invariants_test.go are
 // checked after every Ready and every delivered message. Regenerate the
@@ -19,7 +19,7 @@ import (
 //
 // and read the diff: every printed line must be what Raft should do.
 func TestInteraction(t *testing.T) {
-	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
+	datadriven.Walk(t, "testdata/interaction", func(t *testing.T, path string) {
 		e := newIEnv(t)
 		datadriven.RunTest(t, path, func(t *testing.T, td *datadriven.TestData) string {
 			e.t = t
@@ -54,6 +54,7 @@ func interactionHandlers() map[string]iHandler {
 		"add-nodes":           (*iEnv).handleAddNodes,
 		"campaign":            (*iEnv).handleCampaign,
 		"tick":                (*iEnv).handleTick,
+		"tick-quietly":        (*iEnv).handleTickQuietly,
 		"tick-election":       (*iEnv).handleTickElection,
 		"tick-heartbeat":      (*iEnv).handleTickHeartbeat,
 		"propose":             (*iEnv).handlePropose,
