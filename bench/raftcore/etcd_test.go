@@ -11,13 +11,19 @@ import (
 
 // etcdReplica drives a go.etcd.io/raft/v3 RawNode.
 type etcdReplica struct {
+	id        uint64
 	rn        *raft.RawNode
 	st        *raft.MemoryStorage
 	applied   uint64
 	proposals int
+	// each proposes entry by entry with RawNode.Propose instead of one
+	// MsgProp per batch.
+	each bool
 }
 
-func newEtcdCluster() (*cluster[*pb.Message, *etcdReplica], error) {
+// newEtcdCluster returns an etcd raft cluster with node 1 elected. With
+// each, batches are proposed one RawNode.Propose at a time.
+func newEtcdCluster(each bool) (*Cluster[*pb.Message, *etcdReplica], error) {
 	ids := []uint64{1, 2, 3}
 	logger := &raft.DefaultLogger{Logger: log.New(io.Discard, "", 0)}
 	nodes := make([]*etcdReplica, len(ids))
@@ -49,15 +55,35 @@ func newEtcdCluster() (*cluster[*pb.Message, *etcdReplica], error) {
 		if err != nil {
 			return nil, err
 		}
-		nodes[i] = &etcdReplica{rn: rn, st: st}
+		nodes[i] = &etcdReplica{id: id, rn: rn, st: st, each: each}
 	}
-	return newCluster(nodes, func(m *pb.Message) int { return int(m.GetTo()) - 1 })
+	return NewCluster(nodes, func(m *pb.Message) int { return int(m.GetTo()) - 1 })
 }
 
-func (r *etcdReplica) campaign() error           { return r.rn.Campaign() }
-func (r *etcdReplica) propose(data []byte) error { return r.rn.Propose(data) }
+func (r *etcdReplica) Campaign() error { return r.rn.Campaign() }
 
-func (r *etcdReplica) handleReady(out []*pb.Message) ([]*pb.Message, bool, error) {
+// Propose steps one MsgProp carrying all n entries, the way CockroachDB
+// batches proposals (RawNode.Propose would send a MsgApp per entry: etcd
+// raft broadcasts on every MsgProp), or with each calls RawNode.Propose n
+// times.
+func (r *etcdReplica) Propose(data []byte, n int) error {
+	if r.each {
+		for range n {
+			if err := r.rn.Propose(data); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	// NB: a fresh slice each time: etcd raft keeps the entries in its log.
+	ents := make([]*pb.Entry, n)
+	for i := range ents {
+		ents[i] = &pb.Entry{Data: data}
+	}
+	return r.rn.Step(&pb.Message{Type: pb.MsgProp.Enum(), From: new(r.id), Entries: ents})
+}
+
+func (r *etcdReplica) HandleReady(out []*pb.Message) ([]*pb.Message, bool, error) {
 	if !r.rn.HasReady() {
 		return out, false, nil
 	}
@@ -84,8 +110,8 @@ func (r *etcdReplica) handleReady(out []*pb.Message) ([]*pb.Message, bool, error
 	return out, true, nil
 }
 
-func (r *etcdReplica) step(m *pb.Message) error { return r.rn.Step(m) }
-func (r *etcdReplica) appliedProposals() int    { return r.proposals }
-func (r *etcdReplica) appliedIndex() uint64     { return r.applied }
-func (r *etcdReplica) compact(i uint64) error   { return r.st.Compact(i) }
-func (r *etcdReplica) isLeader() bool           { return r.rn.BasicStatus().RaftState == raft.StateLeader }
+func (r *etcdReplica) Step(m *pb.Message) error { return r.rn.Step(m) }
+func (r *etcdReplica) AppliedProposals() int    { return r.proposals }
+func (r *etcdReplica) AppliedIndex() uint64     { return r.applied }
+func (r *etcdReplica) Compact(i uint64) error   { return r.st.Compact(i) }
+func (r *etcdReplica) IsLeader() bool           { return r.rn.BasicStatus().RaftState == raft.StateLeader }
