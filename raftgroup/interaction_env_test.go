@@ -82,15 +82,18 @@ func (e *iEnv) addNode(id raftpb.NodeID, cs raftpb.ConfState, cfg Config) {
 
 // restart replaces node id with a new Group built from its storage, as
 // after a crash: everything not persisted through a Ready is lost. The
-// state machine is rebuilt from the storage's snapshot, and committed
-// entries after it are applied again (and checked again).
+// harness's state machine is durable with its applied index, as a real
+// one is (the storage's snapshot holds the membership as of its last
+// change, see processReady).
 func (e *iEnv) restart(id raftpb.NodeID) {
 	n := e.node(id)
-	g, err := New(n.cfg)
+	cfg := n.cfg
+	cfg.Applied = n.applied
+	g, err := New(cfg)
 	if err != nil {
 		e.t.Fatalf("restart node %d: %v", id, err)
 	}
-	n.g, n.applied = g, g.log.applied
+	n.g = g
 }
 
 // processReady handles one Ready of node id as a correct host would:
@@ -118,10 +121,21 @@ func (e *iEnv) processReady(id raftpb.NodeID) bool {
 	}
 	e.queue = append(e.queue, rd.Messages...)
 	e.queue = append(e.queue, rd.MessagesAfterPersist...)
+	confChanged := false
 	for _, ent := range rd.CommittedEntries {
 		e.apply(id, n, ent)
+		confChanged = confChanged || ent.Type == raftpb.EntryConfChange
 	}
 	n.g.Advance(rd)
+	if confChanged {
+		// Like a real state machine, which snapshots on demand, the
+		// storage's snapshot must carry the membership in force: a node
+		// being added catches up from it.
+		data := []byte(fmt.Sprintf("state@%d", n.applied))
+		if err := n.st.CreateSnapshot(n.applied, n.g.ConfState(), data); err != nil {
+			e.t.Fatalf("node %d: snapshot after membership change: %v", id, err)
+		}
+	}
 	e.checkInvariants()
 	return true
 }
@@ -179,8 +193,13 @@ func (e *iEnv) deliverOne(m raftpb.Message) {
 	}
 	e.printf("  %s\n", describeMessage(m))
 	e.counts[m.Type]++
-	if err := n.g.Step(m); err != nil {
+	err := n.g.Step(m)
+	if err != nil {
 		e.printf("    error: %v\n", err)
+	}
+	if from := e.nodes[m.From]; m.Type == raftpb.MsgSnap && from != nil {
+		// The host reports the end of a snapshot transfer to the sender.
+		from.g.ReportSnapshot(m.To, err != nil)
 	}
 	e.checkInvariants()
 }
