@@ -110,8 +110,8 @@ func Open(opts Options) (*WAL, error) {
 		return nil, err
 	}
 	w.fs = w.opts.FS
-	if err := w.fs.MkdirAll(w.opts.Dir, 0o755); err != nil {
-		return nil, fmt.Errorf("wal: creating %s: %w", w.opts.Dir, err)
+	if err := w.makeDir(); err != nil {
+		return nil, err
 	}
 	lock, err := w.fs.Lock(w.fs.PathJoin(w.opts.Dir, "LOCK"))
 	if err != nil {
@@ -213,4 +213,27 @@ func (w *WAL) Err() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.mu.err
+}
+
+// makeDir creates the WAL's directory if needed and syncs its parent, so
+// the directory itself survives a crash.
+func (w *WAL) makeDir() error {
+	if _, err := w.fs.Stat(w.opts.Dir); err == nil {
+		return nil
+	}
+	if err := w.fs.MkdirAll(w.opts.Dir, 0o755); err != nil {
+		return fmt.Errorf("wal: creating %s: %w", w.opts.Dir, err)
+	}
+	parent, err := w.fs.OpenDir(w.fs.PathDir(w.opts.Dir))
+	if err != nil {
+		return fmt.Errorf("wal: opening parent of %s: %w", w.opts.Dir, err)
+	}
+	err = parent.Sync()
+	if cerr := parent.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("wal: syncing parent of %s: %w", w.opts.Dir, err)
+	}
+	return nil
 }

@@ -110,3 +110,5 @@ func TestAppendReadReopen(t *testing.T) {
 		t.Fatalf("state after reopen %+v", st)
 	}
 }
+
+func raftpbGroup(g uint64) raftpb.GroupID { return raftpb.GroupID(g) }
