@@ -40,8 +40,9 @@ type iEnv struct {
 	// appliedAt records the first entry applied at each index by any
 	// replica; every other replica must apply the same one.
 	appliedAt map[raftpb.Index]raftpb.Entry
-	// counts tallies delivered messages by type (see msg-counts).
-	counts map[raftpb.MessageType]int
+	// counts tallies delivered messages by type, rejections apart (see
+	// msg-counts).
+	counts map[string]int
 	out    *strings.Builder
 }
 
@@ -52,7 +53,7 @@ func newIEnv(t testing.TB) *iEnv {
 		cut:       map[link]bool{},
 		leaders:   map[raftpb.Term]raftpb.NodeID{},
 		appliedAt: map[raftpb.Index]raftpb.Entry{},
-		counts:    map[raftpb.MessageType]int{},
+		counts:    map[string]int{},
 	}
 }
 
@@ -192,7 +193,11 @@ func (e *iEnv) deliverOne(m raftpb.Message) {
 		return
 	}
 	e.printf("  %s\n", describeMessage(m))
-	e.counts[m.Type]++
+	key := m.Type.String()
+	if m.Reject {
+		key += " (reject)"
+	}
+	e.counts[key]++
 	err := n.g.Step(m)
 	if err != nil {
 		e.printf("    error: %v\n", err)

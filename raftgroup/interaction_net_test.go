@@ -95,7 +95,7 @@ func (e *iEnv) handleHeal(*datadriven.TestData) { clear(e.cut) }
 // handleMsgCounts: msg-counts [reset]. Prints how many messages of each
 // type were delivered (not dropped) since the last reset.
 func (e *iEnv) handleMsgCounts(td *datadriven.TestData) {
-	var types []raftpb.MessageType
+	var types []string
 	for t := range e.counts {
 		types = append(types, t)
 	}
