@@ -172,6 +172,12 @@ func (g *Group) handleHeartbeatResp(m raftpb.Message, pr *progress) {
 	stalled := pr.match == pr.matchAtLastBeat
 	switch {
 	case pr.match < g.log.lastIndex() && stalled:
+		if pr.state == StateReplicate && pr.inflights.full() {
+			// NB: a full window pauses sending, so the repair below would
+			// send nothing if every message in it was lost: start over
+			// from Match instead.
+			pr.becomeProbe()
+		}
 		g.maybeSendAppend(m.From, emptyAlways)
 	case pr.match < g.log.lastIndex() || pr.sentCommit < g.log.committed:
 		g.maybeSendAppend(m.From, emptyIfCommitBehind)
