@@ -304,3 +304,24 @@ func TestLeaseReads(t *testing.T) {
 		t.Fatalf("read not served after the quorum answered: %v", got)
 	}
 }
+
+func TestReadIndexQuorumIgnoresLease(t *testing.T) {
+	n := newNet(t, 1, 2, 3)
+	for _, g := range n.groups {
+		g.cfg.LeaseReads = true
+	}
+	n.elect(1)
+	if err := n.groups[1].ReadIndexQuorum(5); err != nil {
+		t.Fatal(err)
+	}
+	rd := n.groups[1].Ready()
+	if len(rd.ReadStates) != 0 {
+		t.Fatalf("quorum read answered from the lease: %v", rd.ReadStates)
+	}
+	n.queue = append(n.queue, rd.Messages...)
+	n.groups[1].Advance(rd)
+	n.process()
+	if got := n.reads[1]; len(got) != 1 || got[0].ID != 5 {
+		t.Fatalf("quorum read not confirmed by the heartbeat round: %v", got)
+	}
+}

@@ -20,7 +20,7 @@ type reads struct {
 	unassigned int
 	// blocked are requests made before the leader committed an entry of
 	// its term; they get a read index once it has.
-	blocked []uint64
+	blocked []blockedRead
 	// seq is the last round started.
 	seq uint64
 	// confirmed is the last round a quorum acknowledged.
@@ -32,6 +32,11 @@ type reads struct {
 
 	ready   []ReadState
 	dropped []uint64
+}
+
+type blockedRead struct {
+	id         uint64
+	allowLease bool
 }
 
 type pendingRead struct {
@@ -55,7 +60,9 @@ func (r *reads) dropAll() {
 	for _, p := range r.waiting {
 		r.dropped = append(r.dropped, p.id)
 	}
-	r.dropped = append(r.dropped, r.blocked...)
+	for _, b := range r.blocked {
+		r.dropped = append(r.dropped, b.id)
+	}
 	r.waiting, r.blocked, r.unassigned = r.waiting[:0], r.blocked[:0], 0
 }
 
@@ -63,16 +70,26 @@ func (r *reads) dropAll() {
 // arrives in a later Ready as a ReadState{ID: id, Index} (or id in
 // DroppedReads if leadership is lost first). Only the leader serves reads;
 // elsewhere it returns a *NotLeaderError.
-func (g *Group) ReadIndex(id uint64) error {
+//
+// With Config.LeaseReads the leader answers from its lease while the lease
+// is valid; ReadIndexQuorum always confirms with a heartbeat round.
+func (g *Group) ReadIndex(id uint64) error { return g.readIndex(id, true) }
+
+// ReadIndexQuorum is ReadIndex that never relies on the lease: the read is
+// confirmed by a quorum's answers to a heartbeat round even when
+// Config.LeaseReads is set (for callers that choose per read).
+func (g *Group) ReadIndexQuorum(id uint64) error { return g.readIndex(id, false) }
+
+func (g *Group) readIndex(id uint64, allowLease bool) error {
 	g.wake()
 	if g.role != Leader {
 		return &NotLeaderError{Group: g.group, Leader: g.lead, Term: g.term}
 	}
 	if !g.committedInTerm() {
-		g.reads.blocked = append(g.reads.blocked, id)
+		g.reads.blocked = append(g.reads.blocked, blockedRead{id: id, allowLease: allowLease})
 		return nil
 	}
-	g.addRead(id)
+	g.addRead(id, allowLease)
 	return nil
 }
 
@@ -83,9 +100,9 @@ func (g *Group) committedInTerm() bool {
 	return err == nil && t == g.term
 }
 
-func (g *Group) addRead(id uint64) {
+func (g *Group) addRead(id uint64, allowLease bool) {
 	idx := g.log.committed
-	if g.singleVoter() || g.leaseValid() {
+	if g.singleVoter() || allowLease && g.leaseValid() {
 		g.reads.ready = append(g.reads.ready, ReadState{ID: id, Index: idx})
 		return
 	}
@@ -117,8 +134,8 @@ func (g *Group) unblockReads() {
 	if len(g.reads.blocked) == 0 || !g.committedInTerm() {
 		return
 	}
-	for _, id := range g.reads.blocked {
-		g.addRead(id)
+	for _, b := range g.reads.blocked {
+		g.addRead(b.id, b.allowLease)
 	}
 	g.reads.blocked = g.reads.blocked[:0]
 }
