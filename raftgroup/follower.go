@@ -40,11 +40,17 @@ func (g *Group) handleSnapshot(m raftpb.Message) {
 }
 
 // restore resets the log to snapshot s. It reports false if s is not newer
-// than our commit index, or if our log already holds s's last entry (then
-// it only advances commit).
+// than our commit index, if committed entries are being applied, or if our
+// log already holds s's last entry (then it only advances commit).
 func (g *Group) restore(s raftpb.Snapshot) bool {
 	md := s.Metadata
 	if md.Index <= g.log.committed {
+		return false
+	}
+	if g.log.applying > g.log.applied {
+		// Committed entries are handed out and not yet applied: Advance
+		// would apply a membership change among them on top of the
+		// snapshot's membership. Refuse; the leader sends it again.
 		return false
 	}
 	cs := md.ConfState
