@@ -1,0 +1,186 @@
+package transport
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/flotilladb/flotilla/raftgroup/raftpb"
+)
+
+func randomBytes(rng *rand.Rand, n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(rng.Uint32())
+	}
+	return b
+}
+
+func TestSnapshotStreamDelivered(t *testing.T) {
+	rng := rand.New(rand.NewPCG(testSeed(t), 2))
+	spool := t.TempDir()
+	c := newCluster(t, 2, func(o *Options) { o.SnapshotChunkBytes = 256 << 10; o.SnapshotDir = spool })
+	// Half compressible, half random, not a multiple of the chunk size.
+	data := append(bytes.Repeat([]byte("flotilla "), 300000), randomBytes(rng, 700001)...)
+	for _, size := range []int{0, 1, 256 << 10, len(data)} {
+		if err := c.nodes[1].SendSnapshot(t.Context(), snapMsg(1, 2), BytesSource(data[:size])); err != nil {
+			t.Fatalf("size %d: %v", size, err)
+		}
+		r := c.recs[2]
+		r.mu.Lock()
+		got := r.snaps[len(r.snaps)-1]
+		r.mu.Unlock()
+		if !bytes.Equal(got.data, data[:size]) {
+			t.Fatalf("size %d: received %d bytes that differ", size, len(got.data))
+		}
+		want := snapMsg(1, 2)
+		if got.msg.Type != raftpb.MsgSnap || got.msg.Group != 42 || got.msg.From != 1 || got.msg.To != 2 ||
+			got.msg.Snapshot.Metadata.Index != 100 || !got.msg.Snapshot.Metadata.ConfState.Equal(want.Snapshot.Metadata.ConfState) {
+			t.Fatalf("received %v", got.msg)
+		}
+	}
+	m1, m2 := c.nodes[1].Metrics(), c.nodes[2].Metrics()
+	if m1.SnapshotsSent != 4 || m2.SnapshotsReceived != 4 || m1.SnapshotBytesSent >= uint64(len(data)+3*(256<<10)) {
+		t.Fatalf("sender %+v receiver %+v", m1, m2)
+	}
+	if ents, _ := os.ReadDir(spool); len(ents) != 0 {
+		t.Fatalf("%d spool files left behind", len(ents))
+	}
+}
+
+func TestSnapshotRejectedByHandler(t *testing.T) {
+	c := newCluster(t, 2, nil)
+	c.recs[2].installFn = func(raftpb.Message, []byte) error { return errors.New("disk full") }
+	err := c.nodes[1].SendSnapshot(t.Context(), snapMsg(1, 2), BytesSource("abc"))
+	if !errors.Is(err, ErrSnapshotRejected) || !errors.Is(err, ErrSnapshotFailed) {
+		t.Fatalf("err = %v, want a rejection", err)
+	}
+	if m := c.nodes[2].Metrics(); m.SnapshotInstallFailures != 1 || m.SnapshotsReceived != 0 {
+		t.Fatalf("receiver metrics %+v", m)
+	}
+}
+
+// breakingSource breaks the sender's snapshot connection after some bytes
+// have been read, on the first attempt only.
+type breakingSource struct {
+	data    []byte
+	after   int
+	opens   atomic.Int32
+	breakFn func()
+}
+
+func (s *breakingSource) Open() (io.ReadCloser, error) {
+	if s.opens.Add(1) > 1 {
+		return io.NopCloser(bytes.NewReader(s.data)), nil
+	}
+	return io.NopCloser(&breakingReader{r: bytes.NewReader(s.data), left: s.after, fn: s.breakFn}), nil
+}
+
+type breakingReader struct {
+	r    io.Reader
+	left int
+	fn   func()
+}
+
+func (b *breakingReader) Read(p []byte) (int, error) {
+	if b.left <= 0 && b.fn != nil {
+		b.fn()
+		b.fn = nil
+	}
+	p = p[:min(len(p), max(b.left, 1))]
+	n, err := b.r.Read(p)
+	b.left -= n
+	return n, err
+}
+
+// TestSnapshotBrokenStreamRestarts cuts the snapshot connection mid-stream:
+// the receiver discards the partial stream (never installs it), the sender
+// restarts from the beginning, and exactly one complete install happens.
+func TestSnapshotBrokenStreamRestarts(t *testing.T) {
+	rng := rand.New(rand.NewPCG(testSeed(t), 3))
+	c := newCluster(t, 2, func(o *Options) { o.SnapshotChunkBytes = 64 << 10 })
+	a := c.nodes[1]
+	data := randomBytes(rng, 1<<20)
+	src := &breakingSource{data: data, after: 512 << 10, breakFn: func() {
+		p := a.peer(2)
+		p.snap.mu.Lock()
+		conn := p.snap.mu.conn
+		p.snap.mu.Unlock()
+		conn.Close()
+	}}
+	if err := a.SendSnapshot(t.Context(), snapMsg(1, 2), src); err != nil {
+		t.Fatal(err)
+	}
+	if src.opens.Load() != 2 {
+		t.Fatalf("source opened %d times, want 2 (one restart)", src.opens.Load())
+	}
+	r := c.recs[2]
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.snaps) != 1 || !bytes.Equal(r.snaps[0].data, data) {
+		t.Fatalf("%d installs; want exactly one, complete", len(r.snaps))
+	}
+	waitFor(t, "partial stream discarded", 5*time.Second, func() bool { return c.nodes[2].Metrics().SnapshotStreamsAborted == 1 })
+}
+
+func TestSnapshotGivesUpAfterAttempts(t *testing.T) {
+	c := newCluster(t, 1, func(o *Options) { o.MaxSnapshotAttempts = 2; o.SnapshotChunkTimeout, o.SnapshotInstallTimeout = time.Second, time.Second })
+	c.res.Set(2, deadAddr(t))
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	err := c.nodes[1].SendSnapshot(ctx, snapMsg(1, 2), BytesSource("x"))
+	if !errors.Is(err, ErrSnapshotFailed) {
+		t.Fatalf("err = %v", err)
+	}
+	if m := c.nodes[1].Metrics(); m.SnapshotFailures != 1 {
+		t.Fatalf("metrics %+v", m)
+	}
+}
+
+// TestSnapshotRateLimitAndHeartbeatsUnaffected streams a rate-limited
+// snapshot and meanwhile flushes heartbeats every 20 ms: the snapshot takes
+// at least as long as the limit implies, and every heartbeat flush arrives
+// promptly, because snapshots travel on their own connection.
+func TestSnapshotRateLimitAndHeartbeatsUnaffected(t *testing.T) {
+	rng := rand.New(rand.NewPCG(testSeed(t), 4))
+	const rate = 1 << 20 // bytes/s
+	c := newCluster(t, 2, func(o *Options) { o.SnapshotChunkBytes = 32 << 10; o.SnapshotBytesPerSec = rate })
+	a, rb := c.nodes[1], c.recs[2]
+	data := randomBytes(rng, 1<<20) // incompressible: about 1 s at the limit
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() { done <- a.SendSnapshot(context.Background(), snapMsg(1, 2), BytesSource(data)) }()
+	var worst time.Duration
+	for i := 0; ; i++ {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			elapsed := time.Since(start)
+			// The bucket starts with two chunks of credit.
+			if min := time.Duration(float64(len(data)-2*(32<<10)) / rate * float64(time.Second)); elapsed < min*9/10 {
+				t.Fatalf("1 MiB at %d B/s took %v, want >= %v", rate, elapsed, min)
+			}
+			if worst > 500*time.Millisecond {
+				t.Fatalf("a heartbeat flush took %v to arrive during the snapshot", worst)
+			}
+			t.Logf("snapshot %v, %d heartbeat rounds, slowest %v", elapsed, i, worst)
+			return
+		default:
+		}
+		before := rb.count()
+		sent := time.Now()
+		a.Send(raftpb.Message{Type: raftpb.MsgHeartbeat, Group: 1, From: 1, To: 2, Term: 1, Commit: raftpb.Index(i)})
+		a.FlushHeartbeats()
+		waitFor(t, "heartbeat during snapshot", 5*time.Second, func() bool { return rb.count() > before })
+		worst = max(worst, time.Since(sent))
+		time.Sleep(20 * time.Millisecond) // pacing the heartbeat "ticks", not synchronization
+	}
+}
