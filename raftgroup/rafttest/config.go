@@ -1,0 +1,102 @@
+package rafttest
+
+import (
+	"fmt"
+	"math/rand/v2"
+)
+
+// Config describes one simulation run. [ConfigForSeed] derives every field
+// from the seed, so a seed alone replays a run; tests may override fields
+// after that.
+type Config struct {
+	// Seed drives every random choice of the run.
+	Seed uint64
+	// Steps is the number of chaos steps in the run.
+	Steps int
+	// RoundSteps is the number of chaos steps between two heals; after
+	// each heal liveness is checked.
+	RoundSteps int
+	// Nodes is the number of initial voters: 3, 5 or 7.
+	Nodes int
+	// MaxAddedNodes bounds the replicas the workload may add over the run
+	// (node IDs are never reused, so each add creates a new node).
+	MaxAddedNodes int
+	// ElectionTicks is every replica's election timeout; heartbeats go
+	// every tick.
+	ElectionTicks int
+	// LeaseReads serves reads from the leader's lease (ticks of every
+	// replica advance together, so the lease's drift assumption holds).
+	LeaseReads bool
+	// DisableQuiesce keeps idle groups ticking.
+	DisableQuiesce bool
+	// DisablePreVote turns pre-vote off (only without LeaseReads, which
+	// wants the default protections).
+	DisablePreVote bool
+	// MaxMsgBytes and MaxInflightMsgs are small in some runs so that
+	// batching and flow control are exercised.
+	MaxMsgBytes     uint64
+	MaxInflightMsgs int
+
+	// DropRate is the probability that a sent message is lost.
+	DropRate float64
+	// DupRate is the probability that a sent message is delivered twice.
+	DupRate float64
+	// MaxDelayTicks bounds how many ticks a message may wait in the
+	// network; among deliverable messages the order is random.
+	MaxDelayTicks int
+	// CrashWeight and PartitionWeight scale how often nodes crash and
+	// links are cut (0 turns them off).
+	CrashWeight     int
+	PartitionWeight int
+	// SyncApplyRate is the probability that completing a persist also
+	// makes the state machine's applied state durable (it always is when
+	// a snapshot is installed).
+	SyncApplyRate float64
+	// MaxQueuedMessages bounds the network; beyond it sends are dropped.
+	MaxQueuedMessages int
+	// TraceEvents is how many recent events a failure report shows.
+	TraceEvents int
+}
+
+// DefaultSteps is the number of chaos steps per seed in the default run.
+const DefaultSteps = 6000
+
+// ConfigForSeed returns the run configuration for seed: cluster size,
+// protocol options and fault intensities all vary from seed to seed.
+// steps <= 0 means DefaultSteps.
+func ConfigForSeed(seed uint64, steps int) Config {
+	if steps <= 0 {
+		steps = DefaultSteps
+	}
+	r := rand.New(rand.NewPCG(seed, 0x5eed))
+	c := Config{
+		Seed:              seed,
+		Steps:             steps,
+		RoundSteps:        2000,
+		Nodes:             []int{3, 5, 7}[r.IntN(3)],
+		MaxAddedNodes:     3,
+		ElectionTicks:     []int{6, 10}[r.IntN(2)],
+		LeaseReads:        r.IntN(4) == 0,
+		DisableQuiesce:    r.IntN(3) == 0,
+		MaxMsgBytes:       []uint64{64, 1 << 10, 1 << 20}[r.IntN(3)],
+		MaxInflightMsgs:   []int{2, 16, 256}[r.IntN(3)],
+		DropRate:          []float64{0, 0.02, 0.1, 0.3}[r.IntN(4)],
+		DupRate:           []float64{0, 0.05, 0.2}[r.IntN(3)],
+		MaxDelayTicks:     r.IntN(4),
+		CrashWeight:       []int{0, 1, 4}[r.IntN(3)],
+		PartitionWeight:   []int{0, 1, 4}[r.IntN(3)],
+		SyncApplyRate:     []float64{1, 0.5, 0.1}[r.IntN(3)],
+		MaxQueuedMessages: 4096,
+		TraceEvents:       60,
+	}
+	if !c.LeaseReads {
+		c.DisablePreVote = r.IntN(4) == 0
+	}
+	return c
+}
+
+func (c Config) String() string {
+	return fmt.Sprintf("nodes=%d election=%d lease=%t quiesce=%t prevote=%t msgbytes=%d inflight=%d drop=%.2f dup=%.2f delay=%d crash=%d partition=%d syncapply=%.1f steps=%d",
+		c.Nodes, c.ElectionTicks, c.LeaseReads, !c.DisableQuiesce, !c.DisablePreVote, c.MaxMsgBytes, c.MaxInflightMsgs,
+		c.DropRate, c.DupRate, c.MaxDelayTicks, c.CrashWeight, c.PartitionWeight, c.SyncApplyRate, c.Steps)
+}

@@ -1,0 +1,77 @@
+// Package rafttest is a deterministic simulator of a Raft group built from
+// raftgroup replicas. It runs 3, 5 or 7 replicas (plus replicas added by
+// membership changes) over a simulated network and simulated disks under
+// faults chosen by a seed, and checks Raft's safety properties after every
+// step. A failing seed replays exactly: every choice comes from one PCG
+// source seeded by it, nothing ranges over a map, and there is no clock
+// (time is a tick counter) and no goroutine.
+//
+// # Each step
+//
+// A run is a sequence of steps; each picks one action at random, weighted
+// so that pending work keeps up with the clock: deliver a message, hand out
+// a replica's Ready, complete a replica's persist, tick every replica,
+// propose a write, start a read, propose a membership change, transfer
+// leadership, snapshot and compact a replica's log, crash or restart a
+// node, or change the partitions.
+//
+// # The host model
+//
+// A replica's host follows the Ready contract with asynchronous
+// persistence. When it takes a Ready it sends Messages at once (a leader
+// replicates before its own write is durable) and keeps the rest pending;
+// a later step completes the persist: snapshot, entries and hard state go
+// into the durable MemoryStorage, MessagesAfterPersist are sent, committed
+// entries are applied to the state machine, and Advance is called. One
+// Ready is outstanding per replica; Step and Tick go on meanwhile.
+//
+// The state machine is a small key-value map whose writes are proposals
+// "key=value". It keeps its applied index and the membership as of that
+// index (computed with raftgroup.ApplyConfChange, as a real one would);
+// applying is not durable by itself (like pebble without sync), a persist
+// makes it durable only with probability SyncApplyRate, and installing a
+// snapshot always does. Compaction snapshots the durable state and
+// compacts the log at or below it.
+//
+// # Fault model
+//
+//   - Network: each message is dropped with probability DropRate,
+//     duplicated with probability DupRate, delayed up to MaxDelayTicks
+//     ticks, and delivered in random order among those whose delay has
+//     passed. Partitions isolate a node, split the nodes in two, or cut a
+//     single direction of a link (asymmetric); a cut link loses what it
+//     carries at delivery time. Lost snapshots are reported to the leader
+//     as failed, some lost appends as unreachable.
+//   - Crash: a node loses everything not durable: the pending Ready (its
+//     entries and hard state, and its MessagesAfterPersist, which are
+//     never sent), unsynced applies, and its reads. Restart runs
+//     raftgroup.New on the durable log with Config.Applied set to the
+//     state machine's durable applied index and the membership as of it.
+//   - Quiescence: a quiet follower whose leader has been down or cut off
+//     for an election timeout is woken, as the node's failure detector
+//     does.
+//
+// # Checked properties
+//
+// After every step: at most one leader per term (election safety). On
+// every Ready: log matching (every (index, term) handed out anywhere names
+// the same log prefix: compared by chain hashes), leader completeness (a
+// leader holds every entry committed before its term began), and the
+// Ready contract (hard state term never decreases, vote never changes
+// within a term, commit never decreases, MustSync set when needed, entries
+// contiguous and never rewriting committed ones, committed entries
+// contiguous, never handed out twice and present in the log, snapshots
+// newer than what was applied and equal to the committed state, votes and
+// acknowledgements only after the persist, read states only for requests
+// made). On every apply: state machine safety (no two replicas apply
+// different entries at an index), the membership history is the same
+// everywhere, and after Advance the core's membership equals the state
+// machine's. Durable votes are never for two candidates in a term. Reads:
+// a confirmed ReadIndex covers everything applied anywhere before the read
+// began, and the value served once applied is the committed value there,
+// never older than a write to the key acknowledged before the read began.
+//
+// After the chaos steps every fault heals; the group must then elect a
+// leader and apply a proposal on every member within [LivenessTicks]
+// election timeouts (liveness).
+package rafttest
