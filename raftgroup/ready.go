@@ -91,7 +91,10 @@ func (g *Group) Ready() Ready {
 	}
 	var rd Ready
 	if s := g.softState(); s != g.prevSoft {
-		rd.SoftState = &s
+		// NB: a copy made inside the branch, so that only a change
+		// allocates (taking &s would move s to the heap on every call).
+		changed := s
+		rd.SoftState = &changed
 		g.prevSoft = s
 	}
 	if hs := g.hardState(); hs != g.prevHard {
