@@ -250,11 +250,12 @@ func (g *Group) applyConfChangeEntry(e *raftpb.Entry) {
 		g.stepDownRemoved()
 		return
 	}
-	if g.maybeCommit() {
-		g.bcastPending = true
-	}
-	// New members need entries; everyone learns the new commit.
-	g.bcastPending = true
+	// The new quorum may move commit, and new members need a first
+	// probe. NB: send now instead of marking a broadcast for the next
+	// Ready: most changes leave nothing to send, and a marked broadcast
+	// would make HasReady promise a Ready that turns out empty.
+	g.maybeCommit()
+	g.bcastAppend()
 	if g.leadTransferee != raftpb.None && !g.trk.isVoter(g.leadTransferee) {
 		g.leadTransferee = raftpb.None
 	}
