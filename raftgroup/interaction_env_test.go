@@ -107,7 +107,11 @@ func (e *iEnv) processReady(id raftpb.NodeID) bool {
 	}
 	rd := n.g.Ready()
 	e.printf("> %d ready\n", id)
-	e.printf("%s", describeReady(rd))
+	desc := describeReady(rd)
+	if desc == "" {
+		e.t.Fatalf("node %d: HasReady was true but the Ready is empty", id)
+	}
+	e.printf("%s", desc)
 	if rd.Snapshot != nil {
 		if err := n.st.ApplySnapshot(*rd.Snapshot); err != nil {
 			e.t.Fatalf("node %d: apply snapshot: %v", id, err)
