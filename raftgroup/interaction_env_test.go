@@ -20,6 +20,10 @@ type iNode struct {
 	cfg Config
 	// applied is the last index the harness's state machine applied.
 	applied raftpb.Index
+	// term and commit are the highest seen since the node (re)started:
+	// neither may go backwards.
+	term   raftpb.Term
+	commit raftpb.Index
 }
 
 // link is a directed connection between two replicas.
@@ -94,7 +98,9 @@ func (e *iEnv) restart(id raftpb.NodeID) {
 	if err != nil {
 		e.t.Fatalf("restart node %d: %v", id, err)
 	}
-	n.g = g
+	// NB: a commit index learned after the last Ready was not persisted;
+	// the restarted node may start below it and learn it again.
+	n.g, n.commit = g, g.log.committed
 }
 
 // processReady handles one Ready of node id as a correct host would:

@@ -7,7 +7,8 @@ import "github.com/flotilladb/flotilla/raftgroup/raftpb"
 //   - election safety: at most one leader per term;
 //   - log matching: if two logs hold an entry with the same index and
 //     term, they agree on every entry up to it;
-//   - commit safety: no replica's commit index is past its last index.
+//   - commit safety: no replica's commit index is past its last index;
+//   - a replica's term and commit index never go backwards.
 //
 // The state machine check (every replica applies the same entry at each
 // index) runs as entries are applied, in iEnv.apply.
@@ -24,6 +25,12 @@ func (e *iEnv) checkInvariants() {
 		if g.log.committed > g.log.lastIndex() {
 			e.t.Fatalf("invariant: node %d commit %d past last index %d", id, g.log.committed, g.log.lastIndex())
 		}
+		n := e.nodes[id]
+		if g.term < n.term || g.log.committed < n.commit {
+			e.t.Fatalf("invariant: node %d went back from term %d commit %d to term %d commit %d",
+				id, n.term, n.commit, g.term, g.log.committed)
+		}
+		n.term, n.commit = g.term, g.log.committed
 	}
 	for i, a := range e.ids {
 		for _, b := range e.ids[i+1:] {
