@@ -125,7 +125,7 @@ func (b *Batch) maybeCompress(buf []byte, start int) []byte {
 		b.scratch = make([]byte, n)
 	}
 	enc := s2.Encode(b.scratch[:cap(b.scratch)], payload)
-	if len(enc) >= len(payload) {
+	if len(enc) >= len(payload) || len(enc)*maxCompressionRatio < len(payload) {
 		return buf
 	}
 	buf[start+8] |= flagCompressed

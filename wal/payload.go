@@ -13,6 +13,12 @@ import (
 // not decode; callers turn it into a *CorruptionError naming the place.
 var errBadPayload = errors.New("wal: malformed payload")
 
+// maxCompressionRatio bounds how much a compressed payload may expand.
+// The writer stores a payload raw rather than exceed it, so that a reader
+// can reject an absurd decoded length from a few corrupt bytes before
+// allocating for it.
+const maxCompressionRatio = 128
+
 // maxEntriesPerRecord bounds the count field of an entries record.
 const maxEntriesPerRecord = 1 << 24
 
@@ -32,7 +38,7 @@ func plainPayload(typ byte, p, scratch []byte) ([]byte, []byte, error) {
 		return p, scratch, nil
 	}
 	n, err := s2.DecodedLen(p)
-	if err != nil || n > maxRecordBytes {
+	if err != nil || n > maxRecordBytes || n > maxCompressionRatio*len(p)+64 {
 		return nil, scratch, fmt.Errorf("%w: compressed length", errBadPayload)
 	}
 	if cap(scratch) < n {

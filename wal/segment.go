@@ -109,14 +109,12 @@ func (w *WAL) openNewSegment(name string) (vfs.File, error) {
 		if err != nil {
 			return nil, classify("opening "+name, err)
 		}
-		w.prep.request()
 		return f, nil
 	}
 	f, err := w.fs.Create(w.path(name), vfs.WriteCategoryUnspecified)
 	if err != nil {
 		return nil, classify("creating "+name, err)
 	}
-	w.prep.request()
 	return f, nil
 }
 
@@ -140,7 +138,11 @@ func (w *WAL) syncDir() error {
 // preparer zero-fills the next segment ahead of need, in its own
 // goroutine, so that rotation is a rename and each fdatasync into the
 // segment changes no file size or extent (the cheapest mode measured on
-// ext4; fallocate was slower).
+// ext4; fallocate was slower). The writer asks for the spare once the
+// active segment is half full, not at Open: zero-filling competes with
+// the log's own syncs for the disk, and a WAL that writes little should
+// not pay for it. The zeros are flushed in steps (SyncTo) so writeback
+// never queues a whole segment in front of a commit's fdatasync.
 type preparer struct {
 	w       *WAL
 	req     chan struct{}
@@ -216,6 +218,9 @@ func (w *WAL) makeSpare() error {
 	zeros := make([]byte, 1<<20)
 	for off := int64(0); off < w.opts.SegmentBytes && err == nil; off += int64(len(zeros)) {
 		_, err = f.Write(zeros[:min(int64(len(zeros)), w.opts.SegmentBytes-off)])
+		if err == nil && off%(4<<20) == 0 {
+			_, err = f.SyncTo(off)
+		}
 	}
 	if err == nil {
 		err = f.SyncData()

@@ -134,6 +134,9 @@ func (w *WAL) writeGroup(batches []*Batch) error {
 	w.m.batches.Add(uint64(n))
 	w.m.entries.Add(uint64(entries))
 	w.m.bytesIn.Add(uint64(size))
+	if w.wr.off > w.opts.SegmentBytes/2 {
+		w.prep.request()
+	}
 	return w.collectSegments()
 }
 
