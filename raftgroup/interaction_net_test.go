@@ -47,6 +47,35 @@ func (e *iEnv) handleDrop(td *datadriven.TestData) {
 	e.queue = keep
 }
 
+// handleReorder: reorder [from=<id>] [to=<id>]. Reverses the order of
+// the matching queued messages (the others keep their places), as a
+// network that reorders would deliver them.
+func (e *iEnv) handleReorder(td *datadriven.TestData) {
+	from := raftpb.NodeID(e.uintArg(td, "from", 0))
+	to := raftpb.NodeID(e.uintArg(td, "to", 0))
+	var idx []int
+	for i, m := range e.queue {
+		if (from == 0 || m.From == from) && (to == 0 || m.To == to) {
+			idx = append(idx, i)
+		}
+	}
+	for i, j := 0, len(idx)-1; i < j; i, j = i+1, j-1 {
+		e.queue[idx[i]], e.queue[idx[j]] = e.queue[idx[j]], e.queue[idx[i]]
+	}
+}
+
+// handleDuplicate: duplicate [from=<id>] [to=<id>]. Queues a second copy
+// of every matching queued message, after all of them.
+func (e *iEnv) handleDuplicate(td *datadriven.TestData) {
+	from := raftpb.NodeID(e.uintArg(td, "from", 0))
+	to := raftpb.NodeID(e.uintArg(td, "to", 0))
+	for _, m := range e.queue {
+		if (from == 0 || m.From == from) && (to == 0 || m.To == to) {
+			e.queue = append(e.queue, m)
+		}
+	}
+}
+
 // handlePartition: partition <ids> / <ids> [/ ...]. Replaces the cut
 // links with a partition into the given sets: messages between sets are
 // dropped at delivery. Unlisted nodes keep all their links.

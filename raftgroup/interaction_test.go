@@ -68,6 +68,8 @@ func interactionHandlers() map[string]iHandler {
 		"process-ready":       (*iEnv).handleProcessReady,
 		"deliver-msgs":        (*iEnv).handleDeliverMsgs,
 		"drop":                (*iEnv).handleDrop,
+		"reorder":             (*iEnv).handleReorder,
+		"duplicate":           (*iEnv).handleDuplicate,
 		"partition":           (*iEnv).handlePartition,
 		"isolate":             (*iEnv).handleIsolate,
 		"heal":                (*iEnv).handleHeal,
