@@ -55,7 +55,9 @@
 //     own ticks without a quorum, and voters that heard from it refuse to
 //     elect another for ElectionTicks of theirs. With ticks driven by
 //     clocks whose rates differ by a bounded drift, reads are safe as long
-//     as that drift is well under one tick per election timeout.
+//     as that drift is well under one tick per election timeout, and a
+//     heartbeat's answer arrives well within a tick (the leader counts
+//     from the answer's arrival, the follower from the heartbeat's).
 //   - Membership: learners; any change of more than one voter goes through
 //     joint consensus (entered by one entry, left automatically by another
 //     or explicitly); changes take effect when applied ([ApplyConfChange]
