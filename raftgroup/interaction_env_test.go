@@ -24,6 +24,9 @@ type iNode struct {
 	// neither may go backwards.
 	term   raftpb.Term
 	commit raftpb.Index
+	// pending is a Ready handed out and not yet persisted (see ready and
+	// persist).
+	pending *Ready
 }
 
 // link is a directed connection between two replicas.
@@ -100,15 +103,27 @@ func (e *iEnv) restart(id raftpb.NodeID) {
 	}
 	// NB: a commit index learned after the last Ready was not persisted;
 	// the restarted node may start below it and learn it again.
-	n.g, n.commit = g, g.log.committed
+	n.g, n.commit, n.pending = g, g.log.committed, nil
 }
 
 // processReady handles one Ready of node id as a correct host would:
 // persist, queue messages, apply, advance. It prints the Ready and
 // reports whether there was one.
 func (e *iEnv) processReady(id raftpb.NodeID) bool {
+	if !e.takeReady(id) {
+		return false
+	}
+	e.persist(id)
+	return true
+}
+
+// takeReady takes node id's Ready, prints it and queues its Messages
+// (those may leave before the write is durable); the rest waits for
+// persist. It reports whether there was a Ready. A node holding a Ready
+// not yet persisted gets no other.
+func (e *iEnv) takeReady(id raftpb.NodeID) bool {
 	n := e.node(id)
-	if !n.g.HasReady() {
+	if n.pending != nil || !n.g.HasReady() {
 		return false
 	}
 	rd := n.g.Ready()
@@ -118,6 +133,21 @@ func (e *iEnv) processReady(id raftpb.NodeID) bool {
 		e.t.Fatalf("node %d: HasReady was true but the Ready is empty", id)
 	}
 	e.printf("%s", desc)
+	e.queue = append(e.queue, rd.Messages...)
+	n.pending = &rd
+	return true
+}
+
+// persist finishes node id's pending Ready: it makes the snapshot,
+// entries and hard state durable, then sends MessagesAfterPersist,
+// applies the committed entries and calls Advance.
+func (e *iEnv) persist(id raftpb.NodeID) {
+	n := e.node(id)
+	rd := n.pending
+	if rd == nil {
+		e.t.Fatalf("node %d has no Ready to persist", id)
+	}
+	n.pending = nil
 	if rd.Snapshot != nil {
 		if err := n.st.ApplySnapshot(*rd.Snapshot); err != nil {
 			e.t.Fatalf("node %d: apply snapshot: %v", id, err)
@@ -130,25 +160,28 @@ func (e *iEnv) processReady(id raftpb.NodeID) bool {
 	if !rd.HardState.IsEmpty() {
 		n.st.SetHardState(rd.HardState)
 	}
-	e.queue = append(e.queue, rd.Messages...)
 	e.queue = append(e.queue, rd.MessagesAfterPersist...)
 	confChanged := false
 	for _, ent := range rd.CommittedEntries {
 		e.apply(id, n, ent)
 		confChanged = confChanged || ent.Type == raftpb.EntryConfChange
 	}
-	n.g.Advance(rd)
+	n.g.Advance(*rd)
 	if confChanged {
-		// Like a real state machine, which snapshots on demand, the
-		// storage's snapshot must carry the membership in force: a node
-		// being added catches up from it.
-		data := []byte(fmt.Sprintf("state@%d", n.applied))
-		if err := n.st.CreateSnapshot(n.applied, n.g.ConfState(), data); err != nil {
-			e.t.Fatalf("node %d: snapshot after membership change: %v", id, err)
-		}
+		e.snapshotMembership(id, n)
 	}
 	e.checkInvariants()
-	return true
+}
+
+// snapshotMembership takes a snapshot after a membership change was
+// applied. Like a real state machine, which snapshots on demand, the
+// storage's snapshot must carry the membership in force: a node being
+// added catches up from it.
+func (e *iEnv) snapshotMembership(id raftpb.NodeID, n *iNode) {
+	data := []byte(fmt.Sprintf("state@%d", n.applied))
+	if err := n.st.CreateSnapshot(n.applied, n.g.ConfState(), data); err != nil {
+		e.t.Fatalf("node %d: snapshot after membership change: %v", id, err)
+	}
 }
 
 // apply records that node id applied ent and checks it against what the

@@ -22,6 +22,25 @@ func (e *iEnv) handleProcessReady(td *datadriven.TestData) {
 	}
 }
 
+// handleReady: ready <id>... Takes each node's Ready and sends its
+// Messages, but does not persist it yet: entries are not durable,
+// MessagesAfterPersist wait, nothing is applied, Advance is not called.
+func (e *iEnv) handleReady(td *datadriven.TestData) {
+	for _, id := range e.nodeArgs(td) {
+		if !e.takeReady(id) {
+			e.printf("> %d no ready\n", id)
+		}
+	}
+}
+
+// handlePersist: persist <id>... Finishes the Ready taken by ready.
+func (e *iEnv) handlePersist(td *datadriven.TestData) {
+	for _, id := range e.nodeArgs(td) {
+		e.printf("> %d persisted\n", id)
+		e.persist(id)
+	}
+}
+
 // handleDeliverMsgs: deliver-msgs [<id>...]. Delivers the queued messages
 // addressed to the listed nodes (all if none). Messages sent while
 // delivering stay queued.

@@ -66,6 +66,8 @@ func interactionHandlers() map[string]iHandler {
 		"compact":             (*iEnv).handleCompact,
 		"stabilize":           (*iEnv).handleStabilize,
 		"process-ready":       (*iEnv).handleProcessReady,
+		"ready":               (*iEnv).handleReady,
+		"persist":             (*iEnv).handlePersist,
 		"deliver-msgs":        (*iEnv).handleDeliverMsgs,
 		"drop":                (*iEnv).handleDrop,
 		"reorder":             (*iEnv).handleReorder,
