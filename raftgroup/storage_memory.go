@@ -128,7 +128,11 @@ func (ms *MemoryStorage) Compact(i raftpb.Index) error {
 		return fmt.Errorf("raftgroup: compact %d beyond last %d: %w", i, ms.lastIndex(), ErrUnavailable)
 	}
 	k := i - ms.offset()
-	ents := make([]raftpb.Entry, 1, uint64(len(ms.ents))-uint64(k))
+	// NB: a new array, never a shift in place: slices handed out by
+	// Entries may still be read. It keeps the old array's capacity, so a
+	// log compacted at a steady pace does not regrow from small (copying
+	// itself over and over) after every compaction.
+	ents := make([]raftpb.Entry, 1, max(uint64(len(ms.ents))-uint64(k), uint64(cap(ms.ents))))
 	ents[0] = raftpb.Entry{Index: i, Term: ms.ents[k].Term}
 	ms.ents = append(ents, ms.ents[k+1:]...)
 	return nil
@@ -154,11 +158,23 @@ func (ms *MemoryStorage) Append(ents []raftpb.Entry) error {
 	case uint64(len(ms.ents)) > uint64(k):
 		ms.ents = append(ms.ents[:k:k], ents...)
 	case uint64(len(ms.ents)) == uint64(k):
-		ms.ents = append(ms.ents, ents...)
+		ms.ents = appendDoubling(ms.ents, ents)
 	default:
 		return fmt.Errorf("raftgroup: append at %d leaves a gap after last %d", ents[0].Index, ms.lastIndex())
 	}
 	return nil
+}
+
+// appendDoubling appends src to dst, doubling dst's array when it is full:
+// append grows large slices by a quarter only, which copies a long log
+// many times over as it grows.
+func appendDoubling(dst, src []raftpb.Entry) []raftpb.Entry {
+	if n := len(dst) + len(src); n > cap(dst) {
+		grown := make([]raftpb.Entry, len(dst), max(n, 2*cap(dst)))
+		copy(grown, dst)
+		dst = grown
+	}
+	return append(dst, src...)
 }
 
 // limitSize returns the longest prefix of ents whose summed Size is at most
