@@ -1,0 +1,142 @@
+package shard
+
+import (
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/flotilladb/flotilla/raftgroup/raftpb"
+)
+
+// kvApplyBatch is the KV's ApplyBatch: one pebble batch for all the shards
+// of a round, holding both their data writes and their state keys.
+//
+// A failure to read or write pebble while applying is not a property of
+// the command (another replica would not see it), so it yields no Result:
+// the batch is poisoned, later Applies do nothing, and Commit returns the
+// error, which the store must treat as fatal for the round.
+type kvApplyBatch struct {
+	kv   *KV
+	view applyView
+	// states holds the SetState calls of this batch, published to the
+	// KV's descriptor map after Commit; Apply consults it first so that a
+	// descriptor set earlier in the round governs the later entries.
+	states map[ShardID]ShardState
+	err    error
+	done   bool
+}
+
+// NewApplyBatch starts the apply batch of one round.
+func (kv *KV) NewApplyBatch() ApplyBatch {
+	ab := &kvApplyBatch{kv: kv}
+	if err := kv.enter(); err != nil {
+		ab.err, ab.done = err, true
+		return ab
+	}
+	defer kv.life.RUnlock()
+	if kv.indexedApply {
+		ab.view = &indexedView{b: kv.db.NewIndexedBatch()}
+	} else {
+		ab.view = newOverlayView(kv.db)
+	}
+	return ab
+}
+
+// Apply applies a normal entry's encoded Command to shard id and returns
+// the encoded Result. Entries that carry no command (empty data, or a
+// conf change, which the store applies itself) return nil.
+func (ab *kvApplyBatch) Apply(id ShardID, e *raftpb.Entry) []byte {
+	if ab.err != nil || e.Type != raftpb.EntryNormal || len(e.Data) == 0 {
+		return nil
+	}
+	d, ok := ab.desc(id)
+	if !ok {
+		ab.err = fmt.Errorf("%w: apply of entry %d to shard %d", ErrShardNotHosted, e.Index, id)
+		return nil
+	}
+	cmd, err := DecodeCommand(e.Data)
+	if err != nil {
+		return EncodeResult(Result{Status: StatusBadCommand})
+	}
+	res, writes, err := execute(ab.view, &d, &cmd)
+	if err == nil {
+		err = ab.write(writes)
+	}
+	if err != nil {
+		ab.err = fmt.Errorf("shard: apply entry %d of shard %d: %w", e.Index, id, err)
+		return nil
+	}
+	return EncodeResult(res)
+}
+
+func (ab *kvApplyBatch) write(writes []kvWrite) error {
+	for _, w := range writes {
+		var err error
+		if w.del {
+			err = ab.view.del(w.key)
+		} else {
+			err = ab.view.set(w.key, w.value)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (ab *kvApplyBatch) desc(id ShardID) (Descriptor, bool) {
+	if st, ok := ab.states[id]; ok {
+		return st.Desc, true
+	}
+	return ab.kv.desc(id)
+}
+
+// SetState writes st under its shard's state key in this batch. It also
+// creates a shard: the first SetState of a new shard's descriptor is what
+// makes the KV host it.
+func (ab *kvApplyBatch) SetState(st ShardState) {
+	if ab.err != nil {
+		return
+	}
+	if ab.states == nil {
+		ab.states = map[ShardID]ShardState{}
+	}
+	ab.states[st.Desc.ID] = st
+	if err := ab.view.batch().Set(metaKey(st.Desc.ID), MarshalShardState(st), nil); err != nil {
+		ab.err = fmt.Errorf("shard: set state of shard %d: %w", st.Desc.ID, err)
+	}
+}
+
+// Commit commits the batch without sync and then publishes the batch's
+// descriptors to readers.
+func (ab *kvApplyBatch) Commit() error {
+	if ab.err != nil {
+		return ab.err
+	}
+	if ab.done {
+		return fmt.Errorf("shard: apply batch committed twice")
+	}
+	if err := ab.kv.enter(); err != nil {
+		return err
+	}
+	defer ab.kv.life.RUnlock()
+	if err := ab.view.batch().Commit(pebble.NoSync); err != nil {
+		ab.err = fmt.Errorf("shard: commit apply batch: %w", err)
+		return ab.err
+	}
+	ab.done = true
+	ab.kv.setDescs(ab.states)
+	return nil
+}
+
+// Close releases the batch; uncommitted writes are dropped.
+func (ab *kvApplyBatch) Close() {
+	if ab.view == nil {
+		return
+	}
+	_ = ab.view.batch().Close()
+	ab.view = nil
+	if ab.err == nil {
+		ab.err = fmt.Errorf("shard: apply batch closed")
+	}
+}

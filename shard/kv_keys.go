@@ -1,0 +1,64 @@
+package shard
+
+import (
+	"bytes"
+	"encoding/binary"
+)
+
+// The one-byte prefixes of the KV's pebble keys (see the layout on [KV]).
+// 0x00 is left unused so that a future prefix can sort before the data.
+const (
+	kvDataPrefix byte = 0x01
+	kvMetaPrefix byte = 0x02
+	kvMetaKeyLen      = 9
+)
+
+// appendDataKey appends the pebble key of user key k to dst.
+func appendDataKey(dst, k []byte) []byte {
+	dst = append(dst, kvDataPrefix)
+	return append(dst, k...)
+}
+
+// dataSpan returns the pebble span [start, end) holding the data of d's
+// range.
+func dataSpan(d *Descriptor) (start, end []byte) {
+	start = appendDataKey(make([]byte, 0, 1+len(d.Start)), d.Start)
+	if len(d.End) == 0 {
+		return start, []byte{kvDataPrefix + 1}
+	}
+	return start, appendDataKey(make([]byte, 0, 1+len(d.End)), d.End)
+}
+
+// metaKey returns the pebble key of shard id's state.
+func metaKey(id ShardID) []byte {
+	k := make([]byte, kvMetaKeyLen)
+	k[0] = kvMetaPrefix
+	binary.BigEndian.PutUint64(k[1:], uint64(id))
+	return k
+}
+
+// metaKeyEnd returns the smallest key after metaKey(id) (for exclusive
+// upper bounds).
+func metaKeyEnd(id ShardID) []byte {
+	return append(metaKey(id), 0)
+}
+
+// clampSpan intersects the user-key range [start, end) (empty end: +inf)
+// with d's range and returns the pebble span to iterate; ok is false when
+// the intersection is empty.
+func clampSpan(d *Descriptor, start, end []byte) (lo, hi []byte, ok bool) {
+	if bytes.Compare(start, d.Start) < 0 {
+		start = d.Start
+	}
+	if len(end) == 0 || (len(d.End) > 0 && bytes.Compare(end, d.End) > 0) {
+		end = d.End
+	}
+	if len(end) > 0 && bytes.Compare(start, end) >= 0 {
+		return nil, nil, false
+	}
+	lo = appendDataKey(nil, start)
+	if len(end) == 0 {
+		return lo, []byte{kvDataPrefix + 1}, true
+	}
+	return lo, appendDataKey(nil, end), true
+}

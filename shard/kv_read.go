@@ -1,0 +1,129 @@
+package shard
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// ErrBadScanLimit: Scan was called with a limit below 1. Not retryable.
+var ErrBadScanLimit = errors.New("shard: scan limit must be positive")
+
+// KeyValue is one pair returned by Scan; both slices belong to the caller.
+type KeyValue struct {
+	Key   []byte
+	Value []byte
+}
+
+// Load returns the committed state of every shard the KV hosts, in shard
+// ID order, and makes them the KV's descriptors (so reads and applies
+// know each shard's range).
+func (kv *KV) Load() ([]ShardState, error) {
+	if err := kv.enter(); err != nil {
+		return nil, err
+	}
+	defer kv.life.RUnlock()
+	it, err := kv.db.NewIter(&pebble.IterOptions{LowerBound: []byte{kvMetaPrefix}, UpperBound: []byte{kvMetaPrefix + 1}})
+	if err != nil {
+		return nil, fmt.Errorf("shard: load: %w", err)
+	}
+	var states []ShardState
+	descs := map[ShardID]Descriptor{}
+	for ok := it.First(); ok; ok = it.Next() {
+		st, err := decodeStateKey(it.Key(), it.Value())
+		if err != nil {
+			_ = it.Close()
+			return nil, err
+		}
+		states = append(states, st)
+		descs[st.Desc.ID] = st.Desc
+	}
+	if err := errors.Join(it.Error(), it.Close()); err != nil {
+		return nil, fmt.Errorf("shard: load: %w", err)
+	}
+	kv.mu.Lock()
+	kv.mu.descs = descs
+	kv.mu.Unlock()
+	return states, nil
+}
+
+// decodeStateKey decodes one state key and value, checking that the key
+// names the shard the value describes.
+func decodeStateKey(k, v []byte) (ShardState, error) {
+	if len(k) != kvMetaKeyLen {
+		return ShardState{}, fmt.Errorf("%w: state key %x has length %d", ErrBadShardState, k, len(k))
+	}
+	st, err := UnmarshalShardState(v)
+	if err != nil {
+		return ShardState{}, fmt.Errorf("state key %x: %w", k, err)
+	}
+	if id := ShardID(binary.BigEndian.Uint64(k[1:])); id != st.Desc.ID {
+		return ShardState{}, fmt.Errorf("%w: state key of shard %d holds shard %d", ErrBadShardState, id, st.Desc.ID)
+	}
+	return st, nil
+}
+
+// Get returns the committed value of key in shard id, as a copy.
+func (kv *KV) Get(id ShardID, key []byte) (value []byte, found bool, err error) {
+	d, ok := kv.desc(id)
+	if !ok {
+		return nil, false, fmt.Errorf("%w: shard %d", ErrShardNotHosted, id)
+	}
+	if !d.Contains(key) {
+		return nil, false, fmt.Errorf("%w: %q not in %v", ErrKeyOutOfRange, key, d)
+	}
+	if err := kv.enter(); err != nil {
+		return nil, false, err
+	}
+	defer kv.life.RUnlock()
+	value, found, err = getCopy(kv.db, appendDataKey(make([]byte, 0, 1+len(key)), key))
+	if err != nil {
+		return nil, false, fmt.Errorf("shard: get from shard %d: %w", id, err)
+	}
+	return value, found, nil
+}
+
+// Scan returns up to limit committed pairs of shard id with keys in
+// [start, end) (an empty end means no upper bound), clamped to the shard's
+// range, in key order. The pairs are copies.
+func (kv *KV) Scan(id ShardID, start, end []byte, limit int) ([]KeyValue, error) {
+	if limit < 1 {
+		return nil, ErrBadScanLimit
+	}
+	d, ok := kv.desc(id)
+	if !ok {
+		return nil, fmt.Errorf("%w: shard %d", ErrShardNotHosted, id)
+	}
+	lo, hi, ok := clampSpan(&d, start, end)
+	if !ok {
+		return nil, nil
+	}
+	if err := kv.enter(); err != nil {
+		return nil, err
+	}
+	defer kv.life.RUnlock()
+	it, err := kv.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return nil, fmt.Errorf("shard: scan shard %d: %w", id, err)
+	}
+	var out []KeyValue
+	for ok := it.First(); ok && len(out) < limit; ok = it.Next() {
+		v, err := it.ValueAndErr()
+		if err != nil {
+			_ = it.Close()
+			return nil, fmt.Errorf("shard: scan shard %d: %w", id, err)
+		}
+		k := it.Key()[1:]
+		// One allocation per pair, key and value side by side.
+		buf := make([]byte, len(k)+len(v))
+		copy(buf, k)
+		copy(buf[len(k):], v)
+		out = append(out, KeyValue{Key: buf[:len(k):len(k)], Value: buf[len(k):]})
+	}
+	if err := errors.Join(it.Error(), it.Close()); err != nil {
+		return nil, fmt.Errorf("shard: scan shard %d: %w", id, err)
+	}
+	return out, nil
+}
