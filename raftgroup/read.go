@@ -123,10 +123,20 @@ func (g *Group) singleVoter() bool {
 // A leader waking from quiescence has heard from nobody for an unknown
 // time: its lease is void until a quorum confirms a read round started
 // after the wake.
+//
+// The lease is shorter than the election timeout by leaseMargin ticks: a
+// follower resets its election timer when it receives a heartbeat, before
+// the leader hears its answer, and the two tick at different phases. The
+// margin (two ticks, or a fifth of the election timeout if larger) covers
+// a heartbeat round trip under one tick plus the tick phase.
 func (g *Group) leaseValid() bool {
 	return g.cfg.LeaseReads && !g.cfg.DisableCheckQuorum && g.role == Leader &&
-		g.reads.confirmed >= g.reads.leaseFrom
+		g.reads.confirmed >= g.reads.leaseFrom &&
+		g.trk.quorumActive(g.id, g.cfg.ElectionTicks-leaseMargin(g.cfg.ElectionTicks))
 }
+
+// leaseMargin is how many ticks before the election timeout a lease ends.
+func leaseMargin(electionTicks int) int { return max(2, electionTicks/5) }
 
 // unblockReads gives blocked requests their read index once the leader has
 // committed in its term.
