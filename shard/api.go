@@ -1,0 +1,286 @@
+package shard
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/flotilladb/flotilla/raftgroup/raftpb"
+)
+
+// Consistency chooses how a read is ordered against writes.
+type Consistency uint8
+
+const (
+	// Linearizable reads see every write acknowledged before they began
+	// (ReadIndex: the leader confirms its leadership with a heartbeat
+	// round shared by all reads of the round). The default.
+	Linearizable Consistency = iota
+	// Lease reads are linearizable under the clock-drift assumption of
+	// leader leases (Options.LeaseReads; without it they behave as
+	// Linearizable) and cost no heartbeat round.
+	Lease
+	// Stale reads return this node's applied state at once, which may lag
+	// the leader's. Served by any replica, leader or not.
+	Stale
+)
+
+func consistency(c []Consistency) Consistency {
+	if len(c) > 0 {
+		return c[0]
+	}
+	return Linearizable
+}
+
+// Get returns the value of key (found false if absent). Consistency
+// defaults to Linearizable.
+func (s *Store) Get(ctx context.Context, key []byte, c ...Consistency) ([]byte, bool, error) {
+	r, err := s.route(key)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := s.readBarrier(ctx, r, consistency(c)); err != nil {
+		return nil, false, err
+	}
+	kv, err := s.defaultKV()
+	if err != nil {
+		return nil, false, err
+	}
+	return kv.Get(r.id, key)
+}
+
+// Scan returns up to limit pairs with start <= key < end (end empty: no
+// upper bound), in key order, walking the shards in order. Each shard is
+// read with the given consistency; the scan as a whole is not a
+// single-point-in-time view across shards.
+func (s *Store) Scan(ctx context.Context, start, end []byte, limit int, c ...Consistency) ([]KeyValue, error) {
+	kv, err := s.defaultKV()
+	if err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		return nil, nil
+	}
+	var out []KeyValue
+	for _, r := range s.routes.from(start, end) {
+		if err := s.readBarrier(ctx, r, consistency(c)); err != nil {
+			return out, err
+		}
+		d := r.descriptor()
+		lo, hi := start, end
+		if bytes.Compare(d.Start, lo) > 0 {
+			lo = d.Start
+		}
+		if len(d.End) > 0 && (len(hi) == 0 || bytes.Compare(d.End, hi) < 0) {
+			hi = d.End
+		}
+		kvs, err := kv.Scan(r.id, lo, hi, limit-len(out))
+		if err != nil {
+			return out, err
+		}
+		out = append(out, kvs...)
+		if len(out) >= limit {
+			break
+		}
+	}
+	return out, nil
+}
+
+// Put sets key to value.
+func (s *Store) Put(ctx context.Context, key, value []byte) error {
+	_, err := s.Exec(ctx, Command{Ops: []Op{{Kind: OpPut, Key: key, Value: value}}})
+	return err
+}
+
+// Delete removes key (deleting an absent key is not an error).
+func (s *Store) Delete(ctx context.Context, key []byte) error {
+	_, err := s.Exec(ctx, Command{Ops: []Op{{Kind: OpDelete, Key: key}}})
+	return err
+}
+
+// CompareAndSwap sets key to value only if it currently holds expected
+// (expected nil: only if absent). A nil value deletes the key. On a
+// mismatch it returns a *CondFailedError (errors.Is ErrCondFailed) with the
+// current value, and nothing changes.
+func (s *Store) CompareAndSwap(ctx context.Context, key, expected, value []byte) error {
+	op := Op{Kind: OpPut, Key: key, Value: value}
+	if value == nil {
+		op = Op{Kind: OpDelete, Key: key}
+	}
+	_, err := s.Exec(ctx, Command{Conds: []Cond{{Key: key, Value: expected, Exists: expected != nil}}, Ops: []Op{op}})
+	return err
+}
+
+// Incr adds delta to the decimal integer at key (absent: 0) and returns
+// the new value, atomically within the shard.
+func (s *Store) Incr(ctx context.Context, key []byte, delta int64) (int64, error) {
+	res, err := s.Exec(ctx, Command{Ops: []Op{{Kind: OpIncr, Key: key, Value: strconv.AppendInt(nil, delta, 10)}}})
+	if err != nil {
+		return 0, err
+	}
+	if len(res.Values) != 1 {
+		return 0, fmt.Errorf("shard: incr returned %d values", len(res.Values))
+	}
+	return strconv.ParseInt(string(res.Values[0]), 10, 64)
+}
+
+// Exec runs a command atomically: every key must belong to one shard
+// (otherwise ErrCrossShard and nothing happens). A failed condition
+// returns a *CondFailedError; other non-OK statuses return an error too.
+// Batches spanning shards are not atomic: split them per shard.
+func (s *Store) Exec(ctx context.Context, cmd Command) (Result, error) {
+	r, err := s.commandShard(&cmd)
+	if err != nil {
+		return Result{}, err
+	}
+	data := EncodeCommand(cmd)
+	if len(data) > s.opts.MaxProposalBytes {
+		return Result{}, fmt.Errorf("%w: %d bytes (max %d)", ErrTooLarge, len(data), s.opts.MaxProposalBytes)
+	}
+	out, err := s.propose(ctx, r, data)
+	if err != nil {
+		return Result{}, err
+	}
+	res, err := DecodeResult(out)
+	if err != nil {
+		return Result{}, err
+	}
+	return res, resultError(&cmd, &res)
+}
+
+func resultError(cmd *Command, res *Result) error {
+	switch res.Status {
+	case StatusOK:
+		return nil
+	case StatusCondFailed:
+		e := &CondFailedError{Current: res.Current, Exists: res.CurrentExists}
+		if res.FailedCond >= 0 && res.FailedCond < len(cmd.Conds) {
+			e.Key = cmd.Conds[res.FailedCond].Key
+		}
+		return e
+	case StatusNotInteger:
+		return errors.New("shard: value is not an integer")
+	case StatusOverflow:
+		return errors.New("shard: increment would overflow")
+	}
+	return errors.New("shard: command rejected by the state machine")
+}
+
+// commandShard finds the one shard every key of cmd belongs to.
+func (s *Store) commandShard(cmd *Command) (*replica, error) {
+	var r *replica
+	check := func(key []byte) error {
+		kr, err := s.route(key)
+		if err != nil {
+			return err
+		}
+		if r != nil && kr != r {
+			return fmt.Errorf("%w: keys of shards %d and %d", ErrCrossShard, r.id, kr.id)
+		}
+		r = kr
+		return nil
+	}
+	for _, c := range cmd.Conds {
+		if err := check(c.Key); err != nil {
+			return nil, err
+		}
+	}
+	for _, o := range cmd.Ops {
+		if err := check(o.Key); err != nil {
+			return nil, err
+		}
+	}
+	if r == nil {
+		return nil, errors.New("shard: empty command")
+	}
+	return r, nil
+}
+
+func (s *Store) route(key []byte) (*replica, error) {
+	if err := s.usable(); err != nil {
+		return nil, err
+	}
+	r := s.routes.lookup(key)
+	if r == nil {
+		return nil, fmt.Errorf("%w: %q", ErrNoShard, key)
+	}
+	return r, nil
+}
+
+func (s *Store) usable() error {
+	if err := s.Err(); err != nil {
+		return err
+	}
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	return nil
+}
+
+func (s *Store) defaultKV() (*KV, error) {
+	if s.kv == nil {
+		return nil, errors.New("shard: reads by key need the default key-value state machine")
+	}
+	return s.kv, nil
+}
+
+// withTimeout applies Options.RequestTimeout to a context without a
+// deadline.
+func (s *Store) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, s.opts.RequestTimeout)
+}
+
+// propose hands data to r's group and waits until it is applied.
+func (s *Store) propose(ctx context.Context, r *replica, data []byte) ([]byte, error) {
+	if err := s.leaderHere(r); err != nil {
+		return nil, err
+	}
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	p := newProposal(data)
+	r.addProposal(p)
+	select {
+	case res := <-p.done:
+		return res.result, res.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w: %w (the write may still be applied)", ErrTimeout, ctx.Err())
+	case <-s.closing:
+		return nil, ErrClosed
+	}
+}
+
+// leaderHere fails fast when another node is known to lead r's shard.
+func (s *Store) leaderHere(r *replica) error {
+	if ld := raftpb.NodeID(r.leader.Load()); ld != raftpb.None && ld != s.opts.NodeID {
+		return &NotLeaderError{Shard: r.id, Leader: ld}
+	}
+	return nil
+}
+
+// readBarrier waits until a read of r at consistency c may be served from
+// this node's state machine.
+func (s *Store) readBarrier(ctx context.Context, r *replica, c Consistency) error {
+	if c == Stale {
+		return nil
+	}
+	if err := s.leaderHere(r); err != nil {
+		return err
+	}
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	q := newReadReq(c == Linearizable)
+	r.addRead(q)
+	select {
+	case err := <-q.done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("%w: %w", ErrTimeout, ctx.Err())
+	case <-s.closing:
+		return ErrClosed
+	}
+}

@@ -1,0 +1,159 @@
+package shard
+
+import (
+	"fmt"
+
+	"github.com/flotilladb/flotilla/raftgroup"
+	"github.com/flotilladb/flotilla/raftgroup/raftpb"
+)
+
+// finished is a proposal outcome held until the apply batch is committed,
+// so that a client told "done" can read its own write.
+type finished struct {
+	p   *proposal
+	res []byte
+	err error
+}
+
+// apply applies the committed entries of every group of the round in ONE
+// state machine batch, committed without sync, together with each
+// group's new applied index.
+func (w *worker) apply() error {
+	ab := w.s.sm.NewApplyBatch()
+	defer ab.Close()
+	var done []finished
+	dirty := false
+	for i := range w.readies {
+		it := &w.readies[i]
+		r := it.r
+		changed := false
+		if snap := it.rd.Snapshot; snap != nil {
+			// The image is already in the state machine (Install); only
+			// the in-memory state catches up.
+			md := snap.Metadata
+			r.state.Applied, r.state.AppliedTerm, r.state.ConfState = md.Index, md.Term, md.ConfState
+			r.refreshDesc()
+		}
+		for j := range it.rd.CommittedEntries {
+			e := &it.rd.CommittedEntries[j]
+			if e.Index <= r.state.Applied {
+				continue // already in the state machine (replay after restart, or a snapshot)
+			}
+			var res []byte
+			switch e.Type {
+			case raftpb.EntryNormal:
+				if len(e.Data) > 0 {
+					res = ab.Apply(r.id, e)
+				}
+			case raftpb.EntryConfChange:
+				r.applyConfChange(e)
+			}
+			r.state.Applied, r.state.AppliedTerm = e.Index, e.Term
+			changed = true
+			w.s.m.applied.Add(1)
+			if p := r.pending[e.Index]; p != nil {
+				delete(r.pending, e.Index)
+				if p.term == e.Term {
+					done = append(done, finished{p: p, res: res})
+				} else {
+					done = append(done, finished{p: p, err: ErrProposalDropped})
+				}
+			}
+		}
+		if changed {
+			ab.SetState(r.state)
+			r.appliedIdx.Store(uint64(r.state.Applied))
+			dirty = true
+		}
+	}
+	if dirty {
+		if err := ab.Commit(); err != nil {
+			return fmt.Errorf("shard: committing apply batch: %w", err)
+		}
+		w.s.m.applyBatches.Add(1)
+	}
+	for _, f := range done {
+		f.p.finish(f.res, f.err)
+	}
+	return nil
+}
+
+// applyConfChange updates the persisted membership the same way the Raft
+// core does (raftgroup.ApplyConfChange); an invalid change is a no-op on
+// every replica.
+func (r *replica) applyConfChange(e *raftpb.Entry) {
+	cc, err := raftpb.UnmarshalConfChange(e.Data)
+	if err != nil {
+		return
+	}
+	cs, err := raftgroup.ApplyConfChange(r.state.ConfState, cc)
+	if err != nil {
+		return
+	}
+	r.state.ConfState = cs
+	r.state.Desc.Epoch++
+	r.refreshDesc()
+}
+
+// refreshDesc derives the descriptor's replicas from the membership and
+// publishes it to readers.
+func (r *replica) refreshDesc() {
+	cs := r.state.ConfState
+	var ids []raftpb.NodeID
+	for _, l := range [][]raftpb.NodeID{cs.Voters, cs.VotersOutgoing, cs.Learners, cs.LearnersNext} {
+		for _, id := range l {
+			if !containsNode(ids, id) {
+				ids = append(ids, id)
+			}
+		}
+	}
+	d := r.state.Desc
+	d.Replicas = ids
+	r.state.Desc = d
+	cp := d
+	r.desc.Store(&cp)
+}
+
+func containsNode(ids []raftpb.NodeID, id raftpb.NodeID) bool {
+	for _, x := range ids {
+		if x == id {
+			return true
+		}
+	}
+	return false
+}
+
+// answer serves the round's confirmed reads and fails dropped ones.
+func (w *worker) answer(r *replica, rd *raftgroup.Ready) {
+	for _, rs := range rd.ReadStates {
+		q := r.reads[rs.ID]
+		if q == nil {
+			continue
+		}
+		delete(r.reads, rs.ID)
+		q.index = rs.Index
+		if r.state.Applied >= q.index {
+			q.finish(nil)
+		} else {
+			r.readsToApply = append(r.readsToApply, q)
+		}
+	}
+	if len(r.readsToApply) > 0 {
+		keep := r.readsToApply[:0]
+		for _, q := range r.readsToApply {
+			if r.state.Applied >= q.index {
+				q.finish(nil)
+			} else {
+				keep = append(keep, q)
+			}
+		}
+		clear(r.readsToApply[len(keep):])
+		r.readsToApply = keep
+	}
+	for _, id := range rd.DroppedReads {
+		if q := r.reads[id]; q != nil {
+			delete(r.reads, id)
+			q.finish(&NotLeaderError{Shard: r.id, Leader: r.g.Leader()})
+		}
+	}
+}

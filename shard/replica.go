@@ -1,0 +1,204 @@
+package shard
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/flotilladb/flotilla/raftgroup"
+	"github.com/flotilladb/flotilla/raftgroup/raftpb"
+)
+
+// replica is this node's member of one shard's group.
+//
+// Ownership: the fields under mu are the inbox, written by any goroutine
+// (transport readers, clients, the ticker). Everything else that is not
+// atomic is owned by the worker running the replica's round; the
+// scheduler guarantees at most one such worker at a time (sched state).
+type replica struct {
+	id      ShardID
+	store   *Store
+	g       *raftgroup.Group
+	storage *raftStorage
+
+	// state is the persisted ShardState as of the last applied entry.
+	state ShardState
+	// pending proposals by log index, resolved when that index applies.
+	pending map[raftpb.Index]*proposal
+	// reads waiting for their ReadState, by read ID.
+	reads map[uint64]*readReq
+	// readsToApply have a read index not yet applied.
+	readsToApply []*readReq
+	// outSnaps are snapshot images captured for MsgSnaps of this round.
+	outSnaps []outSnap
+	nextRead uint64
+	// frozen is the snapshot being installed; the replica takes no input
+	// until it is done.
+	frozen *snapInstall
+
+	// appliedIdx mirrors state.Applied for the syncer; durableIdx is the
+	// applied index known durable (a sync point passed it); compactedIdx is
+	// the log's compaction point (round-owned, read by the syncer).
+	appliedIdx   atomic.Uint64
+	durableIdx   atomic.Uint64
+	compactedIdx atomicIndex
+
+	sched  atomic.Uint32
+	awake  atomic.Bool
+	leader atomic.Uint64
+	// desc is the descriptor as readers (routing) see it.
+	desc atomic.Pointer[Descriptor]
+
+	mu struct {
+		sync.Mutex
+		msgs        []raftpb.Message
+		props       []*proposal
+		readReqs    []*readReq
+		ticks       int
+		wake        bool
+		snapReports []snapReport
+		unreachable []raftpb.NodeID
+		installs    []*snapInstall
+	}
+}
+
+// proposal is a command waiting to be committed and applied.
+type proposal struct {
+	data  []byte
+	index raftpb.Index
+	term  raftpb.Term
+	done  chan proposalResult
+}
+
+type proposalResult struct {
+	result []byte
+	err    error
+}
+
+func newProposal(data []byte) *proposal {
+	return &proposal{data: data, done: make(chan proposalResult, 1)}
+}
+
+func (p *proposal) finish(result []byte, err error) {
+	select {
+	case p.done <- proposalResult{result: result, err: err}:
+	default: // already finished
+	}
+}
+
+// readReq is a read waiting for its confirmation (read index applied).
+type readReq struct {
+	id     uint64
+	quorum bool
+	index  raftpb.Index
+	done   chan error
+}
+
+func newReadReq(quorum bool) *readReq { return &readReq{quorum: quorum, done: make(chan error, 1)} }
+
+func (q *readReq) finish(err error) {
+	select {
+	case q.done <- err:
+	default:
+	}
+}
+
+type outSnap struct {
+	index raftpb.Index
+	src   SnapshotSource
+}
+
+type snapReport struct {
+	to     raftpb.NodeID
+	failed bool
+}
+
+// snapInstall is a received snapshot waiting for its replica to accept it.
+type snapInstall struct {
+	msg raftpb.Message
+	// accept is answered by the round: nil to go ahead (the replica is
+	// frozen until installed is signalled), an error to refuse.
+	accept chan error
+	// installed is signalled by the receiver once the image is in the
+	// state machine (nil) or failed.
+	installed chan error
+}
+
+// Descriptor returns the replica's current descriptor.
+func (r *replica) descriptor() *Descriptor { return r.desc.Load() }
+
+// addMessages queues Raft messages for the next round; past the inbox
+// bound they are dropped (Raft tolerates loss).
+func (r *replica) addMessages(msgs []raftpb.Message) (dropped int) {
+	r.mu.Lock()
+	room := r.store.opts.MaxInboxMessages - len(r.mu.msgs)
+	if room < len(msgs) {
+		dropped = len(msgs) - max(room, 0)
+		msgs = msgs[:max(room, 0)]
+	}
+	r.mu.msgs = append(r.mu.msgs, msgs...)
+	r.mu.Unlock()
+	r.store.sched.enqueue(r)
+	return dropped
+}
+
+func (r *replica) addProposal(p *proposal) {
+	r.mu.Lock()
+	r.mu.props = append(r.mu.props, p)
+	r.mu.Unlock()
+	r.store.sched.enqueue(r)
+}
+
+func (r *replica) addRead(q *readReq) {
+	r.mu.Lock()
+	r.mu.readReqs = append(r.mu.readReqs, q)
+	r.mu.Unlock()
+	r.store.sched.enqueue(r)
+}
+
+func (r *replica) tick() {
+	r.mu.Lock()
+	r.mu.ticks++
+	r.mu.Unlock()
+	r.store.sched.enqueue(r)
+}
+
+// wakeUp ends quiescence at the next round (a dead leader node).
+func (r *replica) wakeUp() {
+	r.mu.Lock()
+	r.mu.wake = true
+	r.mu.Unlock()
+	r.awake.Store(true)
+	r.store.sched.enqueue(r)
+}
+
+// inbox is what a round takes from the replica's inbox.
+type inbox struct {
+	msgs        []raftpb.Message
+	props       []*proposal
+	reads       []*readReq
+	ticks       int
+	wake        bool
+	snapReports []snapReport
+	unreachable []raftpb.NodeID
+	installs    []*snapInstall
+}
+
+// take empties the inbox into in.
+func (r *replica) take(in *inbox) {
+	r.mu.Lock()
+	in.msgs, r.mu.msgs = r.mu.msgs, in.msgs[:0]
+	in.props, r.mu.props = r.mu.props, in.props[:0]
+	in.reads, r.mu.readReqs = r.mu.readReqs, in.reads[:0]
+	in.ticks, r.mu.ticks = r.mu.ticks, 0
+	in.wake, r.mu.wake = r.mu.wake, false
+	in.snapReports, r.mu.snapReports = r.mu.snapReports, in.snapReports[:0]
+	in.unreachable, r.mu.unreachable = r.mu.unreachable, in.unreachable[:0]
+	in.installs, r.mu.installs = r.mu.installs, in.installs[:0]
+	r.mu.Unlock()
+}
+
+// atomicIndex is an atomic raftpb.Index.
+type atomicIndex struct{ v atomic.Uint64 }
+
+func (a *atomicIndex) Load() raftpb.Index   { return raftpb.Index(a.v.Load()) }
+func (a *atomicIndex) Store(i raftpb.Index) { a.v.Store(uint64(i)) }

@@ -1,0 +1,228 @@
+package shard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/flotilladb/flotilla/raftgroup"
+	"github.com/flotilladb/flotilla/raftgroup/raftpb"
+	"github.com/flotilladb/flotilla/wal"
+)
+
+// worker owns the scratch space of one round worker.
+type worker struct {
+	s       *Store
+	batch   []*replica
+	readies []readyItem
+	in      inbox
+	wb      *wal.Batch
+	after   []raftpb.Message
+}
+
+type readyItem struct {
+	r  *replica
+	rd raftgroup.Ready
+}
+
+// run takes rounds until the store closes.
+func (w *worker) run() {
+	defer w.s.wg.Done()
+	for {
+		w.batch = w.s.sched.take(w.batch, w.s.opts.MaxRoundGroups)
+		if len(w.batch) == 0 {
+			select {
+			case <-w.s.sched.notify:
+				continue
+			case <-w.s.closing:
+				return
+			}
+		}
+		w.round()
+		for _, r := range w.batch {
+			w.s.sched.done(r)
+		}
+	}
+}
+
+// round is one pass over a batch of ready groups (see doc.go): step every
+// input, collect the Readys, persist them in ONE WAL batch (one fsync),
+// send, apply all committed entries in ONE state machine batch, answer
+// clients, Advance.
+func (w *worker) round() {
+	s := w.s
+	w.readies = w.readies[:0]
+	for _, r := range w.batch {
+		if r.frozen != nil && w.thaw(r) {
+			continue
+		}
+		w.stepInputs(r)
+		if r.g.HasReady() {
+			w.readies = append(w.readies, readyItem{r: r, rd: r.g.Ready()})
+		}
+	}
+	if len(w.readies) == 0 {
+		return
+	}
+	s.m.rounds.Add(1)
+	s.m.roundGroups.Add(uint64(len(w.readies)))
+	if err := w.persist(); err != nil {
+		s.fail(err)
+		return
+	}
+	w.sendAfterPersist()
+	if err := w.apply(); err != nil {
+		s.fail(err)
+		return
+	}
+	for i := range w.readies {
+		it := &w.readies[i]
+		w.answer(it.r, &it.rd)
+		it.r.g.Advance(it.rd)
+		it.r.closeOutSnaps()
+		it.r.awake.Store(!it.r.g.Quiesced())
+		it.r.noteLeader()
+		if it.r.g.HasReady() {
+			s.sched.enqueue(it.r)
+		}
+		it.rd = raftgroup.Ready{}
+	}
+}
+
+// stepInputs feeds everything in r's inbox into its group.
+func (w *worker) stepInputs(r *replica) {
+	r.take(&w.in)
+	g := r.g
+	if w.in.wake {
+		g.Wake()
+	}
+	for i := range w.in.msgs {
+		if err := g.Step(w.in.msgs[i]); err != nil && !errors.Is(err, raftgroup.ErrStepLocal) {
+			w.s.opts.Logger.Debug("shard: dropped message", "shard", r.id, "err", err)
+		}
+	}
+	clear(w.in.msgs)
+	for _, rep := range w.in.snapReports {
+		g.ReportSnapshot(rep.to, rep.failed)
+	}
+	for _, to := range w.in.unreachable {
+		g.ReportUnreachable(to)
+	}
+	for _, p := range w.in.props {
+		w.propose(r, p)
+	}
+	clear(w.in.props)
+	for _, q := range w.in.reads {
+		w.readIndex(r, q)
+	}
+	clear(w.in.reads)
+	for range w.in.ticks {
+		g.Tick()
+	}
+	for _, inst := range w.in.installs {
+		w.acceptSnapshot(r, inst)
+	}
+	clear(w.in.installs)
+}
+
+func (w *worker) propose(r *replica, p *proposal) {
+	idx, term, err := r.g.Propose(p.data)
+	if err != nil {
+		p.finish(nil, r.translate(err))
+		return
+	}
+	p.index, p.term = idx, term
+	if old := r.pending[idx]; old != nil {
+		old.finish(nil, ErrProposalDropped) // its entry was replaced
+	}
+	r.pending[idx] = p
+	w.s.m.proposals.Add(1)
+}
+
+func (w *worker) readIndex(r *replica, q *readReq) {
+	r.nextRead++
+	q.id = r.nextRead
+	var err error
+	if q.quorum {
+		err = r.g.ReadIndexQuorum(q.id)
+	} else {
+		err = r.g.ReadIndex(q.id)
+	}
+	if err != nil {
+		q.finish(r.translate(err))
+		return
+	}
+	r.reads[q.id] = q
+	w.s.m.reads.Add(1)
+}
+
+// persist writes every Ready's snapshot mark, entries and hard state in
+// one WAL batch and waits for it to be durable; leader appends leave
+// before the wait.
+func (w *worker) persist() error {
+	s := w.s
+	if w.wb == nil {
+		w.wb = s.wal.NewBatch()
+	}
+	w.wb.Reset()
+	for _, r := range w.batch {
+		if r.frozen != nil {
+			continue
+		}
+		if idx := r.truncation(); idx > 0 {
+			if t, err := s.wal.Term(r.id, idx); err == nil {
+				w.wb.Compact(r.id, idx, t)
+				r.compactedIdx.Store(idx)
+				s.m.truncations.Add(1)
+			}
+		}
+	}
+	for i := range w.readies {
+		it := &w.readies[i]
+		if snap := it.rd.Snapshot; snap != nil {
+			w.wb.Compact(it.r.id, snap.Metadata.Index, snap.Metadata.Term)
+		}
+		if len(it.rd.Entries) > 0 {
+			w.wb.Append(it.r.id, it.rd.Entries)
+		}
+		if !it.rd.HardState.IsEmpty() {
+			w.wb.SetHardState(it.r.id, it.rd.HardState)
+		}
+		s.send(it.r, it.rd.Messages)
+	}
+	if w.wb.Empty() {
+		return nil
+	}
+	s.m.walBatches.Add(1)
+	if err := s.wal.Commit(context.Background(), w.wb); err != nil {
+		return fmt.Errorf("shard: persisting round: %w", err)
+	}
+	return nil
+}
+
+func (w *worker) sendAfterPersist() {
+	for i := range w.readies {
+		it := &w.readies[i]
+		w.s.send(it.r, it.rd.MessagesAfterPersist)
+	}
+}
+
+// translate turns a Raft core error into the store's.
+func (r *replica) translate(err error) error {
+	var nl *raftgroup.NotLeaderError
+	switch {
+	case errors.As(err, &nl):
+		if nl.Leader == raftpb.None {
+			return fmt.Errorf("%w: %w", ErrNoQuorum, &NotLeaderError{Shard: r.id})
+		}
+		return &NotLeaderError{Shard: r.id, Leader: nl.Leader}
+	case errors.Is(err, raftgroup.ErrProposalDropped), errors.Is(err, raftgroup.ErrTransferInProgress):
+		return fmt.Errorf("%w: %w", ErrProposalDropped, err)
+	}
+	return err
+}
+
+// noteLeader publishes the group's leader for routing.
+func (r *replica) noteLeader() {
+	r.leader.Store(uint64(r.g.Leader()))
+}

@@ -1,0 +1,366 @@
+package shard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/flotilladb/flotilla/raftgroup"
+	"github.com/flotilladb/flotilla/raftgroup/raftpb"
+	"github.com/flotilladb/flotilla/transport"
+	"github.com/flotilladb/flotilla/wal"
+)
+
+// Store is one node: the replicas it hosts, their shared WAL, state
+// machine, transport, ticker and round workers. It is safe for concurrent
+// use.
+type Store struct {
+	opts Options
+	wal  *wal.WAL
+	sm   StateMachine
+	kv   *KV // the default state machine, when used
+	tr   transport.Sender
+	tcp  *transport.Transport
+
+	sched     *scheduler
+	routes    routing
+	snapSlots chan struct{}
+	m         counters
+
+	mu struct {
+		sync.RWMutex
+		replicas map[ShardID]*replica
+	}
+
+	ctx     context.Context
+	cancel  context.CancelFunc
+	closing chan struct{}
+	wg      sync.WaitGroup
+	closed  atomic.Bool
+	failErr atomic.Pointer[error]
+}
+
+// Open opens (or creates) the node in opts.Dir, recovers every shard it
+// hosts from the WAL and the state machine, bootstraps the initial shards
+// of a new cluster, and starts the ticker and the workers.
+func Open(ctx context.Context, opts Options) (*Store, error) {
+	opts.EnsureDefaults()
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Store{opts: opts, sched: newScheduler(), closing: make(chan struct{}),
+		snapSlots: make(chan struct{}, DefaultSnapshotSendLimit)}
+	s.mu.replicas = make(map[ShardID]*replica)
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	if err := s.openStorage(); err != nil {
+		return nil, err
+	}
+	if err := s.openTransport(); err != nil {
+		s.closeStorage()
+		return nil, err
+	}
+	if err := s.recover(ctx); err != nil {
+		s.closeTransport()
+		s.closeStorage()
+		return nil, err
+	}
+	s.start()
+	s.opts.Logger.Info("shard: store open", "options", s.opts.String(), "shards", len(s.mu.replicas))
+	return s, nil
+}
+
+func (s *Store) openStorage() error {
+	if err := os.MkdirAll(s.opts.Dir, 0o755); err != nil {
+		return fmt.Errorf("shard: %w", err)
+	}
+	wo := s.opts.WAL
+	wo.Dir = filepath.Join(s.opts.Dir, "wal")
+	if wo.Logger == nil {
+		wo.Logger = s.opts.Logger
+	}
+	w, err := wal.Open(wo)
+	if err != nil {
+		return fmt.Errorf("shard: opening WAL: %w", err)
+	}
+	s.wal = w
+	if s.opts.StateMachine != nil {
+		s.sm = s.opts.StateMachine
+		return nil
+	}
+	ko := s.opts.KV
+	if ko.Logger == nil {
+		ko.Logger = s.opts.Logger
+	}
+	kv, err := OpenKV(filepath.Join(s.opts.Dir, "kv"), ko)
+	if err != nil {
+		_ = w.Close()
+		return fmt.Errorf("shard: opening state machine: %w", err)
+	}
+	s.kv, s.sm = kv, kv
+	return nil
+}
+
+func (s *Store) openTransport() error {
+	if s.opts.Transport != nil {
+		s.tr = s.opts.Transport
+		return nil
+	}
+	if len(s.opts.Peers) == 0 {
+		return nil // a single node sends nothing
+	}
+	to := s.opts.TransportOptions
+	to.NodeID, to.ClusterID = s.opts.NodeID, s.opts.ClusterID
+	to.ListenAddr = s.opts.ListenAddr
+	if to.ListenAddr == "" {
+		to.ListenAddr = s.opts.Peers[s.opts.NodeID]
+	}
+	res := &transport.StaticResolver{}
+	for id, addr := range s.opts.Peers {
+		res.Set(id, addr)
+	}
+	to.Resolver = res
+	if to.Logger == nil {
+		to.Logger = s.opts.Logger
+	}
+	tcp, err := transport.New(to, handler{s})
+	if err != nil {
+		return fmt.Errorf("shard: starting transport: %w", err)
+	}
+	s.tcp, s.tr = tcp, tcp
+	return nil
+}
+
+// Handler is what an externally supplied transport (Options.Transport)
+// must deliver to.
+func (s *Store) Handler() transport.Handler { return handler{s} }
+
+// recover rebuilds every replica from the state machine's shard states
+// (and the WAL's logs); a node with no shards bootstraps the initial ones.
+func (s *Store) recover(ctx context.Context) error {
+	states, err := s.sm.Load()
+	if err != nil {
+		return fmt.Errorf("shard: loading shard states: %w", err)
+	}
+	if len(states) == 0 {
+		if states, err = s.bootstrap(ctx); err != nil {
+			return err
+		}
+	}
+	for _, st := range states {
+		if _, err := s.addReplica(st); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// bootstrap creates the initial shards of a new cluster: each starts, on
+// every node, from the snapshot at index 1 term 1 that holds its
+// membership (raftgroup's bootstrap convention).
+func (s *Store) bootstrap(ctx context.Context) ([]ShardState, error) {
+	voters := []raftpb.NodeID{s.opts.NodeID}
+	if len(s.opts.Peers) > 0 {
+		voters = voters[:0]
+		for id := range s.opts.Peers {
+			voters = append(voters, id)
+		}
+	}
+	sortNodes(voters)
+	bounds := append(append([][]byte{nil}, s.opts.SplitKeys...), nil)
+	states := make([]ShardState, 0, len(bounds)-1)
+	ab := s.sm.NewApplyBatch()
+	defer ab.Close()
+	wb := s.wal.NewBatch()
+	for i := 0; i+1 < len(bounds); i++ {
+		id := s.opts.FirstShardID + ShardID(i)
+		st := ShardState{
+			Desc:    Descriptor{ID: id, Start: bounds[i], End: bounds[i+1], Replicas: voters, Epoch: 1},
+			Applied: 1, AppliedTerm: 1,
+			ConfState: raftpb.ConfState{Voters: voters},
+		}
+		ab.SetState(st)
+		wb.Compact(id, 1, 1)
+		wb.SetHardState(id, raftpb.HardState{Term: 1, Commit: 1})
+		states = append(states, st)
+	}
+	if err := s.wal.Commit(ctx, wb); err != nil {
+		return nil, fmt.Errorf("shard: bootstrap: %w", err)
+	}
+	if err := ab.Commit(); err != nil {
+		return nil, fmt.Errorf("shard: bootstrap: %w", err)
+	}
+	if err := s.sm.SyncPoint(); err != nil {
+		return nil, fmt.Errorf("shard: bootstrap: %w", err)
+	}
+	s.opts.Logger.Info("shard: bootstrapped", "shards", len(states), "voters", voters)
+	return states, nil
+}
+
+// addReplica creates and registers the replica for st.
+func (s *Store) addReplica(st ShardState) (*replica, error) {
+	r := &replica{id: st.Desc.ID, store: s, state: st,
+		pending: make(map[raftpb.Index]*proposal), reads: make(map[uint64]*readReq)}
+	r.storage = &raftStorage{w: s.wal, r: r}
+	r.refreshDesc()
+	g, err := raftgroup.New(raftgroup.Config{
+		ID: s.opts.NodeID, Group: r.id, Storage: r.storage, Applied: st.Applied,
+		ElectionTicks: s.opts.ElectionTicks, HeartbeatTicks: s.opts.HeartbeatTicks,
+		LeaseReads: s.opts.LeaseReads, DisableQuiesce: s.opts.DisableQuiesce,
+		Seed: s.opts.Seed ^ uint64(r.id)*0x9E3779B97F4A7C15,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("shard: shard %d: %w", r.id, err)
+	}
+	r.g = g
+	r.awake.Store(true)
+	r.appliedIdx.Store(uint64(st.Applied))
+	r.durableIdx.Store(uint64(st.Applied))
+	r.compactedIdx.Store(s.wal.FirstIndex(r.id) - 1)
+	s.mu.Lock()
+	s.mu.replicas[r.id] = r
+	s.mu.Unlock()
+	s.routes.update(r)
+	return r, nil
+}
+
+func (s *Store) replica(id ShardID) *replica {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.mu.replicas[id]
+}
+
+// start launches the workers, the ticker and the syncer.
+func (s *Store) start() {
+	for range s.opts.Workers {
+		w := &worker{s: s}
+		s.wg.Add(1)
+		go w.run()
+	}
+	s.wg.Add(2)
+	go s.runTicker()
+	go s.runSyncer()
+}
+
+// runTicker ticks every awake replica once per TickInterval and flushes
+// the coalesced heartbeats of the previous tick: one heartbeat frame per
+// peer per tick, whatever the number of groups.
+func (s *Store) runTicker() {
+	defer s.wg.Done()
+	t := time.NewTicker(s.opts.TickInterval)
+	defer t.Stop()
+	var rs []*replica
+	for {
+		select {
+		case <-t.C:
+		case <-s.closing:
+			return
+		}
+		if s.tr != nil {
+			s.tr.FlushHeartbeats()
+		}
+		rs = s.replicas(rs[:0])
+		quiet := 0
+		for _, r := range rs {
+			if r.awake.Load() {
+				r.tick()
+			} else {
+				quiet++
+			}
+		}
+		s.m.quiesced.Store(int64(quiet))
+		s.m.ticks.Add(1)
+	}
+}
+
+func (s *Store) replicas(dst []*replica) []*replica {
+	s.mu.RLock()
+	for _, r := range s.mu.replicas {
+		dst = append(dst, r)
+	}
+	s.mu.RUnlock()
+	return dst
+}
+
+// fail stops the node after a fatal storage error (fail-stop: a failed
+// fsync may have lost data the page cache held).
+func (s *Store) fail(err error) {
+	wrapped := fmt.Errorf("%w: %w", ErrFailed, err)
+	if s.failErr.CompareAndSwap(nil, &wrapped) {
+		s.opts.Logger.Error("shard: fatal storage error, stopping the node", "err", err)
+		go func() { _ = s.Close() }()
+	}
+}
+
+// Err returns the fatal error that stopped the store, if any.
+func (s *Store) Err() error {
+	if p := s.failErr.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// Close stops the store: workers, ticker and syncer finish, pending
+// requests fail with ErrClosed, a final sync point is taken (unless the
+// store failed), and the WAL, state machine and transport are closed.
+func (s *Store) Close() error {
+	if !s.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	close(s.closing)
+	s.cancel()
+	s.wg.Wait()
+	var errs []error
+	if s.Err() == nil {
+		errs = append(errs, s.sm.SyncPoint())
+	}
+	for _, r := range s.replicas(nil) {
+		r.failAll(ErrClosed)
+	}
+	errs = append(errs, s.closeTransport(), s.closeStorage())
+	return errors.Join(errs...)
+}
+
+func (s *Store) closeTransport() error {
+	if s.tcp != nil {
+		return s.tcp.Close()
+	}
+	return nil
+}
+
+func (s *Store) closeStorage() error {
+	var errs []error
+	if s.sm != nil {
+		errs = append(errs, s.sm.Close())
+	}
+	if s.wal != nil {
+		errs = append(errs, s.wal.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// failAll fails every request waiting on r (the store is closing; no
+// worker runs any more).
+func (r *replica) failAll(err error) {
+	for _, p := range r.pending {
+		p.finish(nil, err)
+	}
+	for _, q := range r.reads {
+		q.finish(err)
+	}
+	for _, q := range r.readsToApply {
+		q.finish(err)
+	}
+	r.mu.Lock()
+	for _, p := range r.mu.props {
+		p.finish(nil, err)
+	}
+	for _, q := range r.mu.readReqs {
+		q.finish(err)
+	}
+	r.mu.Unlock()
+}
