@@ -4,14 +4,14 @@ import "sync/atomic"
 
 // counters are the store's live counters, updated with typed atomics.
 type counters struct {
-	rounds, roundGroups, walBatches      atomic.Uint64
-	applyBatches, applied                atomic.Uint64
-	proposals, reads, forwarded          atomic.Uint64
-	messagesSent, messagesReceived       atomic.Uint64
-	messagesDropped                      atomic.Uint64
-	snapshotsSent, snapshotsInstalled    atomic.Uint64
-	ticks, syncPoints, truncations       atomic.Uint64
-	quiesced                             atomic.Int64
+	rounds, roundGroups, walBatches   atomic.Uint64
+	applyBatches, applied             atomic.Uint64
+	proposals, reads, forwarded       atomic.Uint64
+	messagesSent, messagesReceived    atomic.Uint64
+	messagesDropped                   atomic.Uint64
+	snapshotsSent, snapshotsInstalled atomic.Uint64
+	ticks, syncPoints, truncations    atomic.Uint64
+	quiesced                          atomic.Int64
 }
 
 // Metrics is a snapshot of the store's counters, for the metrics
@@ -19,15 +19,15 @@ type counters struct {
 type Metrics struct {
 	Rounds uint64 // rounds that had work
 	// GroupsPerRound is the mean number of groups with a Ready per round.
-	GroupsPerRound float64
-	WALBatches     uint64 // WAL batches written (one write + fsync each, group-committed further by the WAL)
-	Fsyncs         uint64 // fdatasync calls by the WAL
-	EntriesPerSync float64
-	ApplyBatches   uint64 // state machine batches committed (one per round with applies)
-	Applied        uint64 // entries applied
-	Proposals      uint64
-	Reads          uint64
-	Forwarded      uint64 // requests forwarded to the leader's node
+	GroupsPerRound                                  float64
+	WALBatches                                      uint64 // WAL batches written (one write + fsync each, group-committed further by the WAL)
+	Fsyncs                                          uint64 // fdatasync calls by the WAL
+	EntriesPerSync                                  float64
+	ApplyBatches                                    uint64 // state machine batches committed (one per round with applies)
+	Applied                                         uint64 // entries applied
+	Proposals                                       uint64
+	Reads                                           uint64
+	Forwarded                                       uint64 // requests forwarded to the leader's node
 	MessagesSent, MessagesReceived, MessagesDropped uint64
 	SnapshotsSent, SnapshotsInstalled               uint64
 	SyncPoints, Truncations                         uint64
