@@ -138,6 +138,13 @@ func (g *Group) campaign(t raftpb.MessageType, transfer bool) {
 }
 
 func (g *Group) wonElection(t raftpb.MessageType) {
+	if !g.promotable() {
+		// Removed from the voters while campaigning (the removal was
+		// applied meanwhile): winning would make a leader outside the
+		// configuration.
+		g.becomeFollower(g.term, raftpb.None)
+		return
+	}
 	if t == raftpb.MsgPreVote {
 		g.campaign(raftpb.MsgVote, false)
 	} else {
@@ -156,7 +163,10 @@ func (g *Group) handleVoteRequest(m raftpb.Message) {
 		respType = raftpb.MsgPreVoteResp
 	}
 	if !canVote || !g.log.isUpToDate(m.Index, m.LogTerm) {
-		g.send(raftpb.Message{Type: respType, To: m.From, Term: g.term, Reject: true})
+		// The refusal tells the candidate our commit index (see
+		// handleVoteResp).
+		ct, _ := g.log.term(g.log.committed)
+		g.send(raftpb.Message{Type: respType, To: m.From, Term: g.term, Reject: true, Index: g.log.committed, LogTerm: ct})
 		return
 	}
 	// A grant carries the requested term so the candidate counts it even
@@ -172,7 +182,17 @@ func (g *Group) handleVoteRequest(m raftpb.Message) {
 }
 
 // handleVoteResp counts an answer to our campaign.
+//
+// A refusal carries the voter's commit index and its term: if our log
+// holds that entry, everything up to it is committed here too (log
+// matching). NB: this is how a voter that missed the commit of a
+// membership change learns it when no leader is left to tell it: a sole
+// remaining voter still applying a joint configuration could otherwise
+// never win the votes of the outgoing voters whose logs are longer.
 func (g *Group) handleVoteResp(m raftpb.Message) {
+	if m.Reject && m.Index > g.log.committed && g.log.matchTerm(m.Index, m.LogTerm) {
+		g.log.commitTo(m.Index)
+	}
 	if (g.role == PreCandidate) != (m.Type == raftpb.MsgPreVoteResp) {
 		return
 	}

@@ -95,3 +95,109 @@ func mustStep(t *testing.T, g *Group, m raftpb.Message) {
 		t.Fatalf("step %v: %v", m, err)
 	}
 }
+
+// readyOnce handles one node's Ready as process does, but returns its
+// messages instead of delivering them.
+func (n *net) readyOnce(id raftpb.NodeID) []raftpb.Message {
+	g, st := n.groups[id], n.stores[id]
+	if !g.HasReady() {
+		return nil
+	}
+	rd := g.Ready()
+	if err := st.Append(rd.Entries); err != nil {
+		n.t.Fatal(err)
+	}
+	if !rd.HardState.IsEmpty() {
+		st.SetHardState(rd.HardState)
+	}
+	n.applied[id] = append(n.applied[id], rd.CommittedEntries...)
+	g.Advance(rd)
+	return append(rd.Messages, rd.MessagesAfterPersist...)
+}
+
+// TestSoleVoterLearnsCommitFromRefusals: the joint configuration
+// [2]&&[1 2 3] is left; node 2, the only voter left, acknowledged the
+// leaving entry but then heard nothing more, while the leader (node 1)
+// appended one more entry that only node 3 got, applied its removal and
+// stepped down. Node 2, still joint as it never learned the commit, could
+// not win the votes of nodes whose logs were longer, and nobody else may
+// campaign: no leader ever again (rafttest seeds 275 and 1458 with lease
+// reads on). Refusals now carry the voter's commit index.
+func TestSoleVoterLearnsCommitFromRefusals(t *testing.T) {
+	n := newNet(t, 1, 2, 3)
+	n.elect(1)
+	g1 := n.groups[1]
+	cc := raftpb.ConfChange{Transition: raftpb.TransitionJointExplicit,
+		Changes: []raftpb.ConfChangeSingle{{Type: raftpb.RemoveNode, Node: 1}, {Type: raftpb.RemoveNode, Node: 3}}}
+	if _, _, err := g1.ProposeConfChange(cc); err != nil {
+		t.Fatal(err)
+	}
+	n.process()
+	if _, _, err := g1.ProposeConfChange(raftpb.ConfChange{}); err != nil {
+		t.Fatal(err)
+	}
+	var acks []raftpb.Message
+	for _, m := range n.readyOnce(1) {
+		mustStep(t, n.groups[m.To], m)
+	}
+	acks = append(n.readyOnce(2), n.readyOnce(3)...)
+	n.cut[[2]raftpb.NodeID{1, 2}] = true
+	for _, m := range acks {
+		mustStep(t, g1, m)
+	}
+	if _, _, err := g1.Propose([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	n.process()
+	n.heal()
+	et := g1.cfg.ElectionTicks
+	for i := 0; i < 10*et && n.groups[2].Role() != Leader; i++ {
+		for id := raftpb.NodeID(1); id <= 3; id++ {
+			n.tick(id, 1)
+		}
+	}
+	if r := n.groups[2].Role(); r != Leader {
+		t.Fatalf("node 2, the only voter, is %v after %d election timeouts; status %+v", r, 10, n.groups[2].Status())
+	}
+}
+
+// TestRemovedCandidateDoesNotWin: a candidate learns from a refusal that
+// its own removal is committed, applies it, and then collects grants from
+// a majority of the new voters. Before the fix it became a leader outside
+// the configuration, which takes no proposals and keeps everyone else
+// from campaigning (rafttest seeds 2665 and 2914 with lease reads on).
+func TestRemovedCandidateDoesNotWin(t *testing.T) {
+	st := NewMemoryStorage(raftpb.ConfState{Voters: []raftpb.NodeID{1, 2, 3, 4, 5}})
+	rm := raftpb.ConfChange{Changes: []raftpb.ConfChangeSingle{{Type: raftpb.RemoveNode, Node: 5}}}
+	if err := st.Append([]raftpb.Entry{{Index: 2, Term: 1, Type: raftpb.EntryConfChange, Data: rm.Marshal()}}); err != nil {
+		t.Fatal(err)
+	}
+	g, err := New(Config{ID: 5, Group: 7, Storage: st, DisablePreVote: true, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	advance := func() {
+		rd := g.Ready()
+		if err := st.Append(rd.Entries); err != nil {
+			t.Fatal(err)
+		}
+		if !rd.HardState.IsEmpty() {
+			st.SetHardState(rd.HardState)
+		}
+		g.Advance(rd)
+	}
+	g.Campaign()
+	advance()
+	term := g.Term()
+	mustStep(t, g, raftpb.Message{Type: raftpb.MsgVoteResp, Group: 7, From: 1, To: 5, Term: term, Reject: true, Index: 2, LogTerm: 1})
+	advance() // applies its own removal
+	if g.ConfState().Voters[len(g.ConfState().Voters)-1] == 5 {
+		t.Fatalf("removal not applied: %v", g.ConfState())
+	}
+	for _, from := range []raftpb.NodeID{2, 3, 4} {
+		mustStep(t, g, raftpb.Message{Type: raftpb.MsgVoteResp, Group: 7, From: from, To: 5, Term: term})
+	}
+	if g.Role() == Leader {
+		t.Fatalf("node 5 leads a configuration %v it is not in", g.ConfState())
+	}
+}
