@@ -41,12 +41,12 @@ func newKVSnapshotReader(src *kvSnapshotSource, it *pebble.Iterator) *kvSnapshot
 func (r *kvSnapshotReader) Read(p []byte) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.it == nil {
+		return 0, errSnapshotClosed
+	}
 	for r.off == len(r.pending) {
 		if r.err != nil {
 			return 0, r.err
-		}
-		if r.it == nil {
-			return 0, errSnapshotClosed
 		}
 		if r.done {
 			return 0, io.EOF
