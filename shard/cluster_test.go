@@ -1,0 +1,294 @@
+package shard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/flotilladb/flotilla/raftgroup/raftpb"
+	"github.com/flotilladb/flotilla/transport"
+)
+
+// testCluster is N stores in one process, over the in-memory network
+// (pumped in real time by a goroutine) or over real TCP on loopback.
+type testCluster struct {
+	t      *testing.T
+	dirs   map[raftpb.NodeID]string
+	stores map[raftpb.NodeID]*Store
+	opts   func(id raftpb.NodeID) Options
+	net    *transport.MemNetwork
+	shims  map[raftpb.NodeID]*shimHandler
+	stop   chan struct{}
+	pumpWG sync.WaitGroup
+}
+
+// shimHandler lets a MemTransport exist before the store it delivers to.
+type shimHandler struct{ s atomic.Pointer[Store] }
+
+func (h *shimHandler) HandleMessages(b []raftpb.Message) {
+	if s := h.s.Load(); s != nil && !s.closed.Load() {
+		s.Handler().HandleMessages(b)
+	}
+}
+
+func (h *shimHandler) HandleSnapshot(ctx context.Context, m raftpb.Message, r ioReader) error {
+	return errors.New("unused")
+}
+
+// memHandler adapts shimHandler to transport.Handler.
+type memHandler struct{ *shimHandler }
+
+func (h memHandler) HandleSnapshot(ctx context.Context, m raftpb.Message, r ioReader) error {
+	s := h.s.Load()
+	if s == nil || s.closed.Load() {
+		return ErrClosed
+	}
+	return s.Handler().HandleSnapshot(ctx, m, r)
+}
+
+func splitKeys(n int) [][]byte {
+	var keys [][]byte
+	for i := 1; i < n; i++ {
+		keys = append(keys, []byte(fmt.Sprintf("k%06d", i*1000000/n)))
+	}
+	return keys
+}
+
+func newMemCluster(t *testing.T, nodes, shards int, seed uint64) *testCluster {
+	t.Helper()
+	c := &testCluster{t: t, dirs: map[raftpb.NodeID]string{}, stores: map[raftpb.NodeID]*Store{},
+		shims: map[raftpb.NodeID]*shimHandler{}, stop: make(chan struct{}),
+		net: transport.NewMemNetwork(seed, transport.Faults{})}
+	peers := map[raftpb.NodeID]string{}
+	for i := 1; i <= nodes; i++ {
+		peers[raftpb.NodeID(i)] = fmt.Sprintf("mem-%d", i)
+	}
+	keys := splitKeys(shards)
+	c.opts = func(id raftpb.NodeID) Options {
+		return Options{Dir: c.dirs[id], NodeID: id, Peers: peers, SplitKeys: keys,
+			TickInterval: 10 * time.Millisecond, SyncInterval: 50 * time.Millisecond, Seed: seed + uint64(id)}
+	}
+	for i := 1; i <= nodes; i++ {
+		id := raftpb.NodeID(i)
+		c.dirs[id] = t.TempDir()
+		c.start(id)
+	}
+	c.pumpWG.Add(1)
+	go c.pump()
+	t.Cleanup(c.close)
+	return c
+}
+
+// start opens node id's store on its data directory.
+func (c *testCluster) start(id raftpb.NodeID) {
+	c.t.Helper()
+	shim := &shimHandler{}
+	c.shims[id] = shim
+	o := c.opts(id)
+	o.Transport = c.net.Add(id, memHandler{shim})
+	s, err := Open(context.Background(), o)
+	if err != nil {
+		c.t.Fatalf("open node %d: %v", id, err)
+	}
+	shim.s.Store(s)
+	c.stores[id] = s
+}
+
+func (c *testCluster) stopNode(id raftpb.NodeID) {
+	if s := c.stores[id]; s != nil {
+		_ = s.Close()
+		delete(c.stores, id)
+	}
+}
+
+// pump delivers in-memory messages in real time.
+func (c *testCluster) pump() {
+	defer c.pumpWG.Done()
+	t := time.NewTicker(500 * time.Microsecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-t.C:
+			c.net.Advance(time.Millisecond)
+		}
+	}
+}
+
+func (c *testCluster) close() {
+	close(c.stop)
+	c.pumpWG.Wait()
+	for id := range c.stores {
+		c.stopNode(id)
+	}
+}
+
+// do runs op against whichever node leads key's shard, following
+// NotLeaderError hints and retrying until the deadline.
+func (c *testCluster) do(key []byte, op func(s *Store) error) error {
+	deadline := time.Now().Add(20 * time.Second)
+	var err error
+	for attempt := 0; time.Now().Before(deadline); attempt++ {
+		for _, s := range c.stores {
+			err = op(s)
+			var nl *NotLeaderError
+			switch {
+			case err == nil:
+				return nil
+			case errors.As(err, &nl) && nl.Leader != raftpb.None && c.stores[nl.Leader] != nil:
+				if err = op(c.stores[nl.Leader]); err == nil {
+					return nil
+				}
+			case errors.Is(err, ErrNoQuorum), errors.Is(err, ErrTimeout), errors.Is(err, ErrProposalDropped), errors.As(err, &nl):
+			default:
+				return err
+			}
+		}
+		time.Sleep(time.Duration(min(attempt+1, 20)) * time.Millisecond)
+	}
+	return fmt.Errorf("gave up on %q: %w", key, err)
+}
+
+func (c *testCluster) put(key, val string) {
+	c.t.Helper()
+	ctx := context.Background()
+	if err := c.do([]byte(key), func(s *Store) error {
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		return s.Put(cctx, []byte(key), []byte(val))
+	}); err != nil {
+		c.t.Fatalf("put %s: %v", key, err)
+	}
+}
+
+func (c *testCluster) get(key string) (string, bool) {
+	c.t.Helper()
+	var v []byte
+	var ok bool
+	if err := c.do([]byte(key), func(s *Store) error {
+		cctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		var err error
+		v, ok, err = s.Get(cctx, []byte(key))
+		return err
+	}); err != nil {
+		c.t.Fatalf("get %s: %v", key, err)
+	}
+	return string(v), ok
+}
+
+func TestClusterReplicates(t *testing.T) {
+	c := newMemCluster(t, 3, 16, 1)
+	rng := rand.New(rand.NewPCG(7, 7))
+	want := map[string]string{}
+	for i := 0; i < 200; i++ {
+		k := fmt.Sprintf("k%06d", rng.IntN(1000000))
+		want[k] = fmt.Sprint(i)
+		c.put(k, want[k])
+	}
+	for k, v := range want {
+		if got, ok := c.get(k); !ok || got != v {
+			t.Fatalf("get %s = %q %v, want %q", k, got, ok, v)
+		}
+	}
+	// Every replica converges: stale reads on each node see every write.
+	deadline := time.Now().Add(10 * time.Second)
+	for id, s := range c.stores {
+		for k, v := range want {
+			for {
+				got, _, err := s.Get(context.Background(), []byte(k), Stale)
+				if err == nil && string(got) == v {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("node %d: stale read of %s = %q (%v), want %q", id, k, got, err, v)
+				}
+				time.Sleep(time.Millisecond)
+			}
+		}
+	}
+}
+
+type ioReader = io.Reader
+
+func TestClusterFollowerRestartAndSnapshotCatchUp(t *testing.T) {
+	c := newMemCluster(t, 3, 4, 2)
+	// Small logs so that the lagging node's entries are truncated away.
+	for id := range c.stores {
+		c.stores[id].opts.MaxLogEntries = 20
+	}
+	c.put("k000001", "before")
+	c.stopNode(3)
+	for i := 0; i < 300; i++ {
+		c.put(fmt.Sprintf("k%06d", i*3000), fmt.Sprint(i))
+	}
+	// Wait until the leaders' logs have been truncated past what node 3 has.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var trunc uint64
+		for _, s := range c.stores {
+			trunc += s.Metrics().Truncations
+		}
+		if trunc > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no log truncation happened")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	c.start(3)
+	c.stores[3].opts.MaxLogEntries = 20
+	s3 := c.stores[3]
+	for i := 0; i < 300; i++ {
+		k := fmt.Sprintf("k%06d", i*3000)
+		for {
+			got, _, err := s3.Get(context.Background(), []byte(k), Stale)
+			if err == nil && string(got) == fmt.Sprint(i) {
+				break
+			}
+			if time.Now().After(deadline.Add(15 * time.Second)) {
+				t.Fatalf("restarted node: %s = %q (%v), want %d", k, got, err, i)
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
+	if got, _, _ := s3.Get(context.Background(), []byte("k000001"), Stale); string(got) != "before" {
+		t.Fatalf("restarted node lost its own data: %q", got)
+	}
+	var installed uint64
+	for _, s := range c.stores {
+		installed += s.Metrics().SnapshotsInstalled
+	}
+	if installed == 0 {
+		t.Fatal("node 3 caught up without a snapshot although the logs were truncated")
+	}
+}
+
+func TestClusterThousandShards(t *testing.T) {
+	if testing.Short() {
+		t.Skip("1,000 shards x 3 replicas is slow under -race")
+	}
+	c := newMemCluster(t, 3, 1000, 3)
+	for i := 0; i < 1000; i++ {
+		c.put(fmt.Sprintf("k%06d", i*1000+1), fmt.Sprint(i))
+	}
+	for i := 0; i < 1000; i += 37 {
+		if got, ok := c.get(fmt.Sprintf("k%06d", i*1000+1)); !ok || got != fmt.Sprint(i) {
+			t.Fatalf("shard %d: %q %v", i, got, ok)
+		}
+	}
+	m := c.stores[1].Metrics()
+	if m.Replicas != 1000 {
+		t.Fatalf("node 1 hosts %d replicas, want 1000", m.Replicas)
+	}
+	t.Logf("node 1: rounds=%d groups/round=%.1f fsyncs=%d entries/fsync=%.1f quiesced=%d",
+		m.Rounds, m.GroupsPerRound, m.Fsyncs, m.EntriesPerSync, m.QuiescedReplicas)
+}
