@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/klauspost/compress/s2"
 	"github.com/valyala/fastrpc"
 )
 
@@ -47,7 +48,24 @@ func newLink(p *peer, name string) *link {
 		ReadBufferSize:     64 << 10,
 		WriteBufferSize:    64 << 10,
 	}
+	if name == "snapshot" {
+		// NB: fastrpc registers a request as awaiting its response only
+		// after WriteRequest returns. A request larger than the write
+		// buffer goes to the socket during WriteRequest, so a fast server
+		// can answer before the registration and fastrpc then drops the
+		// response: the call hangs until its deadline (seen in tests as
+		// "fasthttp: timeout" on large chunks). A buffer that holds a
+		// whole chunk frame keeps the request's tail unsent until it is
+		// registered.
+		l.client.WriteBufferSize = maxChunkFrameBytes(p.t.opts.SnapshotChunkBytes)
+	}
 	return l
+}
+
+// maxChunkFrameBytes bounds a snapshot chunk frame: the compressed chunk
+// plus room for the header and the first chunk's snapshot metadata.
+func maxChunkFrameBytes(chunkBytes int) int {
+	return s2.MaxEncodedLen(chunkBytes) + 64<<10
 }
 
 // dial is fastrpc.Client.Dial. It waits out the backoff, resolves the

@@ -110,6 +110,13 @@ func (in *inbound) stream(from raftpb.NodeID, ch *chunk) (*stream, chunkAck) {
 
 func (in *inbound) startLocked(from raftpb.NodeID, ch *chunk) (*stream, chunkAck) {
 	r := in.t.recv
+	// A new stream for a group supersedes any partial one for it: the
+	// sender gave up on the old one (timeout) and restarted.
+	for id, old := range in.mu.streams {
+		if old.from == from && old.msg.Group == ch.msg.Group {
+			in.abortLocked(id, old)
+		}
+	}
 	if int(r.active.Add(1)) > in.t.opts.MaxIncomingSnapshots {
 		r.active.Add(-1)
 		return nil, chunkAck{status: ackRefused, msg: "transport: too many incoming snapshots"}

@@ -141,6 +141,9 @@ func (p *peer) sendChunk(ctx context.Context, f *frame, c *chunk) error {
 	f.buf = beginFrame(f.buf[:0], frameHeader{kind: kindChunk, cluster: t.opts.ClusterID, from: t.opts.NodeID, to: p.id})
 	f.buf = appendChunk(f.buf, c)
 	finishFrame(f.buf, 0, 0)
+	if len(f.buf) > min(maxChunkFrameBytes(t.opts.SnapshotChunkBytes), t.opts.MaxFrameBytes+prefixBytes) {
+		return fmt.Errorf("%w: snapshot metadata too large (%d byte chunk frame)", ErrSnapshotRejected, len(f.buf))
+	}
 	if err := t.limiter.wait(ctx, t.done, len(f.buf)); err != nil {
 		return err
 	}

@@ -130,7 +130,10 @@ func TestSnapshotBrokenStreamRestarts(t *testing.T) {
 }
 
 func TestSnapshotGivesUpAfterAttempts(t *testing.T) {
-	c := newCluster(t, 1, func(o *Options) { o.MaxSnapshotAttempts = 2; o.SnapshotChunkTimeout, o.SnapshotInstallTimeout = time.Second, time.Second })
+	c := newCluster(t, 1, func(o *Options) {
+		o.MaxSnapshotAttempts = 2
+		o.SnapshotChunkTimeout, o.SnapshotInstallTimeout = time.Second, time.Second
+	})
 	c.res.Set(2, deadAddr(t))
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
