@@ -15,7 +15,17 @@ type unstable struct {
 	entries            []raftpb.Entry
 	offset             raftpb.Index
 	offsetInProgress   raftpb.Index
+	// burst is how many entries the last Advance made stable all at once
+	// (at most maxBurstHint): the capacity to give the next array, so a
+	// leader appending proposals one by one allocates once per Ready
+	// instead of doubling its way up. Only a size hint; the array itself
+	// is released when it empties.
+	burst int
 }
+
+// maxBurstHint bounds unstable.burst, so one large burst does not make
+// every later small one allocate a large array.
+const maxBurstHint = 1024
 
 // maybeFirstIndex is the first index if a snapshot is pending.
 func (u *unstable) maybeFirstIndex() (raftpb.Index, bool) {
@@ -87,6 +97,9 @@ func (u *unstable) stableTo(i raftpb.Index, t raftpb.Term) {
 		return
 	}
 	n := int(i + 1 - u.offset)
+	if n == len(u.entries) {
+		u.burst = min(n, maxBurstHint)
+	}
 	u.entries = u.entries[n:]
 	u.offset = i + 1
 	u.offsetInProgress = max(u.offsetInProgress, u.offset)
@@ -125,6 +138,9 @@ func (u *unstable) truncateAndAppend(ents []raftpb.Entry) {
 	from := ents[0].Index
 	switch {
 	case from == u.offset+raftpb.Index(len(u.entries)):
+		if len(u.entries) == 0 && cap(u.entries) < len(ents) {
+			u.entries = make([]raftpb.Entry, 0, max(len(ents), u.burst))
+		}
 		u.entries = append(u.entries, ents...)
 	case from <= u.offset:
 		u.offset = from
