@@ -292,3 +292,42 @@ func TestClusterThousandShards(t *testing.T) {
 	t.Logf("node 1: rounds=%d groups/round=%.1f fsyncs=%d entries/fsync=%.1f quiesced=%d",
 		m.Rounds, m.GroupsPerRound, m.Fsyncs, m.EntriesPerSync, m.QuiescedReplicas)
 }
+
+func TestNodeDeadWakesQuiescedFollowers(t *testing.T) {
+	c := newMemCluster(t, 3, 1, 4)
+	c.put("k000001", "v")
+	// Wait until the shard is quiet everywhere.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		quiet := 0
+		for _, s := range c.stores {
+			quiet += s.Metrics().QuiescedReplicas
+		}
+		if quiet == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("shard did not quiesce (%d of 3 replicas quiet)", quiet)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	var leader raftpb.NodeID
+	for id, s := range c.stores {
+		if r := s.replicas(nil)[0]; raftpb.NodeID(r.leader.Load()) == id {
+			leader = id
+		}
+	}
+	c.net.Isolate(leader)
+	c.stopNode(leader)
+	woken := 0
+	for _, s := range c.stores {
+		woken += s.NodeDead(leader)
+	}
+	if woken != 2 {
+		t.Fatalf("NodeDead woke %d replicas, want 2", woken)
+	}
+	c.put("k000002", "after") // needs a new leader among the survivors
+	if got, ok := c.get("k000002"); !ok || got != "after" {
+		t.Fatalf("write after the leader died: %q %v", got, ok)
+	}
+}

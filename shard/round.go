@@ -59,6 +59,9 @@ func (w *worker) round() {
 		w.stepInputs(r)
 		if r.g.HasReady() {
 			w.readies = append(w.readies, readyItem{r: r, rd: r.g.Ready()})
+		} else {
+			// A quiesce message makes no Ready but stops the ticks.
+			r.awake.Store(!r.g.Quiesced())
 		}
 	}
 	if len(w.readies) == 0 {
