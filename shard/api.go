@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/flotilladb/flotilla/raftgroup/raftpb"
 )
@@ -235,22 +236,44 @@ func (s *Store) withTimeout(ctx context.Context) (context.Context, context.Cance
 	return context.WithTimeout(ctx, s.opts.RequestTimeout)
 }
 
-// propose hands data to r's group and waits until it is applied.
+// propose hands data to r's group and waits until it is applied. While
+// the shard has no leader (an election is under way) it waits, up to the
+// context's deadline, for one.
 func (s *Store) propose(ctx context.Context, r *replica, data []byte) ([]byte, error) {
-	if err := s.leaderHere(r); err != nil {
-		return nil, err
-	}
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	p := newProposal(data)
-	r.addProposal(p)
+	for {
+		if err := s.leaderHere(r); err != nil {
+			return nil, err
+		}
+		p := newProposal(data)
+		r.addProposal(p)
+		select {
+		case res := <-p.done:
+			if errors.Is(res.err, ErrNoQuorum) && s.awaitElection(ctx) {
+				continue // not applied: nobody led the shard when it arrived
+			}
+			return res.result, res.err
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w: %w (the write may still be applied)", ErrTimeout, ctx.Err())
+		case <-s.closing:
+			return nil, ErrClosed
+		}
+	}
+}
+
+// awaitElection waits one tick for a leader to be elected; it reports
+// false if ctx ends or the store closes first.
+func (s *Store) awaitElection(ctx context.Context) bool {
+	t := time.NewTimer(s.opts.TickInterval)
+	defer t.Stop()
 	select {
-	case res := <-p.done:
-		return res.result, res.err
+	case <-t.C:
+		return true
 	case <-ctx.Done():
-		return nil, fmt.Errorf("%w: %w (the write may still be applied)", ErrTimeout, ctx.Err())
+		return false
 	case <-s.closing:
-		return nil, ErrClosed
+		return false
 	}
 }
 
@@ -273,14 +296,22 @@ func (s *Store) readBarrier(ctx context.Context, r *replica, c Consistency) erro
 	}
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	q := newReadReq(c == Linearizable)
-	r.addRead(q)
-	select {
-	case err := <-q.done:
-		return err
-	case <-ctx.Done():
-		return fmt.Errorf("%w: %w", ErrTimeout, ctx.Err())
-	case <-s.closing:
-		return ErrClosed
+	for {
+		q := newReadReq(c == Linearizable)
+		r.addRead(q)
+		select {
+		case err := <-q.done:
+			if errors.Is(err, ErrNoQuorum) && s.awaitElection(ctx) {
+				if err := s.leaderHere(r); err != nil {
+					return err
+				}
+				continue
+			}
+			return err
+		case <-ctx.Done():
+			return fmt.Errorf("%w: %w", ErrTimeout, ctx.Err())
+		case <-s.closing:
+			return ErrClosed
+		}
 	}
 }

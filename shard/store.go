@@ -217,6 +217,11 @@ func (s *Store) addReplica(st ShardState) (*replica, error) {
 		return nil, fmt.Errorf("shard: shard %d: %w", r.id, err)
 	}
 	r.g = g
+	if cs := st.ConfState; len(cs.Voters) == 1 && cs.Voters[0] == s.opts.NodeID && len(cs.VotersOutgoing) == 0 {
+		// Nobody else can be leader: take over now rather than after an
+		// election timeout (an embedded single node is usable at once).
+		g.Campaign()
+	}
 	r.awake.Store(true)
 	r.appliedIdx.Store(uint64(st.Applied))
 	r.durableIdx.Store(uint64(st.Applied))
