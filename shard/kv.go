@@ -90,13 +90,14 @@ func OpenKV(dir string, opts KVOptions) (*KV, error) {
 	if err := o.FS.RemoveAll(kv.ingestDir); err != nil {
 		return nil, fmt.Errorf("shard: clear %s: %w", kv.ingestDir, err)
 	}
-	if err := o.FS.MkdirAll(kv.ingestDir, 0o755); err != nil {
-		return nil, fmt.Errorf("shard: create %s: %w", kv.ingestDir, err)
+	pebbleDir := o.FS.PathJoin(dir, "pebble")
+	if err := createDirs(o.FS, dir, pebbleDir, kv.ingestDir); err != nil {
+		return nil, err
 	}
 	cache := pebble.NewCache(o.CacheBytes)
 	defer cache.Unref()
 	kv.popts = o.pebbleOptions(cache)
-	db, err := pebble.Open(o.FS.PathJoin(dir, "pebble"), kv.popts)
+	db, err := pebble.Open(pebbleDir, kv.popts)
 	if err != nil {
 		return nil, fmt.Errorf("shard: open pebble in %s: %w", dir, err)
 	}
@@ -104,6 +105,30 @@ func OpenKV(dir string, opts KVOptions) (*KV, error) {
 	kv.mu.descs = map[ShardID]Descriptor{}
 	kv.mu.sources = map[*kvSnapshotSource]struct{}{}
 	return kv, nil
+}
+
+// createDirs creates dir and its subdirectories subs and syncs the
+// directories holding their entries. Pebble syncs what it creates inside
+// its own directory but not that directory's entry in its parent: without
+// this, a crash soon after a node's first start could lose the whole
+// store, synced data included.
+func createDirs(fs vfs.FS, dir string, subs ...string) error {
+	for _, d := range append([]string{dir}, subs...) {
+		if err := fs.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("shard: create %s: %w", d, err)
+		}
+	}
+	for _, d := range []string{fs.PathDir(dir), dir} {
+		f, err := fs.OpenDir(d)
+		if err != nil {
+			return fmt.Errorf("shard: open directory %s: %w", d, err)
+		}
+		err = errors.Join(f.Sync(), f.Close())
+		if err != nil {
+			return fmt.Errorf("shard: sync directory %s: %w", d, err)
+		}
+	}
+	return nil
 }
 
 // SyncPoint makes every committed apply batch durable: pebble's WAL is
