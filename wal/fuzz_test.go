@@ -65,7 +65,10 @@ func TestWriteFuzzCorpus(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, fill := range []func(b *Batch){
-		func(b *Batch) { b.Append(1, ents(1, 3, 1, 20)); b.SetHardState(1, raftpb.HardState{Term: 1, Vote: 2, Commit: 1}) },
+		func(b *Batch) {
+			b.Append(1, ents(1, 3, 1, 20))
+			b.SetHardState(1, raftpb.HardState{Term: 1, Vote: 2, Commit: 1})
+		},
 		func(b *Batch) { b.Append(2, ents(1, 2, 1, 900)) },
 		func(b *Batch) { b.Append(1, ents(2, 2, 2, 10)); b.Compact(1, 1, 1) },
 		func(b *Batch) { b.Remove(2); b.Compact(3, 10, 4); b.Append(3, ents(11, 1, 4, 5)) },

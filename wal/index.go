@@ -91,7 +91,10 @@ func (g *group) applyAppend(l loc, size uint32, first raftpb.Index, count uint32
 	if from > g.last+1 {
 		g.resetAt(from - 1)
 	}
-	freed := g.truncateFrom(from)
+	var freed int64
+	if from <= g.last {
+		freed = g.truncateFrom(from)
+	}
 	g.spans = append(g.spans, span{first: first, seg: l.seg, off: l.off, size: size, count: count})
 	g.liveBytes += int64(size)
 	for i, r := range terms {

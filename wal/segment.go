@@ -151,6 +151,9 @@ type preparer struct {
 	pending bool
 }
 
+// start makes the first spare synchronously (so that the very first
+// segment is preallocated too: a growing file costs a journal commit per
+// fdatasync) and starts the preparing goroutine.
 func (p *preparer) start(w *WAL) {
 	p.w = w
 	if w.opts.NoPreallocate {
@@ -159,6 +162,8 @@ func (p *preparer) start(w *WAL) {
 	p.req = make(chan struct{}, 1)
 	p.ready = make(chan error, 1)
 	p.done = make(chan struct{})
+	p.pending = true
+	p.ready <- w.makeSpare()
 	go p.loop()
 }
 
