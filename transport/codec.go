@@ -113,7 +113,19 @@ func (d *decoder) fail(what string) {
 	d.off = len(d.b)
 }
 
+// uvarint reads a varint. The one-byte case (most fields of most
+// messages) is inlined; everything else, errors included, goes the slow way.
 func (d *decoder) uvarint(what string) uint64 {
+	if d.off < len(d.b) {
+		if c := d.b[d.off]; c < 0x80 {
+			d.off++
+			return uint64(c)
+		}
+	}
+	return d.uvarintSlow(what)
+}
+
+func (d *decoder) uvarintSlow(what string) uint64 {
 	if d.err != nil {
 		return 0
 	}
@@ -127,7 +139,7 @@ func (d *decoder) uvarint(what string) uint64 {
 }
 
 func (d *decoder) byte(what string) byte {
-	if d.err != nil || d.off >= len(d.b) {
+	if d.off >= len(d.b) {
 		d.fail(what)
 		return 0
 	}

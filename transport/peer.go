@@ -74,17 +74,20 @@ func newPeer(t *Transport, id raftpb.NodeID) *peer {
 	return p
 }
 
-// enqueueLocked queues m; p.mu is held. It reports false if m was dropped
-// because the queue is full.
-func (p *peer) enqueueLocked(m *raftpb.Message) bool {
+// enqueueLocked queues m; p.mu is held. ok is false if m was dropped
+// because the queue is full; wake is true if the run goroutine must be
+// signalled: only when the message queue turns non-empty, since run keeps
+// taking the queue until it finds it empty, and heartbeats wait for
+// FlushHeartbeats or the next message frame anyway.
+func (p *peer) enqueueLocked(m *raftpb.Message) (ok, wake bool) {
 	if m.Type.IsHeartbeat() {
-		return p.mu.hb.add(m, p.t.opts.MaxQueuedHeartbeats)
+		return p.mu.hb.add(m, p.t.opts.MaxQueuedHeartbeats), false
 	}
 	if len(p.mu.msgs) >= p.t.opts.MaxQueuedMessages {
-		return false
+		return false, false
 	}
 	p.mu.msgs = append(p.mu.msgs, *m)
-	return true
+	return true, len(p.mu.msgs) == 1
 }
 
 func (p *peer) signal() {

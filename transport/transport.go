@@ -134,6 +134,14 @@ func (t *Transport) Options() Options { return t.opts }
 // messages' entries or data afterwards.
 func (t *Transport) Send(msgs ...raftpb.Message) {
 	var p *peer
+	wake := false
+	release := func() {
+		p.mu.Unlock()
+		if wake {
+			p.signal()
+		}
+		wake = false
+	}
 	for i := range msgs {
 		m := &msgs[i]
 		if m.To == raftpb.None || m.To == t.opts.NodeID || m.Type < 1 || m.Type > raftpb.MaxMessageType {
@@ -142,22 +150,22 @@ func (t *Transport) Send(msgs ...raftpb.Message) {
 		}
 		if p == nil || p.id != m.To {
 			if p != nil {
-				p.mu.Unlock()
-				p.signal()
+				release()
 			}
 			if p = t.peer(m.To); p == nil {
 				return // closed
 			}
 			p.mu.Lock()
 		}
-		if !p.enqueueLocked(m) {
+		ok, w := p.enqueueLocked(m)
+		wake = wake || w
+		if !ok {
 			p.stats.dropped.Add(1)
 			t.m.messagesDropped.Add(1)
 		}
 	}
 	if p != nil {
-		p.mu.Unlock()
-		p.signal()
+		release()
 	}
 }
 

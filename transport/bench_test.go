@@ -1,0 +1,233 @@
+package transport
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"runtime"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/flotilladb/flotilla/raftgroup/raftpb"
+	"github.com/valyala/fastrpc"
+)
+
+// Benchmarks between two transports on loopback in one process. Compare
+// the coalesced transport with the naive baseline measured in the same run
+// (see docs/benchmarks.md, "Transport"):
+//
+//	go test ./transport -run '^$' -bench . -benchtime 3s -count 3
+
+// benchPayload makes a MsgApp whose encoding is about 100 bytes.
+const benchPayload = 80
+
+// benchWindow bounds messages sent but not yet received, as Raft's
+// in-flight limit would; it keeps both paths loss-free.
+const benchWindow = 4096
+
+// counter is a Handler counting what arrives.
+type counter struct {
+	msgs   atomic.Int64
+	frames atomic.Int64
+	wake   chan struct{}
+}
+
+func newCounter() *counter { return &counter{wake: make(chan struct{}, 1)} }
+
+func (c *counter) HandleMessages(batch []raftpb.Message) {
+	c.frames.Add(1)
+	c.msgs.Add(int64(len(batch)))
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// snapIgnorer adds a no-op HandleSnapshot to a counter.
+type snapIgnorer struct{ *counter }
+
+func (snapIgnorer) HandleSnapshot(context.Context, raftpb.Message, io.Reader) error { return nil }
+
+// waitBelow blocks until fewer than window messages are outstanding.
+func (c *counter) waitBelow(sent int64, window int64) {
+	for sent-c.msgs.Load() >= window {
+		select {
+		case <-c.wake:
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+func benchPair(b *testing.B) (*Transport, *Transport, *counter) {
+	b.Helper()
+	res := &StaticResolver{}
+	rc := newCounter()
+	mk := func(id raftpb.NodeID, h Handler) *Transport {
+		tr, err := New(Options{NodeID: id, ClusterID: 1, ListenAddr: "127.0.0.1:0", Resolver: res, Logger: quietLogger(),
+			MaxQueuedMessages: 2 * benchWindow}, h)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { tr.Close() })
+		res.Set(id, tr.Addr().String())
+		return tr
+	}
+	a := mk(1, snapIgnorer{rc})
+	r := mk(2, snapIgnorer{rc})
+	return a, r, rc
+}
+
+// cpuTime is the process's user+system CPU time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// report records messages/s, MB/s of Raft message bytes, and CPU per
+// message (both nodes, whole process).
+func report(b *testing.B, n int, wall, cpu time.Duration, frames int64) {
+	b.ReportMetric(float64(n)/wall.Seconds(), "msgs/s")
+	b.ReportMetric(float64(n)*100/wall.Seconds()/1e6, "MB/s")
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(n), "cpu-ns/msg")
+	b.ReportMetric(float64(n)/float64(max(frames, 1)), "msgs/frame")
+}
+
+func BenchmarkMessages(b *testing.B) {
+	for _, groups := range []int{1, 100, 10000} {
+		b.Run(fmt.Sprintf("coalesced/groups=%d", groups), func(b *testing.B) { benchCoalesced(b, groups) })
+		b.Run(fmt.Sprintf("naive/groups=%d", groups), func(b *testing.B) { benchNaive(b, groups) })
+	}
+}
+
+func benchMessages(groups int) []raftpb.Message {
+	msgs := make([]raftpb.Message, groups)
+	for g := range msgs {
+		msgs[g] = msgApp(raftpb.GroupID(g), 1, 2, raftpb.Index(1000+g), benchPayload)
+	}
+	return msgs
+}
+
+// benchCoalesced: every message goes through Send, one call per message.
+func benchCoalesced(b *testing.B, groups int) {
+	a, _, rc := benchPair(b)
+	msgs := benchMessages(groups)
+	a.Send(msgs[0]) // connect
+	rc.waitBelow(1, 1)
+	rc.msgs.Store(0)
+	rc.frames.Store(0)
+	runtime.GC()
+	b.ResetTimer()
+	start, cpu0 := time.Now(), cpuTime()
+	for i := 0; i < b.N; i++ {
+		if i%256 == 0 {
+			rc.waitBelow(int64(i), benchWindow)
+		}
+		a.Send(msgs[i%groups])
+	}
+	rc.waitBelow(int64(b.N), 1)
+	b.StopTimer()
+	report(b, b.N, time.Since(start), cpuTime()-cpu0, rc.frames.Load())
+}
+
+// benchNaive: one fastrpc request (a one-message frame) per message, on
+// the same server, no coalescing.
+func benchNaive(b *testing.B, groups int) {
+	_, r, rc := benchPair(b)
+	cl := &fastrpc.Client{SniffHeader: sniffHeader, ProtocolVersion: fastrpcProtocolVersion, Addr: r.Addr().String(),
+		CompressType: fastrpc.CompressNone, NewResponse: func() fastrpc.ResponseReader { return &chunkAck{} },
+		MaxPendingRequests: 2 * benchWindow}
+	msgs := benchMessages(groups)
+	send := func(i int) {
+		// Encoding each message anew keeps the comparison honest.
+		f := &frame{buf: encodeBatch(1, 1, 2, msgs[i%groups:i%groups+1], nil)}
+		for !cl.SendNowait(f, nil) {
+			runtime.Gosched()
+		}
+	}
+	send(0)
+	rc.waitBelow(1, 1)
+	rc.msgs.Store(0)
+	rc.frames.Store(0)
+	runtime.GC()
+	b.ResetTimer()
+	start, cpu0 := time.Now(), cpuTime()
+	for i := 0; i < b.N; i++ {
+		if i%256 == 0 {
+			rc.waitBelow(int64(i), benchWindow)
+		}
+		send(i)
+	}
+	rc.waitBelow(int64(b.N), 1)
+	b.StopTimer()
+	report(b, b.N, time.Since(start), cpuTime()-cpu0, rc.frames.Load())
+}
+
+// BenchmarkHeartbeats: one iteration is one tick with 10,000 active
+// groups split between two nodes; each node queues a heartbeat for each
+// group it leads and a response for each group the other leads, then
+// flushes once. Reported: frames per tick per direction (goal: 1), ticks/s
+// and CPU per heartbeat; the naive baseline sends one request per heartbeat.
+func BenchmarkHeartbeats(b *testing.B) {
+	const groups = 10000
+	b.Run("coalesced/groups=10000", func(b *testing.B) {
+		a, r, rc := benchPair(b)
+		out := map[*Transport][]raftpb.Message{a: heartbeats(1, 2, groups), r: heartbeats(2, 1, groups)}
+		b.ResetTimer()
+		start, cpu0 := time.Now(), cpuTime()
+		for i := 0; i < b.N; i++ {
+			for tr, msgs := range out {
+				tr.Send(msgs...)
+				tr.FlushHeartbeats()
+			}
+			rc.waitBelow(int64((i+1)*2*groups), 1)
+		}
+		b.StopTimer()
+		reportTicks(b, groups, time.Since(start), cpuTime()-cpu0, rc.frames.Load())
+	})
+	b.Run("naive/groups=10000", func(b *testing.B) {
+		_, r, rc := benchPair(b)
+		cl := &fastrpc.Client{SniffHeader: sniffHeader, ProtocolVersion: fastrpcProtocolVersion, Addr: r.Addr().String(),
+			CompressType: fastrpc.CompressNone, NewResponse: func() fastrpc.ResponseReader { return &chunkAck{} },
+			MaxPendingRequests: 4 * groups}
+		hbs := heartbeats(1, 2, groups)
+		b.ResetTimer()
+		start, cpu0 := time.Now(), cpuTime()
+		for i := 0; i < b.N; i++ {
+			for j := 0; j < 2; j++ { // both directions' worth of heartbeats, over one link
+				for k := range hbs {
+					f := &frame{buf: encodeBatch(1, 1, 2, nil, hbs[k:k+1])}
+					for !cl.SendNowait(f, nil) {
+						runtime.Gosched()
+					}
+				}
+			}
+			rc.waitBelow(int64((i+1)*2*groups), 1)
+		}
+		b.StopTimer()
+		reportTicks(b, groups, time.Since(start), cpuTime()-cpu0, rc.frames.Load())
+	})
+}
+
+func reportTicks(b *testing.B, groups int, wall, cpu time.Duration, frames int64) {
+	b.ReportMetric(float64(frames)/float64(2*b.N), "frames/tick/dir")
+	b.ReportMetric(float64(b.N)/wall.Seconds(), "ticks/s")
+	b.ReportMetric(float64(2*groups*b.N)/wall.Seconds(), "heartbeats/s")
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(2*groups*b.N), "cpu-ns/hb")
+}
+
+// heartbeats builds one tick's heartbeats from -> to: a heartbeat for each
+// group from leads (even groups) and a response for the others.
+func heartbeats(from, to raftpb.NodeID, groups int) []raftpb.Message {
+	out := make([]raftpb.Message, groups)
+	for g := range out {
+		typ := raftpb.MsgHeartbeat
+		if (g%2 == 0) != (from == 1) {
+			typ = raftpb.MsgHeartbeatResp
+		}
+		out[g] = raftpb.Message{Type: typ, Group: raftpb.GroupID(g), From: from, To: to, Term: 5, Commit: 100}
+	}
+	return out
+}
