@@ -18,11 +18,17 @@ import (
 // testCluster is N stores in one process, over the in-memory network
 // (pumped in real time by a goroutine) or over real TCP on loopback.
 type testCluster struct {
-	t      *testing.T
-	dirs   map[raftpb.NodeID]string
+	t    *testing.T
+	dirs map[raftpb.NodeID]string
+	// stores are the running nodes. Tests that start or stop nodes while
+	// other goroutines use the cluster go through node and live, which
+	// take mu; start and stopNode take it too.
 	stores map[raftpb.NodeID]*Store
+	mu     sync.Mutex
 	opts   func(id raftpb.NodeID) Options
-	net    *transport.MemNetwork
+	// tweak, if set, adjusts a node's Options before every start.
+	tweak  func(id raftpb.NodeID, o *Options)
+	net    *transport.MemNetwork // nil over TCP
 	shims  map[raftpb.NodeID]*shimHandler
 	stop   chan struct{}
 	pumpWG sync.WaitGroup
@@ -88,23 +94,52 @@ func newMemCluster(t *testing.T, nodes, shards int, seed uint64) *testCluster {
 // start opens node id's store on its data directory.
 func (c *testCluster) start(id raftpb.NodeID) {
 	c.t.Helper()
-	shim := &shimHandler{}
-	c.shims[id] = shim
 	o := c.opts(id)
-	o.Transport = c.net.Add(id, memHandler{shim})
+	if c.tweak != nil {
+		c.tweak(id, &o)
+	}
+	shim := &shimHandler{}
+	if c.net != nil {
+		o.Transport = c.net.Add(id, memHandler{shim})
+	}
 	s, err := Open(context.Background(), o)
 	if err != nil {
 		c.t.Fatalf("open node %d: %v", id, err)
 	}
 	shim.s.Store(s)
+	c.mu.Lock()
+	c.shims[id] = shim
 	c.stores[id] = s
+	c.mu.Unlock()
 }
 
 func (c *testCluster) stopNode(id raftpb.NodeID) {
-	if s := c.stores[id]; s != nil {
+	c.mu.Lock()
+	s := c.stores[id]
+	delete(c.stores, id)
+	c.mu.Unlock()
+	if s != nil {
 		_ = s.Close()
-		delete(c.stores, id)
 	}
+}
+
+// node returns node id's running store, or nil.
+func (c *testCluster) node(id raftpb.NodeID) *Store {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stores[id]
+}
+
+// live returns the IDs of the running nodes, in order.
+func (c *testCluster) live() []raftpb.NodeID {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ids := make([]raftpb.NodeID, 0, len(c.stores))
+	for id := range c.stores {
+		ids = append(ids, id)
+	}
+	sortNodes(ids)
+	return ids
 }
 
 // pump delivers in-memory messages in real time.
