@@ -3,6 +3,7 @@ package shard
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strconv"
@@ -36,39 +37,63 @@ func consistency(c []Consistency) Consistency {
 }
 
 // Get returns the value of key (found false if absent). Consistency
-// defaults to Linearizable.
+// defaults to Linearizable. A request reaching a node that does not lead
+// the key's shard is forwarded to the leader's node.
 func (s *Store) Get(ctx context.Context, key []byte, c ...Consistency) ([]byte, bool, error) {
 	r, err := s.route(key)
 	if err != nil {
 		return nil, false, err
 	}
-	if err := s.readBarrier(ctx, r, consistency(c)); err != nil {
-		return nil, false, err
+	cons := consistency(c)
+	v, found, err := s.getLocal(ctx, r, key, cons)
+	if to, ok := s.forwardTarget(err); ok {
+		ans, err := s.forward(ctx, to, forwardRequest{kind: fwdRead, consistency: cons, shard: r.id, parts: [][]byte{key}})
+		if err != nil {
+			return nil, false, err
+		}
+		if len(ans) == 0 {
+			return nil, false, errBadForward
+		}
+		return ans[1:], ans[0] == 1, nil
 	}
+	return v, found, err
+}
+
+func (s *Store) getLocal(ctx context.Context, r *replica, key []byte, c Consistency) ([]byte, bool, error) {
 	kv, err := s.defaultKV()
 	if err != nil {
+		return nil, false, err
+	}
+	if err := s.readBarrier(ctx, r, c); err != nil {
 		return nil, false, err
 	}
 	return kv.Get(r.id, key)
 }
 
+// forwardTarget reports whether err says another known node leads the
+// shard and this store can forward there.
+func (s *Store) forwardTarget(err error) (raftpb.NodeID, bool) {
+	var nl *NotLeaderError
+	if s.caller == nil || !errors.As(err, &nl) || nl.Leader == raftpb.None || nl.Leader == s.opts.NodeID {
+		return 0, false
+	}
+	return nl.Leader, true
+}
+
 // Scan returns up to limit pairs with start <= key < end (end empty: no
 // upper bound), in key order, walking the shards in order. Each shard is
-// read with the given consistency; the scan as a whole is not a
-// single-point-in-time view across shards.
+// read with the given consistency (at its leader, forwarding if needed);
+// the scan as a whole is not a single-point-in-time view across shards.
 func (s *Store) Scan(ctx context.Context, start, end []byte, limit int, c ...Consistency) ([]KeyValue, error) {
-	kv, err := s.defaultKV()
-	if err != nil {
+	if err := s.usable(); err != nil {
 		return nil, err
 	}
 	if limit <= 0 {
 		return nil, nil
 	}
+	cons := consistency(c)
 	var out []KeyValue
 	for _, r := range s.routes.from(start, end) {
-		if err := s.readBarrier(ctx, r, consistency(c)); err != nil {
-			return out, err
-		}
 		d := r.descriptor()
 		lo, hi := start, end
 		if bytes.Compare(d.Start, lo) > 0 {
@@ -77,7 +102,10 @@ func (s *Store) Scan(ctx context.Context, start, end []byte, limit int, c ...Con
 		if len(d.End) > 0 && (len(hi) == 0 || bytes.Compare(d.End, hi) < 0) {
 			hi = d.End
 		}
-		kvs, err := kv.Scan(r.id, lo, hi, limit-len(out))
+		kvs, err := s.scanLocal(ctx, r, lo, hi, limit-len(out), cons)
+		if to, ok := s.forwardTarget(err); ok {
+			kvs, err = s.forwardScan(ctx, to, r.id, lo, hi, limit-len(out), cons)
+		}
 		if err != nil {
 			return out, err
 		}
@@ -87,6 +115,27 @@ func (s *Store) Scan(ctx context.Context, start, end []byte, limit int, c ...Con
 		}
 	}
 	return out, nil
+}
+
+func (s *Store) scanLocal(ctx context.Context, r *replica, lo, hi []byte, limit int, c Consistency) ([]KeyValue, error) {
+	kv, err := s.defaultKV()
+	if err != nil {
+		return nil, err
+	}
+	if err := s.readBarrier(ctx, r, c); err != nil {
+		return nil, err
+	}
+	return kv.Scan(r.id, lo, hi, limit)
+}
+
+func (s *Store) forwardScan(ctx context.Context, to raftpb.NodeID, id ShardID, lo, hi []byte, limit int, c Consistency) ([]KeyValue, error) {
+	req := forwardRequest{kind: fwdScan, consistency: c, shard: id,
+		parts: [][]byte{lo, hi, binary.AppendUvarint(nil, uint64(limit))}}
+	ans, err := s.forward(ctx, to, req)
+	if err != nil {
+		return nil, err
+	}
+	return decodePairs(ans)
 }
 
 // Put sets key to value.
@@ -236,10 +285,20 @@ func (s *Store) withTimeout(ctx context.Context) (context.Context, context.Cance
 	return context.WithTimeout(ctx, s.opts.RequestTimeout)
 }
 
-// propose hands data to r's group and waits until it is applied. While
-// the shard has no leader (an election is under way) it waits, up to the
-// context's deadline, for one.
+// propose replicates data in r's shard, at this node if it leads the
+// shard, else forwarded to the leader's node.
 func (s *Store) propose(ctx context.Context, r *replica, data []byte) ([]byte, error) {
+	out, err := s.proposeLocal(ctx, r, data)
+	if to, ok := s.forwardTarget(err); ok {
+		return s.forward(ctx, to, forwardRequest{kind: fwdPropose, shard: r.id, parts: [][]byte{data}})
+	}
+	return out, err
+}
+
+// proposeLocal hands data to r's group and waits until it is applied.
+// While the shard has no leader (an election is under way) it waits, up
+// to the context's deadline, for one.
+func (s *Store) proposeLocal(ctx context.Context, r *replica, data []byte) ([]byte, error) {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
 	for {

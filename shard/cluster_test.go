@@ -101,6 +101,7 @@ func (c *testCluster) start(id raftpb.NodeID) {
 	shim := &shimHandler{}
 	if c.net != nil {
 		o.Transport = c.net.Add(id, memHandler{shim})
+		o.Caller = memCaller{c: c, from: id}
 	}
 	s, err := Open(context.Background(), o)
 	if err != nil {
@@ -140,6 +141,23 @@ func (c *testCluster) live() []raftpb.NodeID {
 	}
 	sortNodes(ids)
 	return ids
+}
+
+// memCaller forwards requests straight to the target store of the
+// in-memory cluster (unless the network cuts the link).
+type memCaller struct {
+	c    *testCluster
+	from raftpb.NodeID
+}
+
+func (m memCaller) Call(ctx context.Context, to raftpb.NodeID, req []byte) ([]byte, error) {
+	m.c.mu.Lock()
+	dst := m.c.stores[to]
+	m.c.mu.Unlock()
+	if dst == nil || dst.closed.Load() {
+		return nil, fmt.Errorf("node %d is down", to)
+	}
+	return dst.HandleCall(ctx, m.from, req), nil
 }
 
 // pump delivers in-memory messages in real time.
@@ -364,5 +382,36 @@ func TestNodeDeadWakesQuiescedFollowers(t *testing.T) {
 	c.put("k000002", "after") // needs a new leader among the survivors
 	if got, ok := c.get("k000002"); !ok || got != "after" {
 		t.Fatalf("write after the leader died: %q %v", got, ok)
+	}
+}
+
+func TestClusterForwardsToLeader(t *testing.T) {
+	c := newMemCluster(t, 3, 4, 5)
+	c.put("k000001", "warm") // wait for leaders
+	ctx := context.Background()
+	// Every node accepts every request: non-leaders forward.
+	for i := 0; i < 30; i++ {
+		id := raftpb.NodeID(i%3 + 1)
+		k := []byte(fmt.Sprintf("k%06d", i*33333))
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		if err := c.stores[id].Put(cctx, k, []byte("v")); err != nil {
+			t.Fatalf("put %s at node %d: %v", k, id, err)
+		}
+		v, ok, err := c.stores[raftpb.NodeID((i+1)%3+1)].Get(cctx, k)
+		cancel()
+		if err != nil || !ok || string(v) != "v" {
+			t.Fatalf("get %s: %q %v %v", k, v, ok, err)
+		}
+	}
+	kvs, err := c.stores[2].Scan(ctx, nil, nil, 100)
+	if err != nil || len(kvs) != 31 {
+		t.Fatalf("scan from node 2: %d pairs, %v", len(kvs), err)
+	}
+	var fwd uint64
+	for _, s := range c.stores {
+		fwd += s.Metrics().Forwarded
+	}
+	if fwd == 0 {
+		t.Fatal("nothing was forwarded")
 	}
 }

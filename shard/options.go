@@ -48,6 +48,10 @@ type Options struct {
 	// in-memory one). The store then serves as the Handler given to
 	// it by the caller via Store.Handler.
 	Transport transport.Sender
+	// Caller, with Transport, carries forwarded requests to the leader's
+	// node (nil: requests at a non-leader fail with *NotLeaderError). The
+	// node on the other side must pass them to Store.HandleCall.
+	Caller Caller
 	// TransportOptions tunes the TCP transport (NodeID, ClusterID,
 	// ListenAddr and Resolver are filled in by the store).
 	TransportOptions transport.Options

@@ -26,6 +26,9 @@ type Store struct {
 	kv   *KV // the default state machine, when used
 	tr   transport.Sender
 	tcp  *transport.Transport
+	// caller forwards requests to the leader's node (nil: not possible,
+	// requests fail with *NotLeaderError instead).
+	caller Caller
 
 	sched     *scheduler
 	routes    routing
@@ -108,6 +111,7 @@ func (s *Store) openStorage() error {
 func (s *Store) openTransport() error {
 	if s.opts.Transport != nil {
 		s.tr = s.opts.Transport
+		s.caller = s.opts.Caller
 		return nil
 	}
 	if len(s.opts.Peers) == 0 {

@@ -1,0 +1,270 @@
+package shard
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/flotilladb/flotilla/raftgroup/raftpb"
+)
+
+// Caller carries a request to another node and brings its answer back
+// (the transport's request path). The store forwards a request that
+// reaches a node not leading the key's shard to the leader's node through
+// it. Call must honour ctx.
+type Caller interface {
+	Call(ctx context.Context, to raftpb.NodeID, req []byte) ([]byte, error)
+}
+
+// Forwarded request kinds.
+const (
+	fwdPropose byte = 1 // payload: command
+	fwdRead    byte = 2 // payload: key; answer: found byte + value
+	fwdScan    byte = 3 // payload: start, end, limit; answer: pairs
+)
+
+// fwdVersion is the first byte of every forwarded request and answer.
+const fwdVersion = 1
+
+// Answer status codes; each maps to one of the store's errors so the
+// caller sees the same error it would have seen locally.
+const (
+	fwdOK byte = iota
+	fwdNotLeader
+	fwdNoQuorum
+	fwdTimeout
+	fwdDropped
+	fwdClosed
+	fwdNoShard
+	fwdOther
+)
+
+// errBadForward marks a forwarded request or answer that does not decode.
+var errBadForward = errors.New("shard: malformed forwarded request")
+
+// forwardRequest is a decoded forwarded request.
+//
+//	| field        | encoding                                 |
+//	|--------------|------------------------------------------|
+//	| version      | 1 byte                                   |
+//	| kind         | 1 byte (fwdPropose, fwdRead, fwdScan)    |
+//	| consistency  | 1 byte                                   |
+//	| shard        | uvarint                                  |
+//	| parts        | uvarint count, then uvarint length+bytes |
+type forwardRequest struct {
+	kind        byte
+	consistency Consistency
+	shard       ShardID
+	parts       [][]byte
+}
+
+func (f *forwardRequest) marshal() []byte {
+	n := 16
+	for _, p := range f.parts {
+		n += len(p) + binary.MaxVarintLen32
+	}
+	b := make([]byte, 0, n)
+	b = append(b, fwdVersion, f.kind, byte(f.consistency))
+	b = binary.AppendUvarint(b, uint64(f.shard))
+	b = binary.AppendUvarint(b, uint64(len(f.parts)))
+	for _, p := range f.parts {
+		b = binary.AppendUvarint(b, uint64(len(p)))
+		b = append(b, p...)
+	}
+	return b
+}
+
+func unmarshalForward(b []byte) (forwardRequest, error) {
+	var f forwardRequest
+	if len(b) < 3 || b[0] != fwdVersion || b[1] < fwdPropose || b[1] > fwdScan || b[2] > byte(Stale) {
+		return f, errBadForward
+	}
+	f.kind, f.consistency = b[1], Consistency(b[2])
+	b = b[3:]
+	id, k := binary.Uvarint(b)
+	if k <= 0 {
+		return f, errBadForward
+	}
+	f.shard, b = ShardID(id), b[k:]
+	parts, err := readParts(b, 4)
+	f.parts = parts
+	return f, err
+}
+
+// readParts decodes a uvarint count of at most maxParts length-prefixed
+// byte strings that exactly fill b.
+func readParts(b []byte, maxParts int) ([][]byte, error) {
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(maxParts) {
+		return nil, errBadForward
+	}
+	b = b[k:]
+	parts := make([][]byte, 0, n)
+	for i := uint64(0); i < n; i++ {
+		l, k := binary.Uvarint(b)
+		if k <= 0 || l > uint64(len(b)-k) {
+			return nil, errBadForward
+		}
+		parts = append(parts, b[k:k+int(l)])
+		b = b[k+int(l):]
+	}
+	if len(b) != 0 {
+		return nil, errBadForward
+	}
+	return parts, nil
+}
+
+// encodeAnswer frames a forwarded request's outcome: version, status,
+// leader hint (uvarint), then the payload or the error text.
+func encodeAnswer(payload []byte, err error) []byte {
+	status, leader := fwdOK, raftpb.None
+	var nl *NotLeaderError
+	switch {
+	case err == nil:
+	case errors.As(err, &nl) && nl.Leader != raftpb.None:
+		status, leader = fwdNotLeader, nl.Leader
+	case errors.Is(err, ErrNoQuorum):
+		status = fwdNoQuorum
+	case errors.Is(err, ErrTimeout):
+		status = fwdTimeout
+	case errors.Is(err, ErrProposalDropped):
+		status = fwdDropped
+	case errors.Is(err, ErrClosed), errors.Is(err, ErrFailed):
+		status = fwdClosed
+	case errors.Is(err, ErrNoShard):
+		status = fwdNoShard
+	default:
+		status = fwdOther
+	}
+	if err != nil {
+		payload = []byte(err.Error())
+	}
+	b := append([]byte{fwdVersion, status}, binary.AppendUvarint(nil, uint64(leader))...)
+	return append(b, payload...)
+}
+
+func decodeAnswer(shard ShardID, b []byte) ([]byte, error) {
+	if len(b) < 3 || b[0] != fwdVersion {
+		return nil, errBadForward
+	}
+	status := b[1]
+	leader, k := binary.Uvarint(b[2:])
+	if k <= 0 {
+		return nil, errBadForward
+	}
+	payload := b[2+k:]
+	msg := string(payload)
+	switch status {
+	case fwdOK:
+		return payload, nil
+	case fwdNotLeader:
+		return nil, &NotLeaderError{Shard: shard, Leader: raftpb.NodeID(leader)}
+	case fwdNoQuorum:
+		return nil, fmt.Errorf("%w (at the leader: %s)", ErrNoQuorum, msg)
+	case fwdTimeout:
+		return nil, fmt.Errorf("%w (at the leader: %s)", ErrTimeout, msg)
+	case fwdDropped:
+		return nil, fmt.Errorf("%w (at the leader: %s)", ErrProposalDropped, msg)
+	case fwdClosed:
+		return nil, fmt.Errorf("%w: the leader's node is stopping (%s)", ErrNoQuorum, msg)
+	case fwdNoShard:
+		return nil, fmt.Errorf("%w (at the leader: %s)", ErrNoShard, msg)
+	}
+	return nil, fmt.Errorf("shard: forwarded request failed at the leader: %s", msg)
+}
+
+// forward sends req to node `to` and decodes its answer.
+func (s *Store) forward(ctx context.Context, to raftpb.NodeID, req forwardRequest) ([]byte, error) {
+	if s.caller == nil {
+		return nil, &NotLeaderError{Shard: req.shard, Leader: to}
+	}
+	s.m.forwarded.Add(1)
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	ans, err := s.caller.Call(ctx, to, req.marshal())
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%w: forwarding to node %d: %w", ErrTimeout, to, err)
+		}
+		return nil, fmt.Errorf("%w: forwarding to node %d: %w", ErrNoQuorum, to, err)
+	}
+	return decodeAnswer(req.shard, ans)
+}
+
+// HandleCall serves a request forwarded by another node. It runs the
+// request here and never forwards it again (a stale hint fails with
+// *NotLeaderError instead of bouncing between nodes).
+func (s *Store) HandleCall(ctx context.Context, from raftpb.NodeID, req []byte) []byte {
+	f, err := unmarshalForward(req)
+	if err != nil {
+		return encodeAnswer(nil, err)
+	}
+	r := s.replica(f.shard)
+	if r == nil {
+		return encodeAnswer(nil, fmt.Errorf("%w: shard %d is not on node %d", ErrNoShard, f.shard, s.opts.NodeID))
+	}
+	out, err := s.serveForwarded(ctx, r, &f)
+	return encodeAnswer(out, err)
+}
+
+func (s *Store) serveForwarded(ctx context.Context, r *replica, f *forwardRequest) ([]byte, error) {
+	switch f.kind {
+	case fwdPropose:
+		if len(f.parts) != 1 {
+			return nil, errBadForward
+		}
+		return s.proposeLocal(ctx, r, f.parts[0])
+	case fwdRead:
+		if len(f.parts) != 1 {
+			return nil, errBadForward
+		}
+		v, found, err := s.getLocal(ctx, r, f.parts[0], f.consistency)
+		if err != nil || !found {
+			return []byte{0}, err
+		}
+		return append([]byte{1}, v...), nil
+	case fwdScan:
+		if len(f.parts) != 3 {
+			return nil, errBadForward
+		}
+		limit, k := binary.Uvarint(f.parts[2])
+		if k <= 0 || limit == 0 || limit > 1<<20 {
+			return nil, errBadForward
+		}
+		kvs, err := s.scanLocal(ctx, r, f.parts[0], f.parts[1], int(limit), f.consistency)
+		if err != nil {
+			return nil, err
+		}
+		return encodePairs(kvs), nil
+	}
+	return nil, errBadForward
+}
+
+func encodePairs(kvs []KeyValue) []byte {
+	var b []byte
+	b = binary.AppendUvarint(b, uint64(len(kvs)))
+	for _, kv := range kvs {
+		b = binary.AppendUvarint(b, uint64(len(kv.Key)))
+		b = append(b, kv.Key...)
+		b = binary.AppendUvarint(b, uint64(len(kv.Value)))
+		b = append(b, kv.Value...)
+	}
+	return b
+}
+
+func decodePairs(b []byte) ([]KeyValue, error) {
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(len(b)) {
+		return nil, errBadForward
+	}
+	parts, err := readParts(append(binary.AppendUvarint(nil, 2*n), b[k:]...), int(2*n))
+	if err != nil {
+		return nil, err
+	}
+	kvs := make([]KeyValue, n)
+	for i := range kvs {
+		kvs[i] = KeyValue{Key: parts[2*i], Value: parts[2*i+1]}
+	}
+	return kvs, nil
+}
