@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+)
+
+// Shape of the ceiling's file.
+const (
+	ceilingRecordBytes = 16
+	// ceilingFileBytes is the size of the ring the records are written
+	// into, zero-filled and synced before the clock starts.
+	ceilingFileBytes = 64 << 20
+)
+
+// groupLog is the simplest group-commit log: writers add records to the
+// open batch and wait for it; one goroutine writes each batch with one
+// write and one fdatasync, then wakes its writers by closing the batch's
+// channel.
+type groupLog struct {
+	f      *os.File
+	off    int64
+	notify chan struct{}
+	mu     struct {
+		sync.Mutex
+		open *logBatch
+	}
+	fsyncs, entries atomic.Uint64
+	err             atomic.Pointer[error]
+}
+
+type logBatch struct {
+	buf  []byte
+	n    int
+	done chan struct{}
+}
+
+func newLogBatch(buf []byte) *logBatch {
+	return &logBatch{buf: buf[:0], done: make(chan struct{})}
+}
+
+// append adds one record and waits until it is durable.
+func (l *groupLog) append(ctx context.Context, rec []byte) error {
+	l.mu.Lock()
+	b := l.mu.open
+	b.buf = append(b.buf, rec...)
+	b.n++
+	l.mu.Unlock()
+	select {
+	case l.notify <- struct{}{}:
+	default:
+	}
+	select {
+	case <-b.done:
+		if p := l.err.Load(); p != nil {
+			return *p
+		}
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// run writes batches until stop closes.
+func (l *groupLog) run(stop <-chan struct{}) {
+	spare := make([]byte, 0, 64<<10)
+	for {
+		select {
+		case <-l.notify:
+		case <-stop:
+			return
+		}
+		l.mu.Lock()
+		b := l.mu.open
+		if b.n == 0 {
+			l.mu.Unlock()
+			continue
+		}
+		l.mu.open = newLogBatch(spare)
+		l.mu.Unlock()
+		if err := l.write(b.buf); err != nil {
+			l.err.CompareAndSwap(nil, &err)
+		}
+		l.fsyncs.Add(1)
+		l.entries.Add(uint64(b.n))
+		close(b.done)
+		spare = b.buf // its writers only wait on done now
+	}
+}
+
+func (l *groupLog) write(p []byte) error {
+	if l.off+int64(len(p)) > ceilingFileBytes {
+		l.off = 0
+	}
+	if _, err := l.f.WriteAt(p, l.off); err != nil {
+		return err
+	}
+	l.off += int64(len(p))
+	return syscall.Fdatasync(int(l.f.Fd()))
+}
+
+// openRing creates the ring file under dir, zero-filled and synced.
+func openRing(dir string) (*os.File, error) {
+	f, err := os.CreateTemp(dir, "ceiling-")
+	if err != nil {
+		return nil, err
+	}
+	_ = os.Remove(f.Name()) // unlinked: gone when closed
+	zeros := make([]byte, 1<<20)
+	for off := int64(0); off < ceilingFileBytes; off += int64(len(zeros)) {
+		if _, err := f.WriteAt(zeros, off); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// runCeiling measures the disk's group-commit ceiling (see doc.go).
+func runCeiling(ctx context.Context, cfg config, s step) (Result, error) {
+	f, err := openRing(cfg.dir)
+	if err != nil {
+		return Result{}, fmt.Errorf("ceiling file: %w", err)
+	}
+	defer f.Close()
+	l := &groupLog{f: f, notify: make(chan struct{}, 1)}
+	l.mu.open = newLogBatch(make([]byte, 0, 64<<10))
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() { l.run(stop) })
+	defer func() {
+		close(stop)
+		wg.Wait()
+	}()
+	counters := func() counterSnapshot {
+		return counterSnapshot{fsyncs: l.fsyncs.Load(), entries: l.entries.Load()}
+	}
+	res, err := runClients(ctx, runSpec{
+		clients: s.clients, warmup: cfg.warmup(), duration: cfg.duration,
+		counters: counters, prof: cfg.prof, label: fmt.Sprintf("ceiling-%dc", s.clients),
+		newOp: func(i int) clientOp {
+			rec := make([]byte, ceilingRecordBytes)
+			var seq uint64
+			return func(ctx context.Context) error {
+				seq++
+				binary.LittleEndian.PutUint64(rec, uint64(i))
+				binary.LittleEndian.PutUint64(rec[8:], seq)
+				return l.append(ctx, rec)
+			}
+		},
+	})
+	res.System, res.Workload = "disk", "ceiling"
+	res.Clients, res.Size = s.clients, ceilingRecordBytes
+	return res, err
+}

@@ -1,0 +1,174 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/flotilladb/flotilla/raftgroup/raftpb"
+	"github.com/flotilladb/flotilla/shard"
+)
+
+// clusterNodes is the size of the in-process cluster: three replicas per
+// shard, one per node.
+const clusterNodes = 3
+
+// cluster is three shard.Stores in this process, talking over the real
+// TCP transport on loopback, each with its own data directory and WAL.
+type cluster struct {
+	dir    string
+	rmDir  bool
+	stores []*shard.Store // stores[i] is node i+1
+	ks     keySpace
+}
+
+// startCluster opens the three stores under parent (a fresh temporary
+// directory when parent is empty), bootstrapped with ks's split keys.
+func startCluster(ctx context.Context, parent string, ks keySpace, logger *slog.Logger) (*cluster, error) {
+	dir, err := os.MkdirTemp(parent, "flotilla-bench-")
+	if err != nil {
+		return nil, err
+	}
+	c := &cluster{dir: dir, rmDir: true, ks: ks, stores: make([]*shard.Store, clusterNodes)}
+	addrs, err := freeAddrs(clusterNodes)
+	if err != nil {
+		c.close()
+		return nil, err
+	}
+	peers := make(map[raftpb.NodeID]string, clusterNodes)
+	for i, a := range addrs {
+		peers[raftpb.NodeID(i+1)] = a
+	}
+	split := ks.splitKeys()
+	errs := make([]error, clusterNodes)
+	var wg sync.WaitGroup
+	for i := range clusterNodes {
+		wg.Go(func() {
+			id := raftpb.NodeID(i + 1)
+			c.stores[i], errs[i] = shard.Open(ctx, shard.Options{
+				Dir: filepath.Join(dir, fmt.Sprintf("node%d", id)), NodeID: id,
+				Peers: peers, SplitKeys: split, Logger: logger,
+			})
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		c.close()
+		return nil, fmt.Errorf("opening stores: %w", err)
+	}
+	return c, nil
+}
+
+// freeAddrs picks n free loopback TCP addresses. NB: a port is free when
+// picked; another process could take it before the store listens.
+func freeAddrs(n int) ([]string, error) {
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			_ = l.Close()
+		}
+	}()
+	out := make([]string, 0, n)
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		ls = append(ls, l)
+		out = append(out, l.Addr().String())
+	}
+	return out, nil
+}
+
+// close closes every store and removes the data directory.
+func (c *cluster) close() error {
+	var errs []error
+	for _, s := range c.stores {
+		if s != nil {
+			errs = append(errs, s.Close())
+		}
+	}
+	if c.rmDir {
+		errs = append(errs, os.RemoveAll(c.dir))
+	}
+	return errors.Join(errs...)
+}
+
+// counters sums the three stores' WAL and message counters.
+func (c *cluster) counters() counterSnapshot {
+	var cs counterSnapshot
+	for _, s := range c.stores {
+		m := s.Metrics()
+		cs.fsyncs += m.Fsyncs
+		// Metrics reports entries as a mean per fsync; undo the division.
+		cs.entries += uint64(m.EntriesPerSync*float64(m.Fsyncs) + 0.5)
+		cs.messages += m.MessagesSent
+		cs.replicas += m.Replicas
+		cs.quiesced += m.QuiescedReplicas
+	}
+	return cs
+}
+
+// waitLeaders returns once every shard has served a linearizable read at
+// its leader (which also fills rt's leader cache), or ctx ends.
+func (c *cluster) waitLeaders(ctx context.Context, rt *router, parallel int) error {
+	shards := make(chan int)
+	errs := make(chan error, parallel)
+	var wg sync.WaitGroup
+	for range parallel {
+		wg.Go(func() {
+			var key []byte
+			for i := range shards {
+				key = formatKey(key[:0], c.ks.firstKey(i))
+				err := rt.do(ctx, i, func(s *shard.Store) error {
+					_, _, err := s.Get(ctx, key)
+					return err
+				})
+				if err != nil {
+					errs <- fmt.Errorf("shard %d has no leader: %w", i, err)
+					return
+				}
+			}
+		})
+	}
+	var err error
+feed:
+	for i := range c.ks.groups() {
+		select {
+		case shards <- i:
+		case err = <-errs:
+			break feed
+		}
+	}
+	close(shards)
+	wg.Wait()
+	close(errs)
+	if err == nil {
+		err = <-errs
+	}
+	return err
+}
+
+// waitQuiesced polls until every replica is quiesced or ctx ends; it
+// returns the last count.
+func (c *cluster) waitQuiesced(ctx context.Context) counterSnapshot {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		cs := c.counters()
+		if cs.quiesced >= cs.replicas {
+			return cs
+		}
+		select {
+		case <-ctx.Done():
+			return cs
+		case <-t.C:
+		}
+	}
+}

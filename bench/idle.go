@@ -1,0 +1,53 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"time"
+)
+
+// quiesceTimeout bounds the wait for every replica to quiesce.
+const quiesceTimeout = 3 * time.Minute
+
+// runIdle: s.groups shards with no traffic. Once every replica is
+// quiesced, it measures the process's CPU over the window and its
+// resident set at the end, against a baseline read before the stores
+// opened.
+func runIdle(ctx context.Context, cfg config, s step) (Result, error) {
+	base := settledRSS()
+	c, _, err := newKVCluster(ctx, cfg, s)
+	if err != nil {
+		return Result{}, err
+	}
+	defer c.close()
+	qctx, cancel := context.WithTimeout(ctx, quiesceTimeout)
+	cs := c.waitQuiesced(qctx)
+	cancel()
+	if cs.quiesced < cs.replicas {
+		fmt.Fprintf(os.Stderr, "bench: idle: only %d of %d replicas quiesced after %v\n", cs.quiesced, cs.replicas, quiesceTimeout)
+	}
+	settledRSS()
+	label := fmt.Sprintf("idle-%dg", s.groups)
+	start := time.Now()
+	res, err := measureWindow(ctx, runSpec{counters: c.counters, prof: cfg.prof, label: label},
+		start, start.Add(cfg.duration))
+	if err != nil {
+		return Result{}, err
+	}
+	res.System, res.Workload, res.Groups = "flotilla", "idle", s.groups
+	if res.Replicas > 0 {
+		res.RSSPerReplicaBytes = (res.RSSMB*(1<<20) - float64(base)) / float64(res.Replicas)
+	}
+	return res, nil
+}
+
+// settledRSS collects garbage, returns freed memory to the OS, and
+// reads the resident set, so that what remains is live memory.
+func settledRSS() int64 {
+	runtime.GC()
+	debug.FreeOSMemory()
+	return rssBytes()
+}

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"bufio"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// cpuTime returns the process's user+system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// rssBytes returns the process's resident set size (VmRSS), or 0 where
+// /proc is unavailable.
+func rssBytes() int64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "VmRSS:") {
+			continue
+		}
+		fields := strings.Fields(line)
+		if len(fields) < 2 {
+			return 0
+		}
+		kb, err := strconv.ParseInt(fields[1], 10, 64)
+		if err != nil {
+			return 0
+		}
+		return kb << 10
+	}
+	return 0
+}
+
+// usage is a point-in-time reading of the process's clocks.
+type usage struct {
+	wall time.Time
+	cpu  time.Duration
+}
+
+func readUsage() usage { return usage{wall: time.Now(), cpu: cpuTime()} }
+
+// since returns the wall seconds and the CPU cores used from u to now.
+func (u usage) since(end usage) (seconds, cores float64) {
+	seconds = end.wall.Sub(u.wall).Seconds()
+	if seconds > 0 {
+		cores = (end.cpu - u.cpu).Seconds() / seconds
+	}
+	return seconds, cores
+}
