@@ -137,6 +137,11 @@ func (g *Group) softState() SoftState { return SoftState{Lead: g.lead, Role: g.r
 // send queues m for sending as soon as the Ready is handed out.
 func (g *Group) send(m raftpb.Message) {
 	g.stamp(&m)
+	if g.msgs == nil {
+		// A leader's broadcast, one message per peer, is the common batch:
+		// size for it at once instead of growing through 1, 2, 4.
+		g.msgs = make([]raftpb.Message, 0, max(len(g.trk.ids)-1, 1))
+	}
 	g.msgs = append(g.msgs, m)
 }
 
