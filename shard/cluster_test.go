@@ -68,8 +68,15 @@ func splitKeys(n int) [][]byte {
 
 func newMemCluster(t *testing.T, nodes, shards int, seed uint64) *testCluster {
 	t.Helper()
+	return newMemClusterTweaked(t, nodes, shards, seed, nil)
+}
+
+// newMemClusterTweaked is newMemCluster with tweak applied to every
+// node's Options at every start.
+func newMemClusterTweaked(t *testing.T, nodes, shards int, seed uint64, tweak func(id raftpb.NodeID, o *Options)) *testCluster {
+	t.Helper()
 	c := &testCluster{t: t, dirs: map[raftpb.NodeID]string{}, stores: map[raftpb.NodeID]*Store{},
-		shims: map[raftpb.NodeID]*shimHandler{}, stop: make(chan struct{}),
+		shims: map[raftpb.NodeID]*shimHandler{}, stop: make(chan struct{}), tweak: tweak,
 		net: transport.NewMemNetwork(seed, transport.Faults{})}
 	peers := map[raftpb.NodeID]string{}
 	for i := 1; i <= nodes; i++ {
