@@ -97,6 +97,7 @@ func (g *Group) Ready() Ready {
 		rd.SoftState = &changed
 		g.prevSoft = s
 	}
+	prevTerm, prevVote := g.prevHard.Term, g.prevHard.Vote
 	if hs := g.hardState(); hs != g.prevHard {
 		rd.HardState = hs
 		rd.MustSync = hs.Term != g.prevHard.Term || hs.Vote != g.prevHard.Vote
@@ -114,6 +115,15 @@ func (g *Group) Ready() Ready {
 	}
 	rd.Messages, g.msgs = g.msgs, nil
 	rd.MessagesAfterPersist, g.msgsAfterPersist = g.msgsAfterPersist, nil
+	if g.role == Leader && !rd.HardState.IsEmpty() && (rd.HardState.Term != prevTerm || rd.HardState.Vote != prevVote) {
+		// NB: a leader sends nothing before its term is durable. A sole
+		// voter wins in Campaign itself, with no vote round trip to wait
+		// for the persist; had its MsgApps left at once, a crash losing
+		// the term would let it lead that term again with different
+		// entries at the same indexes.
+		rd.MessagesAfterPersist = append(rd.Messages, rd.MessagesAfterPersist...)
+		rd.Messages = nil
+	}
 	rd.ReadStates, rd.DroppedReads = g.reads.takeResults()
 	return rd
 }

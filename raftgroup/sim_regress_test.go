@@ -201,3 +201,72 @@ func TestRemovedCandidateDoesNotWin(t *testing.T) {
 		t.Fatalf("node 5 leads a configuration %v it is not in", g.ConfState())
 	}
 }
+
+// TestSoleVoterLeaderWaitsForDurableTerm: a sole voter wins its election
+// inside Campaign, with no vote round trip to wait for the new term to be
+// durable. Before the fix its MsgApps to a learner left at once; after a
+// crash that lost the term it led the same term again with a different
+// entry at the same index, and the learner kept the first one: two logs
+// with the same (index, term) and different entries.
+func TestSoleVoterLeaderWaitsForDurableTerm(t *testing.T) {
+	cs := raftpb.ConfState{Voters: []raftpb.NodeID{1}, Learners: []raftpb.NodeID{2}}
+	st1, st2 := NewMemoryStorage(cs), NewMemoryStorage(cs)
+	newGroup := func(id raftpb.NodeID, st *MemoryStorage) *Group {
+		g, err := New(Config{ID: id, Group: 7, Storage: st, Seed: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}
+	g1, g2 := newGroup(1, st1), newGroup(2, st2)
+	g1.Campaign()
+	idx, term, err := g1.Propose([]byte("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd := g1.Ready()
+	for _, m := range rd.Messages { // sent before the persist
+		mustStep(t, g2, m)
+	}
+	g1 = newGroup(1, st1) // crash: nothing of rd was persisted
+	g1.Campaign()
+	if _, _, err := g1.Propose([]byte("y")); err != nil {
+		t.Fatal(err)
+	}
+	pump(t, map[raftpb.NodeID]*Group{1: g1, 2: g2}, map[raftpb.NodeID]*MemoryStorage{1: st1, 2: st2})
+	e1, _ := st1.Entries(idx, idx+1, 1<<20)
+	e2, _ := st2.Entries(idx, idx+1, 1<<20)
+	if len(e1) != 1 || len(e2) != 1 || e1[0].Term != term || e2[0].Term != term || string(e1[0].Data) != string(e2[0].Data) {
+		t.Fatalf("at index %d, term %d: leader holds %v, learner holds %v", idx, term, e1, e2)
+	}
+}
+
+// pump persists every Ready and delivers every message until quiet.
+func pump(t *testing.T, groups map[raftpb.NodeID]*Group, stores map[raftpb.NodeID]*MemoryStorage) {
+	t.Helper()
+	for round := 0; round < 100; round++ {
+		var msgs []raftpb.Message
+		for id := raftpb.NodeID(1); int(id) <= len(groups); id++ {
+			g := groups[id]
+			if !g.HasReady() {
+				continue
+			}
+			rd := g.Ready()
+			if err := stores[id].Append(rd.Entries); err != nil {
+				t.Fatal(err)
+			}
+			if !rd.HardState.IsEmpty() {
+				stores[id].SetHardState(rd.HardState)
+			}
+			msgs = append(append(msgs, rd.Messages...), rd.MessagesAfterPersist...)
+			g.Advance(rd)
+		}
+		if len(msgs) == 0 {
+			return
+		}
+		for _, m := range msgs {
+			mustStep(t, groups[m.To], m)
+		}
+	}
+	t.Fatal("did not settle")
+}
