@@ -66,6 +66,10 @@ type Group struct {
 
 	// leadTransferee is the target of a leadership transfer in progress.
 	leadTransferee raftpb.NodeID
+	// sentTimeoutNow: this leader told a voter to campaign at once in this
+	// term. That voter may win past every lease, whenever the message
+	// arrives, so the lease is void for the rest of the term.
+	sentTimeoutNow bool
 	// pendingConfIndex: no new membership change may be proposed until the
 	// log is applied up to here.
 	pendingConfIndex raftpb.Index
@@ -176,6 +180,7 @@ func (g *Group) reset(term raftpb.Term) {
 	g.heartbeatElapsed = 0
 	g.resetRandomizedTimeout()
 	g.leadTransferee = raftpb.None
+	g.sentTimeoutNow = false
 	g.trk.resetVotes()
 	g.pendingConfIndex = 0
 	g.uncommittedBytes = 0

@@ -131,7 +131,7 @@ func (g *Group) singleVoter() bool {
 // a heartbeat round trip under one tick plus the tick phase.
 func (g *Group) leaseValid() bool {
 	return g.cfg.LeaseReads && !g.cfg.DisableCheckQuorum && g.role == Leader &&
-		g.reads.confirmed >= g.reads.leaseFrom &&
+		g.reads.confirmed >= g.reads.leaseFrom && !g.sentTimeoutNow &&
 		g.trk.quorumActive(g.id, g.cfg.ElectionTicks-leaseMargin(g.cfg.ElectionTicks))
 }
 

@@ -270,3 +270,39 @@ func pump(t *testing.T, groups map[raftpb.NodeID]*Group, stores map[raftpb.NodeI
 	}
 	t.Fatal("did not settle")
 }
+
+// TestNoLeaseReadAfterTimeoutNow: once a leader has told another voter to
+// campaign at once, that voter may win past every lease; a lease read at
+// the old leader, cut off from the new one, returned state older than a
+// write the new leader had already applied.
+func TestNoLeaseReadAfterTimeoutNow(t *testing.T) {
+	n := newNet(t, 1, 2, 3)
+	for _, g := range n.groups {
+		g.cfg.LeaseReads = true
+	}
+	n.elect(1)
+	n.propose(1, "a")
+	g1 := n.groups[1]
+	if err := g1.TransferLeader(2); err != nil {
+		t.Fatal(err)
+	}
+	n.cut[[2]raftpb.NodeID{2, 1}] = true
+	n.cut[[2]raftpb.NodeID{3, 1}] = true
+	n.process()
+	if n.groups[2].Role() != Leader {
+		t.Fatalf("transfer target is %v", n.groups[2].Role())
+	}
+	b := n.propose(2, "b")
+	if g1.Role() != Leader {
+		t.Skip("old leader already stepped down; the scenario needs it to lag")
+	}
+	if err := g1.ReadIndex(77); err != nil {
+		t.Fatal(err)
+	}
+	n.process()
+	for _, rs := range n.reads[1] {
+		if rs.ID == 77 && rs.Index < b {
+			t.Fatalf("old leader confirmed a read at %d after the new leader applied a write at %d", rs.Index, b)
+		}
+	}
+}

@@ -34,5 +34,6 @@ func (g *Group) TransferLeader(to raftpb.NodeID) error {
 }
 
 func (g *Group) sendTimeoutNow(to raftpb.NodeID) {
+	g.sentTimeoutNow = true
 	g.send(raftpb.Message{Type: raftpb.MsgTimeoutNow, To: to})
 }
