@@ -98,8 +98,11 @@ func (c *checker) vote(voter raftpb.NodeID, term raftpb.Term, cand raftpb.NodeID
 	return nil
 }
 
-// register records entries handed out in a Ready (log matching: one
-// (index, term) names one log prefix everywhere).
+// register records entries once the rest of the world can see them: made
+// durable in a replica's log, or sent in a MsgApp (log matching: one
+// (index, term) names one log prefix everywhere). Entries a replica held
+// only in memory and lost in a crash without sending were never part of
+// any log anyone else can observe.
 func (c *checker) register(id raftpb.NodeID, ents []shadowEntry) error {
 	for _, e := range ents {
 		k := indexTerm{e.index, e.term}
@@ -107,6 +110,31 @@ func (c *checker) register(id raftpb.NodeID, ents []shadowEntry) error {
 			return fmt.Errorf("log matching: n%d's log at %d/t%d differs from another log with the same entry", id, e.index, e.term)
 		}
 		c.known[k] = e.chain
+	}
+	return nil
+}
+
+// sent registers the entries of a MsgApp, chained from the entry it
+// follows when that one is known.
+func (c *checker) sent(m *raftpb.Message) error {
+	if m.Type != raftpb.MsgApp || len(m.Entries) == 0 {
+		return nil
+	}
+	var chain uint64
+	if m.Index > 0 {
+		var ok bool
+		if chain, ok = c.known[indexTerm{m.Index, m.LogTerm}]; !ok {
+			return nil
+		}
+	}
+	ents := make([]shadowEntry, len(m.Entries))
+	for i := range m.Entries {
+		e := &m.Entries[i]
+		chain = chainHash(chain, e)
+		ents[i] = shadowEntry{index: e.Index, term: e.Term, chain: chain}
+	}
+	if err := c.register(m.From, ents); err != nil {
+		return fmt.Errorf("%w (sent in %v)", err, *m)
 	}
 	return nil
 }

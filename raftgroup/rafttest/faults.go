@@ -42,31 +42,32 @@ func (s *Simulator) restartNode(n *node) error {
 	return nil
 }
 
-// partition changes the network's links: isolate one node, split the
-// nodes in two, cut one direction of one link, or heal every link.
+// partition changes the network's links: isolate one node (often the
+// leader), split the nodes in two, cut every link into one node (it still
+// sends: an asymmetric partition, often of the leader), cut one direction
+// of one link, or heal every link.
 func (s *Simulator) partition() error {
 	cut := s.net.cut
 	ids := len(s.nodes) - 1
-	switch s.rng.IntN(4) {
+	x := 1 + s.rng.IntN(ids)
+	if l := s.leader(); l != nil && s.rng.IntN(2) == 0 {
+		x = int(l.id)
+	}
+	switch s.rng.IntN(5) {
 	case 0:
-		x := 1 + s.rng.IntN(ids)
 		for y := 1; y <= ids; y++ {
 			cut[x][y], cut[y][x] = true, true
 		}
 		s.record(event{kind: evPartition, note: fmt.Sprintf("isolate n%d", x)})
 	case 1:
-		side := make([]bool, ids+1)
-		for i := 1; i <= ids; i++ {
-			side[i] = s.rng.IntN(2) == 0
-		}
-		for x := 1; x <= ids; x++ {
-			for y := 1; y <= ids; y++ {
-				cut[x][y] = side[x] != side[y]
-			}
-		}
-		s.record(event{kind: evPartition, note: fmt.Sprintf("split %v", side[1:])})
+		s.split(ids)
 	case 2:
-		x, y := 1+s.rng.IntN(ids), 1+s.rng.IntN(ids)
+		for y := 1; y <= ids; y++ {
+			cut[y][x] = true
+		}
+		s.record(event{kind: evPartition, note: fmt.Sprintf("cut every link into n%d", x)})
+	case 3:
+		y := 1 + s.rng.IntN(ids)
 		cut[x][y] = true
 		s.record(event{kind: evPartition, note: fmt.Sprintf("cut n%d->n%d", x, y)})
 	default:
@@ -76,4 +77,18 @@ func (s *Simulator) partition() error {
 		s.record(event{kind: evPartition, note: "heal all links"})
 	}
 	return nil
+}
+
+// split cuts the nodes into two random sides.
+func (s *Simulator) split(ids int) {
+	side := make([]bool, ids+1)
+	for i := 1; i <= ids; i++ {
+		side[i] = s.rng.IntN(2) == 0
+	}
+	for x := 1; x <= ids; x++ {
+		for y := 1; y <= ids; y++ {
+			s.net.cut[x][y] = side[x] != side[y]
+		}
+	}
+	s.record(event{kind: evPartition, note: fmt.Sprintf("split %v", side[1:])})
 }

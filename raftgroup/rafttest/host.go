@@ -23,7 +23,9 @@ func (s *Simulator) ready(n *node) error {
 		return err
 	}
 	for _, m := range rd.Messages {
-		s.send(m)
+		if err := s.send(m); err != nil {
+			return err
+		}
 	}
 	n.pending = &rd
 	return s.serveReads(n)
@@ -54,6 +56,10 @@ func (s *Simulator) persist(n *node) error {
 	if err := n.store.Append(rd.Entries); err != nil {
 		return s.fail("n%d: persisting entries: %v", n.id, err)
 	}
+	if err := s.chk.register(n.id, n.unsynced); err != nil {
+		return err
+	}
+	n.unsynced = nil
 	if !rd.HardState.IsEmpty() {
 		n.store.SetHardState(rd.HardState)
 		if rd.HardState.Vote != raftpb.None {
@@ -63,7 +69,9 @@ func (s *Simulator) persist(n *node) error {
 		}
 	}
 	for _, m := range rd.MessagesAfterPersist {
-		s.send(m)
+		if err := s.send(m); err != nil {
+			return err
+		}
 	}
 	if err := s.apply(n, rd.CommittedEntries); err != nil {
 		return err
@@ -132,12 +140,16 @@ func (s *Simulator) apply(n *node, ents []raftpb.Entry) error {
 
 // send hands m to the network; a snapshot that is lost is reported to the
 // leader as failed, as a transport would.
-func (s *Simulator) send(m raftpb.Message) {
+func (s *Simulator) send(m raftpb.Message) error {
+	if err := s.chk.sent(&m); err != nil {
+		return err
+	}
 	if s.net.send(m, s.now) {
-		return
+		return nil
 	}
 	s.record(event{kind: evDrop, msg: m, note: "dropped"})
 	s.reportLost(m)
+	return nil
 }
 
 func (s *Simulator) reportLost(m raftpb.Message) {

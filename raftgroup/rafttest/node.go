@@ -25,6 +25,9 @@ type node struct {
 	pending *raftgroup.Ready
 	// log is the log as handed out through Ready (durable or not).
 	log shadowLog
+	// unsynced are the entries of the pending Ready, registered with the
+	// checker once durable.
+	unsynced []shadowEntry
 	// hs is the last hard state handed out (or read back at restart).
 	hs raftpb.HardState
 	// nextApply is the index the next CommittedEntries must start at.
@@ -105,6 +108,7 @@ func (n *node) rebuildLog(c *checker) error {
 func (n *node) crash(now int) {
 	n.g = nil
 	n.pending = nil
+	n.unsynced = nil
 	n.sm.crash()
 	n.asked, n.confirmed = nil, nil
 	n.downSince = now

@@ -81,7 +81,8 @@ func (s *Simulator) readySnapshot(n *node, snap *raftpb.Snapshot) error {
 }
 
 // readyEntries checks entries to persist: contiguous, terms within the
-// current term, never rewriting a committed entry; and records them.
+// current term, never rewriting a committed entry; and adds them to n's
+// log.
 func (s *Simulator) readyEntries(n *node, ents []raftpb.Entry, oldCommit raftpb.Index) error {
 	for i := range ents {
 		e := &ents[i]
@@ -98,7 +99,9 @@ func (s *Simulator) readyEntries(n *node, ents []raftpb.Entry, oldCommit raftpb.
 	if err != nil {
 		return fmt.Errorf("n%d: %w", n.id, err)
 	}
-	return s.chk.register(n.id, added)
+	// Registered when durable (see checker.register).
+	n.unsynced = append([]shadowEntry(nil), added...)
+	return nil
 }
 
 // checkCommitted: committed entries follow the last ones handed out with

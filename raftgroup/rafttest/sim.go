@@ -64,16 +64,23 @@ type Simulator struct {
 
 // Run simulates cfg and returns a *Failure if a property broke.
 func Run(cfg Config) (Stats, error) {
+	st, _, err := RunTrace(cfg)
+	return st, err
+}
+
+// RunTrace is Run that also returns the last cfg.TraceEvents events, for
+// studying a run that passes.
+func RunTrace(cfg Config) (Stats, []string, error) {
 	s, err := newSimulator(cfg)
 	if err != nil {
-		return Stats{}, err
+		return Stats{}, nil, err
 	}
 	err = s.run()
 	s.stats.Steps, s.stats.Ticks = s.step, s.now
 	s.stats.Sent, s.stats.Dropped, s.stats.Delivered = s.net.sent, s.net.dropped, s.net.delivered
 	s.stats.Committed = int(s.chk.lastCommitted())
 	s.stats.Elections = len(s.chk.leaders)
-	return s.stats, err
+	return s.stats, s.trace.lines(), err
 }
 
 func newSimulator(cfg Config) (*Simulator, error) {

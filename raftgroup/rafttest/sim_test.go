@@ -10,11 +10,12 @@ import (
 // Flags for long runs and replays. They live in the test file, so the
 // package keeps no mutable state.
 var (
-	flagSeed  = flag.Uint64("seed", 0, "replay only this seed (0: run -seeds seeds)")
-	flagSeeds = flag.Int("seeds", 0, "number of seeds to run (default 2000, 200 with -short)")
-	flagFirst = flag.Uint64("first", 1, "first seed of the range")
-	flagSteps = flag.Int("steps", 0, "chaos steps per seed (default rafttest.DefaultSteps)")
-	flagTrace = flag.Int("trace", 0, "events shown for a failing seed (default 60)")
+	flagSeed   = flag.Uint64("seed", 0, "replay only this seed (0: run -seeds seeds)")
+	flagSeeds  = flag.Int("seeds", 0, "number of seeds to run (default 2000, 200 with -short)")
+	flagFirst  = flag.Uint64("first", 1, "first seed of the range")
+	flagSteps  = flag.Int("steps", 0, "chaos steps per seed (default rafttest.DefaultSteps)")
+	flagEvents = flag.Int("events", 0, "events shown for a failing seed (default 60)")
+	flagDump   = flag.Bool("dump", false, "with -seed, print the trace of the run even if it passes")
 )
 
 // replayCommand is the one-line command that reruns seed exactly.
@@ -71,10 +72,17 @@ func runSeed(seed uint64) (st Stats, err error) {
 		}
 	}()
 	cfg := ConfigForSeed(seed, *flagSteps)
-	if *flagTrace > 0 {
-		cfg.TraceEvents = *flagTrace
+	if *flagEvents > 0 {
+		cfg.TraceEvents = *flagEvents
 	}
-	return Run(cfg)
+	if !*flagDump {
+		return Run(cfg)
+	}
+	st, lines, err := RunTrace(cfg)
+	for _, l := range lines {
+		fmt.Println(l)
+	}
+	return st, err
 }
 
 func addStats(a, b Stats) Stats {

@@ -45,7 +45,7 @@ func (s *Simulator) weights() [numActions]int {
 	w[actPropose] = 15
 	w[actRead] = 7
 	w[actConfChange] = 2
-	w[actTransfer] = 1
+	w[actTransfer] = 2
 	w[actCompact] = 2
 	w[actCrash] = s.cfg.CrashWeight
 	w[actRestart] = 2 * down

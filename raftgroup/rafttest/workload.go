@@ -4,14 +4,19 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/flotilladb/flotilla/raftgroup"
 	"github.com/flotilladb/flotilla/raftgroup/raftpb"
 )
 
-// client picks the replica a client request goes to: usually the leader,
-// sometimes any up replica (which must refuse cleanly).
+// client picks the replica a client request goes to: usually one that
+// believes it leads (a deposed leader that has not noticed included, as a
+// client with a stale view would), sometimes any up replica (which must
+// refuse cleanly).
 func (s *Simulator) client() *node {
-	if l := s.leader(); l != nil && s.rng.IntN(8) != 0 {
-		return l
+	if s.rng.IntN(8) != 0 {
+		if l := s.pick(func(n *node) bool { return n.up() && n.g.Role() == raftgroup.Leader }); l != nil {
+			return l
+		}
 	}
 	return s.pick(func(n *node) bool { return n.up() })
 }
@@ -73,6 +78,14 @@ func (s *Simulator) transfer() error {
 		note = err.Error()
 	}
 	s.record(event{kind: evTransfer, node: l.id, a: uint64(to), note: note})
+	if err == nil && s.cfg.PartitionWeight > 0 && s.rng.IntN(3) == 0 {
+		// Nemesis: the old leader stops hearing anyone just as it hands
+		// over, so it learns late that it was deposed.
+		for y := range s.net.cut {
+			s.net.cut[y][l.id] = true
+		}
+		s.record(event{kind: evPartition, note: fmt.Sprintf("cut every link into n%d", l.id)})
+	}
 	return nil
 }
 
