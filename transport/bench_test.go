@@ -114,55 +114,113 @@ func benchMessages(groups int) []raftpb.Message {
 func benchCoalesced(b *testing.B, groups int) {
 	a, _, rc := benchPair(b)
 	msgs := benchMessages(groups)
-	a.Send(msgs[0]) // connect
-	rc.waitBelow(1, 1)
-	rc.msgs.Store(0)
-	rc.frames.Store(0)
+	runCoalesced(a, rc, msgs, 1) // connect
 	runtime.GC()
 	b.ResetTimer()
 	start, cpu0 := time.Now(), cpuTime()
-	for i := 0; i < b.N; i++ {
+	frames := runCoalesced(a, rc, msgs, b.N)
+	b.StopTimer()
+	report(b, b.N, time.Since(start), cpuTime()-cpu0, frames)
+}
+
+// runCoalesced sends n messages through a and waits until rc has them
+// all; it returns the frames they took.
+func runCoalesced(a *Transport, rc *counter, msgs []raftpb.Message, n int) int64 {
+	rc.msgs.Store(0)
+	rc.frames.Store(0)
+	for i := 0; i < n; i++ {
 		if i%256 == 0 {
 			rc.waitBelow(int64(i), benchWindow)
 		}
-		a.Send(msgs[i%groups])
+		a.Send(msgs[i%len(msgs)])
 	}
-	rc.waitBelow(int64(b.N), 1)
-	b.StopTimer()
-	report(b, b.N, time.Since(start), cpuTime()-cpu0, rc.frames.Load())
+	rc.waitBelow(int64(n), 1)
+	return rc.frames.Load()
+}
+
+// naiveClient is the baseline's fastrpc client to addr.
+func naiveClient(addr string) *fastrpc.Client {
+	return &fastrpc.Client{SniffHeader: sniffHeader, ProtocolVersion: fastrpcProtocolVersion, Addr: addr,
+		CompressType: fastrpc.CompressNone, NewResponse: func() fastrpc.ResponseReader { return &chunkAck{} },
+		MaxPendingRequests: 2 * benchWindow}
 }
 
 // benchNaive: one fastrpc request (a one-message frame) per message, on
 // the same server, no coalescing.
 func benchNaive(b *testing.B, groups int) {
 	_, r, rc := benchPair(b)
-	cl := &fastrpc.Client{SniffHeader: sniffHeader, ProtocolVersion: fastrpcProtocolVersion, Addr: r.Addr().String(),
-		CompressType: fastrpc.CompressNone, NewResponse: func() fastrpc.ResponseReader { return &chunkAck{} },
-		MaxPendingRequests: 2 * benchWindow}
+	cl := naiveClient(r.Addr().String())
 	msgs := benchMessages(groups)
-	send := func(i int) {
+	runNaive(cl, rc, msgs, 1)
+	runtime.GC()
+	b.ResetTimer()
+	start, cpu0 := time.Now(), cpuTime()
+	frames := runNaive(cl, rc, msgs, b.N)
+	b.StopTimer()
+	report(b, b.N, time.Since(start), cpuTime()-cpu0, frames)
+}
+
+// runNaive sends n messages as n requests and waits until rc has them.
+func runNaive(cl *fastrpc.Client, rc *counter, msgs []raftpb.Message, n int) int64 {
+	rc.msgs.Store(0)
+	rc.frames.Store(0)
+	for i := 0; i < n; i++ {
+		if i%256 == 0 {
+			rc.waitBelow(int64(i), benchWindow)
+		}
 		// Encoding each message anew keeps the comparison honest.
-		f := &frame{buf: encodeBatch(1, 1, 2, msgs[i%groups:i%groups+1], nil)}
+		g := i % len(msgs)
+		f := &frame{buf: encodeBatch(1, 1, 2, msgs[g:g+1], nil)}
 		for !cl.SendNowait(f, nil) {
 			runtime.Gosched()
 		}
 	}
-	send(0)
-	rc.waitBelow(1, 1)
-	rc.msgs.Store(0)
-	rc.frames.Store(0)
-	runtime.GC()
-	b.ResetTimer()
-	start, cpu0 := time.Now(), cpuTime()
-	for i := 0; i < b.N; i++ {
-		if i%256 == 0 {
-			rc.waitBelow(int64(i), benchWindow)
-		}
-		send(i)
+	rc.waitBelow(int64(n), 1)
+	return rc.frames.Load()
+}
+
+// BenchmarkRatio measures the coalesced transport against the naive
+// baseline in alternating bursts within one benchmark, so that background
+// load on a shared machine hits both alike. One iteration is one burst of
+// each (order alternating); run it with -benchtime Nx. It reports both
+// rates and their ratio ("x-naive"), and the ratio of CPU per message.
+func BenchmarkRatio(b *testing.B) {
+	for _, groups := range []int{1, 100, 10000} {
+		b.Run(fmt.Sprintf("groups=%d", groups), func(b *testing.B) {
+			a, _, rcA := benchPair(b)
+			_, r, rcN := benchPair(b)
+			cl := naiveClient(r.Addr().String())
+			msgs := benchMessages(groups)
+			runCoalesced(a, rcA, msgs, 1000)
+			runNaive(cl, rcN, msgs, 1000)
+			const nCoalesced, nNaive = 400000, 40000
+			var wallC, wallN, cpuC, cpuN time.Duration
+			for i := 0; i < b.N; i++ {
+				for k := 0; k < 2; k++ {
+					runtime.GC()
+					start, cpu0 := time.Now(), cpuTime()
+					if (i+k)%2 == 0 {
+						runCoalesced(a, rcA, msgs, nCoalesced)
+						wallC, cpuC = wallC+time.Since(start), cpuC+cpuTime()-cpu0
+					} else {
+						runNaive(cl, rcN, msgs, nNaive)
+						wallN, cpuN = wallN+time.Since(start), cpuN+cpuTime()-cpu0
+					}
+				}
+			}
+			rateC := float64(b.N*nCoalesced) / wallC.Seconds()
+			rateN := float64(b.N*nNaive) / wallN.Seconds()
+			cpuPerC := float64(cpuC.Nanoseconds()) / float64(b.N*nCoalesced)
+			cpuPerN := float64(cpuN.Nanoseconds()) / float64(b.N*nNaive)
+			b.ReportMetric(rateC, "coalesced-msgs/s")
+			b.ReportMetric(rateN, "naive-msgs/s")
+			b.ReportMetric(rateC/rateN, "x-naive")
+			b.ReportMetric(cpuPerC, "coalesced-cpu-ns/msg")
+			b.ReportMetric(cpuPerN, "naive-cpu-ns/msg")
+			b.ReportMetric(cpuPerN/cpuPerC, "x-cpu-efficiency")
+			b.ReportMetric(0, "ns/op")
+		})
 	}
-	rc.waitBelow(int64(b.N), 1)
-	b.StopTimer()
-	report(b, b.N, time.Since(start), cpuTime()-cpu0, rc.frames.Load())
 }
 
 // BenchmarkHeartbeats: one iteration is one tick with 10,000 active
@@ -189,9 +247,8 @@ func BenchmarkHeartbeats(b *testing.B) {
 	})
 	b.Run("naive/groups=10000", func(b *testing.B) {
 		_, r, rc := benchPair(b)
-		cl := &fastrpc.Client{SniffHeader: sniffHeader, ProtocolVersion: fastrpcProtocolVersion, Addr: r.Addr().String(),
-			CompressType: fastrpc.CompressNone, NewResponse: func() fastrpc.ResponseReader { return &chunkAck{} },
-			MaxPendingRequests: 4 * groups}
+		cl := naiveClient(r.Addr().String())
+		cl.MaxPendingRequests = 4 * groups
 		hbs := heartbeats(1, 2, groups)
 		b.ResetTimer()
 		start, cpu0 := time.Now(), cpuTime()
@@ -230,4 +287,29 @@ func heartbeats(from, to raftpb.NodeID, groups int) []raftpb.Message {
 		out[g] = raftpb.Message{Type: typ, Group: raftpb.GroupID(g), From: from, To: to, Term: 5, Commit: 100}
 	}
 	return out
+}
+
+// BenchmarkCodec measures encoding and decoding alone, per message, for a
+// frame of 1,000 100-byte messages.
+func BenchmarkCodec(b *testing.B) {
+	msgs := benchMessages(1000)
+	buf := make([]byte, 0, 256<<10)
+	b.Run("encode", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if i%1000 == 0 {
+				buf = beginFrame(buf[:0], frameHeader{kind: kindBatch, cluster: 1, from: 1, to: 2})
+			}
+			buf = appendMessage(buf, &msgs[i%1000])
+		}
+	})
+	frame := encodeBatch(1, 1, 2, msgs, nil)
+	b.Run("decode", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i += 1000 {
+			h, body, _ := parseHeader(frame[prefixBytes:], 1, 2)
+			if _, err := decodeBatch(h, body); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
