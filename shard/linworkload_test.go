@@ -1,0 +1,435 @@
+package shard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/anishathalye/porcupine"
+	"github.com/flotilladb/flotilla/raftgroup/raftpb"
+)
+
+// Budgets of one client operation: each attempt at one node, and all the
+// attempts of one operation (following leader hints, riding out
+// elections).
+const (
+	linAttemptTimeout = 400 * time.Millisecond
+	linOpBudget       = 1500 * time.Millisecond
+	linRetryPause     = 2 * time.Millisecond
+)
+
+// linRecorder collects the history of a linearizability run.
+type linRecorder struct {
+	start time.Time
+
+	mu         sync.Mutex
+	ops        []porcupine.Operation
+	unknown    []int // indexes of ops whose Return is the end of the test
+	nextClient int
+	events     []porcupine.Annotation
+	// written holds every value ever sent to each key, for the check of
+	// stale reads (which are not in the history).
+	written map[string]map[string]bool
+	// lastSeen is a recent value of each key, to give CASes a fair chance.
+	lastSeen map[string]string
+	stats    linStats
+}
+
+type linStats struct {
+	ok, unknown, gaveUp, staleReads, faults int
+}
+
+func newLinRecorder() *linRecorder {
+	return &linRecorder{start: time.Now(), written: map[string]map[string]bool{}, lastSeen: map[string]string{}}
+}
+
+func (r *linRecorder) now() int64 { return time.Since(r.start).Nanoseconds() }
+
+func (r *linRecorder) newClient() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.nextClient++
+	return r.nextClient - 1
+}
+
+func (r *linRecorder) record(op porcupine.Operation) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := op.Output.(linOutput)
+	if out.unknown {
+		r.unknown = append(r.unknown, len(r.ops))
+		r.stats.unknown++
+	} else {
+		r.stats.ok++
+	}
+	r.ops = append(r.ops, op)
+	in := op.Input.(linInput)
+	switch {
+	case out.unknown:
+	case in.kind == linGet, in.kind == linCAS && !out.ok:
+		r.lastSeen[in.key] = out.value
+	default:
+		r.lastSeen[in.key] = in.value
+	}
+}
+
+func (r *linRecorder) event(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.stats.faults++
+	r.events = append(r.events, porcupine.Annotation{Tag: "nemesis", Start: r.now(), Description: fmt.Sprintf(format, args...)})
+}
+
+// noteWrite registers a value before it is sent.
+func (r *linRecorder) noteWrite(key, value string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.written[key] == nil {
+		r.written[key] = map[string]bool{}
+	}
+	r.written[key][value] = true
+}
+
+func (r *linRecorder) wasWritten(key, value string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return value == "" || r.written[key][value]
+}
+
+// guess picks the expected value of a CAS: usually the last value seen.
+func (r *linRecorder) guess(key string, rng *rand.Rand) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if rng.IntN(5) == 0 {
+		return ""
+	}
+	return r.lastSeen[key]
+}
+
+// finish gives every operation of unknown outcome the end of the test as
+// its return time and returns the history.
+func (r *linRecorder) finish() []porcupine.Operation {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	end := r.now()
+	for _, i := range r.unknown {
+		r.ops[i].Return = end
+	}
+	return r.ops
+}
+
+// linClient is one sequential client. It follows NotLeaderError hints;
+// the store does not forward.
+type linClient struct {
+	c     *testCluster
+	rec   *linRecorder
+	rng   *rand.Rand
+	id    int
+	name  int
+	seq   int
+	keys  []string
+	hints map[string]raftpb.NodeID
+}
+
+func (cl *linClient) next() linInput {
+	key := cl.keys[cl.rng.IntN(len(cl.keys))]
+	cl.seq++
+	value := fmt.Sprintf("c%d.%d", cl.name, cl.seq)
+	switch p := cl.rng.IntN(10); {
+	case p < 4:
+		return linInput{kind: linGet, key: key}
+	case p < 7:
+		cl.rec.noteWrite(key, value)
+		return linInput{kind: linPut, key: key, value: value}
+	default:
+		if cl.rng.IntN(6) == 0 {
+			value = "" // delete
+		} else {
+			cl.rec.noteWrite(key, value)
+		}
+		return linInput{kind: linCAS, key: key, value: value, expected: cl.rec.guess(key, cl.rng)}
+	}
+}
+
+// pick chooses the node to try: the hinted leader if it runs, otherwise
+// a random running node.
+func (cl *linClient) pick(key string) (raftpb.NodeID, *Store) {
+	if id, ok := cl.hints[key]; ok {
+		if s := cl.c.node(id); s != nil {
+			return id, s
+		}
+	}
+	live := cl.c.live()
+	if len(live) == 0 {
+		return raftpb.None, nil
+	}
+	id := live[cl.rng.IntN(len(live))]
+	return id, cl.c.node(id)
+}
+
+// linCall runs in against one store.
+func linCall(ctx context.Context, s *Store, in linInput) (linOutput, error) {
+	key := []byte(in.key)
+	switch in.kind {
+	case linGet:
+		v, found, err := s.Get(ctx, key)
+		if err != nil {
+			return linOutput{}, err
+		}
+		if !found {
+			v = nil
+		}
+		return linOutput{ok: true, value: string(v)}, nil
+	case linPut:
+		return linOutput{ok: true}, s.Put(ctx, key, []byte(in.value))
+	}
+	var expected, value []byte
+	if in.expected != "" {
+		expected = []byte(in.expected)
+	}
+	if in.value != "" {
+		value = []byte(in.value)
+	}
+	err := s.CompareAndSwap(ctx, key, expected, value)
+	var cf *CondFailedError
+	if errors.As(err, &cf) {
+		out := linOutput{}
+		if cf.Exists {
+			out.value = string(cf.Current)
+		}
+		return out, nil
+	}
+	return linOutput{ok: err == nil}, err
+}
+
+// notApplied reports whether err says for certain that a write took no
+// effect, so that it may be retried.
+func notApplied(err error) bool {
+	if errors.Is(err, ErrTimeout) || errors.Is(err, ErrClosed) {
+		return false
+	}
+	var nl *NotLeaderError
+	return errors.As(err, &nl) || errors.Is(err, ErrNoQuorum) || errors.Is(err, ErrProposalDropped)
+}
+
+// do runs one operation to an outcome and records it. A read that never
+// succeeds, or a write that certainly never took effect, leaves no trace.
+// A write whose effect is unknown is recorded as such, and the client
+// continues under a new ID (its unknown operation stays open to the end).
+func (cl *linClient) do(in linInput, budget time.Duration) bool {
+	call := cl.rec.now()
+	deadline := time.Now().Add(budget)
+	for time.Now().Before(deadline) {
+		id, s := cl.pick(in.key)
+		if s == nil {
+			time.Sleep(linRetryPause)
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), linAttemptTimeout)
+		out, err := linCall(ctx, s, in)
+		cancel()
+		if err == nil {
+			cl.hints[in.key] = id
+			cl.rec.record(porcupine.Operation{ClientId: cl.id, Input: in, Call: call, Output: out, Return: cl.rec.now()})
+			return true
+		}
+		var nl *NotLeaderError
+		if errors.As(err, &nl) && nl.Leader != raftpb.None && nl.Leader != id {
+			cl.hints[in.key] = nl.Leader
+		} else {
+			delete(cl.hints, in.key)
+		}
+		if in.kind != linGet && !notApplied(err) {
+			cl.rec.record(porcupine.Operation{ClientId: cl.id, Input: in, Call: call, Output: linOutput{unknown: true}})
+			cl.id = cl.rec.newClient()
+			return false
+		}
+		time.Sleep(linRetryPause)
+	}
+	cl.rec.mu.Lock()
+	cl.rec.stats.gaveUp++
+	cl.rec.mu.Unlock()
+	return false
+}
+
+// linConfig is one linearizability run.
+type linConfig struct {
+	nodes, shards, keys, clients int
+	duration                     time.Duration
+	// maxDown bounds the nodes the nemesis keeps stopped at once.
+	maxDown int
+}
+
+// runLinearizability runs cfg's workload against a fresh in-memory cluster
+// under a seeded nemesis (partitions, one-way cuts, isolated nodes, nodes
+// stopped and restarted on their data directory), then checks the history
+// of linearizable operations with porcupine. Stale reads run beside it;
+// they are not in the history (they may legitimately lag) but must only
+// return values some client wrote.
+func runLinearizability(t *testing.T, cfg linConfig) {
+	seed := linTestSeed(t)
+	if testing.Short() {
+		cfg.duration /= 2
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x6c696e))
+	// Small logs, so that restarted nodes also catch up by snapshot.
+	c := newMemClusterTweaked(t, cfg.nodes, cfg.shards, seed, func(_ raftpb.NodeID, o *Options) { o.MaxLogEntries = 64 })
+	keys := make([]string, cfg.keys)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("k%06d", (i*1000000+500000)/cfg.keys)
+	}
+	rec := newLinRecorder()
+	var stop sync.WaitGroup
+	done := make(chan struct{})
+	for i := 0; i < cfg.clients; i++ {
+		cl := &linClient{c: c, rec: rec, rng: rand.New(rand.NewPCG(seed, uint64(i+1))), id: rec.newClient(),
+			name: i, keys: keys, hints: map[string]raftpb.NodeID{}}
+		stop.Add(1)
+		go func() {
+			defer stop.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				cl.do(cl.next(), linOpBudget)
+			}
+		}()
+	}
+	stop.Add(1)
+	go func() {
+		defer stop.Done()
+		staleReader(t, c, rec, keys, rand.New(rand.NewPCG(seed, 0x57a1e)), done)
+	}()
+
+	linNemesis(c, rec, rng, cfg, time.Now().Add(cfg.duration))
+	close(done)
+	stop.Wait()
+
+	// Heal, restart everything, and read every key once more: these reads
+	// pin down what the writes of unknown outcome did.
+	c.net.Heal()
+	for id := raftpb.NodeID(1); id <= raftpb.NodeID(cfg.nodes); id++ {
+		if c.node(id) == nil {
+			c.start(id)
+		}
+	}
+	final := &linClient{c: c, rec: rec, rng: rand.New(rand.NewPCG(seed, 0xf1)), id: rec.newClient(),
+		keys: keys, hints: map[string]raftpb.NodeID{}}
+	for _, k := range keys {
+		if !final.do(linInput{kind: linGet, key: k}, 20*time.Second) {
+			t.Fatalf("seed %d: the healed cluster could not serve a linearizable read of %s", seed, k)
+		}
+	}
+	history := rec.finish()
+	st := rec.stats
+	t.Logf("seed %d: %d ops (%d of unknown outcome), %d given up, %d stale reads, %d faults",
+		seed, st.ok+st.unknown, st.unknown, st.gaveUp, st.staleReads, st.faults)
+	if st.ok < 50 {
+		t.Fatalf("seed %d: only %d operations completed; the check would prove nothing", seed, st.ok)
+	}
+	checkLinearizable(t, seed, history, rec.events)
+}
+
+// staleReader reads random keys at Stale consistency from random nodes
+// until done, checking that each value was written by some client.
+func staleReader(t *testing.T, c *testCluster, rec *linRecorder, keys []string, rng *rand.Rand, done chan struct{}) {
+	for {
+		select {
+		case <-done:
+			return
+		default:
+		}
+		live := c.live()
+		if len(live) == 0 {
+			time.Sleep(linRetryPause)
+			continue
+		}
+		s := c.node(live[rng.IntN(len(live))])
+		if s == nil {
+			continue
+		}
+		key := keys[rng.IntN(len(keys))]
+		v, found, err := s.Get(context.Background(), []byte(key), Stale)
+		if err != nil {
+			continue // the node closed under us
+		}
+		if !found {
+			v = nil
+		}
+		if !rec.wasWritten(key, string(v)) {
+			t.Errorf("stale read of %s returned %q, which no client wrote", key, v)
+		}
+		rec.mu.Lock()
+		rec.stats.staleReads++
+		rec.mu.Unlock()
+		time.Sleep(time.Millisecond) // a background reader, not a hot loop
+	}
+}
+
+// linNemesis injects one fault at a time until the deadline: a network
+// fault replaces the previous one; stopped nodes come back later.
+func linNemesis(c *testCluster, rec *linRecorder, rng *rand.Rand, cfg linConfig, until time.Time) {
+	down := map[raftpb.NodeID]bool{}
+	all := make([]raftpb.NodeID, cfg.nodes)
+	for i := range all {
+		all[i] = raftpb.NodeID(i + 1)
+	}
+	for time.Now().Before(until) {
+		time.Sleep(time.Duration(50+rng.IntN(250)) * time.Millisecond) // how long the current fault lasts
+		switch rng.IntN(7) {
+		case 0:
+			c.net.Heal()
+			rec.event("heal")
+		case 1:
+			c.net.Heal()
+			n := all[rng.IntN(len(all))]
+			c.net.Isolate(n)
+			rec.event("isolate %d", n)
+		case 2:
+			c.net.Heal()
+			perm := rng.Perm(len(all))
+			k := 1 + rng.IntN((len(all)-1)/2)
+			var minority, majority []raftpb.NodeID
+			for i, p := range perm {
+				if i < k {
+					minority = append(minority, all[p])
+				} else {
+					majority = append(majority, all[p])
+				}
+			}
+			c.net.Partition(minority, majority)
+			rec.event("partition %v | %v", minority, majority)
+		case 3:
+			c.net.Heal()
+			a := all[rng.IntN(len(all))]
+			b := all[(int(a)+rng.IntN(len(all)-1))%len(all)]
+			c.net.Cut(a, b)
+			rec.event("cut %d -> %d", a, b)
+		case 4, 5:
+			if len(down) < cfg.maxDown {
+				live := c.live()
+				n := live[rng.IntN(len(live))]
+				c.stopNode(n)
+				down[n] = true
+				rec.event("stop %d", n)
+			}
+		case 6:
+			for _, n := range all {
+				if down[n] {
+					c.start(n)
+					delete(down, n)
+					rec.event("restart %d", n)
+					break
+				}
+			}
+		}
+	}
+}
+
+func newTestRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, seed^0x5eed)) }
