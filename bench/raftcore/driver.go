@@ -13,12 +13,12 @@ type Replica[M any] interface {
 	// Propose makes n proposals of data at once, through the library's
 	// best API for a batch.
 	Propose(data []byte, n int) error
-	// handleReady processes one Ready if there is one: persist it to the
+	// HandleReady processes one Ready if there is one: persist it to the
 	// replica's MemoryStorage, append its messages to out, count what it
 	// applies, Advance. It reports whether there was a Ready.
 	HandleReady(out []M) ([]M, bool, error)
 	Step(m M) error
-	// appliedProposals counts applied entries that carry data.
+	// AppliedProposals counts applied entries that carry data.
 	AppliedProposals() int
 	AppliedIndex() uint64
 	Compact(i uint64) error
@@ -41,6 +41,8 @@ type Cluster[M any, R Replica[M]] struct {
 	compacted uint64
 }
 
+// NewCluster wires nodes together and elects nodes[0]; dest maps a message
+// to the index of its destination in nodes.
 func NewCluster[M any, R Replica[M]](nodes []R, dest func(M) int) (*Cluster[M, R], error) {
 	c := &Cluster[M, R]{nodes: nodes, dest: dest}
 	if err := c.nodes[0].Campaign(); err != nil {
