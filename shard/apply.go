@@ -62,7 +62,6 @@ func (w *worker) apply() error {
 		}
 		if changed {
 			ab.SetState(r.state)
-			r.appliedIdx.Store(uint64(r.state.Applied))
 			dirty = true
 		}
 	}
@@ -71,6 +70,13 @@ func (w *worker) apply() error {
 			return fmt.Errorf("shard: committing apply batch: %w", err)
 		}
 		w.s.m.applyBatches.Add(1)
+		// NB: published only after Commit: the syncer treats an applied
+		// index it reads before a sync point as durable after it, and
+		// truncates the log up to it.
+		for i := range w.readies {
+			r := w.readies[i].r
+			r.appliedIdx.Store(uint64(r.state.Applied))
+		}
 	}
 	for _, f := range done {
 		f.p.finish(f.res, f.err)
