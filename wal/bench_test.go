@@ -37,8 +37,8 @@ const benchEntryBytes = 128
 type benchResult struct {
 	entriesPerSec, fsyncsPerSec, entriesPerSync, bytesPerSync float64
 	// ioBusy is the fraction of the run the writer spent in write+sync.
-	ioBusy float64
-	p50, p99                                                  time.Duration
+	ioBusy   float64
+	p50, p99 time.Duration
 }
 
 func (r benchResult) report(b *testing.B) {
@@ -54,15 +54,18 @@ func (r benchResult) report(b *testing.B) {
 	b.ReportMetric(0, "ns/op")
 }
 
-// appender submits one entry of group g at index idx and waits.
-type appender func(g raftpb.GroupID, idx raftpb.Index, data []byte) error
+// worker is one submitter's state: submit queues one entry of group g at
+// index idx (called with the group's lock held, so a group's entries reach
+// the log in index order), wait blocks until it is durable.
+type worker interface {
+	submit(g raftpb.GroupID, idx raftpb.Index, data []byte)
+	wait() error
+}
 
-// drive runs n entries through submit from s goroutines over groups
-// groups, and returns the elapsed time and every commit latency. Indexes
-// of a group are handed out under the group's lock, and submit is called
-// with the lock held for the submit part only, so each group's entries
-// reach the log in index order.
-func drive(b *testing.B, n, groups, s int, submit func(g raftpb.GroupID, idx raftpb.Index, data []byte) func() error) (time.Duration, []time.Duration) {
+// drive runs n entries from s workers over groups groups, round robin,
+// and returns the elapsed time and every commit latency. The harness
+// itself allocates nothing per entry.
+func drive(b *testing.B, n, groups, s int, newWorker func() worker) (time.Duration, []time.Duration) {
 	type gstate struct {
 		sync.Mutex
 		next raftpb.Index
@@ -72,6 +75,11 @@ func drive(b *testing.B, n, groups, s int, submit func(g raftpb.GroupID, idx raf
 		gs[i].next = 1
 	}
 	lat := make([][]time.Duration, s)
+	workers := make([]worker, s)
+	for i := range workers {
+		workers[i] = newWorker()
+		lat[i] = make([]time.Duration, 0, n/s+1)
+	}
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -80,7 +88,7 @@ func drive(b *testing.B, n, groups, s int, submit func(g raftpb.GroupID, idx raf
 		go func() {
 			defer wg.Done()
 			data := make([]byte, benchEntryBytes)
-			lat[w] = make([]time.Duration, 0, n/s+1)
+			wk := workers[w]
 			for {
 				i := next.Add(1) - 1
 				if i >= int64(n) {
@@ -92,9 +100,9 @@ func drive(b *testing.B, n, groups, s int, submit func(g raftpb.GroupID, idx raf
 				gs[g].Lock()
 				idx := gs[g].next
 				gs[g].next++
-				wait := submit(raftpb.GroupID(g), idx, data)
+				wk.submit(raftpb.GroupID(g), idx, data)
 				gs[g].Unlock()
-				if err := wait(); err != nil {
+				if err := wk.wait(); err != nil {
 					b.Error(err)
 					return
 				}
@@ -106,6 +114,45 @@ func drive(b *testing.B, n, groups, s int, submit func(g raftpb.GroupID, idx raf
 	elapsed := time.Since(start)
 	return elapsed, slices.Concat(lat...)
 }
+
+// walWorker owns one Batch, reused for every entry, as a store worker
+// would.
+type walWorker struct {
+	w  *WAL
+	b  *Batch
+	e  [1]raftpb.Entry
+	pd Pending
+}
+
+func (k *walWorker) submit(g raftpb.GroupID, idx raftpb.Index, data []byte) {
+	k.b.Reset()
+	k.e[0] = raftpb.Entry{Term: 1, Index: idx, Data: data}
+	k.b.Append(g, k.e[:])
+	k.pd = k.w.Submit(k.b)
+}
+
+func (k *walWorker) wait() error { return k.pd.Wait(context.Background()) }
+
+// pebbleWorker commits one synced pebble batch per entry, inside the
+// group's lock (pebble assigns commit order at Commit, so committing
+// outside would let a group's entries race, which a Raft log store must
+// not allow either).
+type pebbleWorker struct {
+	db  *pebble.DB
+	key [16]byte
+	err error
+}
+
+func (k *pebbleWorker) submit(g raftpb.GroupID, idx raftpb.Index, data []byte) {
+	binary.BigEndian.PutUint64(k.key[:], uint64(g))
+	binary.BigEndian.PutUint64(k.key[8:], uint64(idx))
+	bt := k.db.NewBatch()
+	_ = bt.Set(k.key[:], data, nil)
+	k.err = bt.Commit(pebble.Sync)
+	_ = bt.Close()
+}
+
+func (k *pebbleWorker) wait() error { return k.err }
 
 func percentiles(lat []time.Duration) (p50, p99 time.Duration) {
 	if len(lat) == 0 {
@@ -131,22 +178,8 @@ func benchWAL(b *testing.B, groups, s int) benchResult {
 		b.Fatal(err)
 	}
 	defer w.Close()
-	pool := sync.Pool{New: func() any { return w.NewBatch() }}
-	ents := make([]raftpb.Entry, 1)
-	_ = ents
 	b.ResetTimer()
-	elapsed, lat := drive(b, b.N, groups, s, func(g raftpb.GroupID, idx raftpb.Index, data []byte) func() error {
-		bt := pool.Get().(*Batch)
-		bt.Reset()
-		e := [1]raftpb.Entry{{Term: 1, Index: idx, Data: data}}
-		bt.Append(g, e[:])
-		p := w.Submit(bt)
-		return func() error {
-			err := p.Wait(context.Background())
-			pool.Put(bt)
-			return err
-		}
-	})
+	elapsed, lat := drive(b, b.N, groups, s, func() worker { return &walWorker{w: w, b: w.NewBatch()} })
 	b.StopTimer()
 	m := w.Metrics()
 	p50, p99 := percentiles(lat)
@@ -172,19 +205,7 @@ func benchPebble(b *testing.B, groups, s int) benchResult {
 	defer db.Close()
 	before := syncs.Load()
 	b.ResetTimer()
-	elapsed, lat := drive(b, b.N, groups, s, func(g raftpb.GroupID, idx raftpb.Index, data []byte) func() error {
-		var key [16]byte
-		binary.BigEndian.PutUint64(key[:], uint64(g))
-		binary.BigEndian.PutUint64(key[8:], uint64(idx))
-		bt := db.NewBatch()
-		_ = bt.Set(key[:], data, nil)
-		// NB: pebble orders commits itself; calling Commit outside the
-		// group lock would let a group's entries race, which a Raft log
-		// store would not allow either, so commit inside.
-		err := bt.Commit(pebble.Sync)
-		_ = bt.Close()
-		return func() error { return err }
-	})
+	elapsed, lat := drive(b, b.N, groups, s, func() worker { return &pebbleWorker{db: db} })
 	b.StopTimer()
 	n := syncs.Load() - before
 	p50, p99 := percentiles(lat)

@@ -1,13 +1,10 @@
 package wal
 
 import (
-	"context"
 	"fmt"
-	"sync"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
-	"github.com/flotilladb/flotilla/raftgroup/raftpb"
 )
 
 // BenchmarkSubmitMemFS measures the CPU cost of the submit, write and
@@ -21,21 +18,9 @@ func BenchmarkSubmitMemFS(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer w.Close()
-			pool := sync.Pool{New: func() any { return w.NewBatch() }}
 			b.ReportAllocs()
 			b.ResetTimer()
-			elapsed, _ := drive(b, b.N, 10000, s, func(g raftpb.GroupID, idx raftpb.Index, data []byte) func() error {
-				bt := pool.Get().(*Batch)
-				bt.Reset()
-				e := [1]raftpb.Entry{{Term: 1, Index: idx, Data: data}}
-				bt.Append(g, e[:])
-				p := w.Submit(bt)
-				return func() error {
-					err := p.Wait(context.Background())
-					pool.Put(bt)
-					return err
-				}
-			})
+			elapsed, _ := drive(b, b.N, 10000, s, func() worker { return &walWorker{w: w, b: w.NewBatch()} })
 			m := w.Metrics()
 			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "entries/s")
 			b.ReportMetric(float64(m.Entries)/float64(m.Fsyncs), "entries/fsync")

@@ -132,8 +132,11 @@ func TestDelayedSyncGroupsCommits(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got := w.Metrics().Fsyncs - before; got != 2 {
-		t.Fatalf("%d syncs for 1 slow + 50 gathered batches, want 2", got)
+	// The slow sync, then the 50 batches gathered meanwhile: the writer
+	// may have split them over at most maxFlights-1 writes, and the syncer
+	// makes whatever is written when it gets to it durable at once.
+	if got := w.Metrics().Fsyncs - before; got < 2 || got > maxFlights {
+		t.Fatalf("%d syncs for 1 slow + 50 gathered batches, want 2..%d", got, maxFlights)
 	}
 }
 

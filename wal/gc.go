@@ -81,7 +81,16 @@ func (w *WAL) segDiskBytes(num uint32) int64 {
 // or beyond its span, which replay skips or the next copied record
 // replaces, exactly as when they were first written.
 func (w *WAL) rewriteGroup(g *group) error {
-	b := &w.wr.gc
+	if w.wr.gc == nil {
+		w.wr.gc = &Batch{threshold: -1}
+	}
+	b := w.wr.gc
+	start := len(b.ops)
+	defer func() {
+		for i := start; i < len(b.ops); i++ {
+			b.ops[i].g = g
+		}
+	}()
 	b.Remove(g.id)
 	if g.compact > 0 || g.compactTerm > 0 {
 		b.Compact(g.id, g.compact, g.compactTerm)
@@ -133,8 +142,9 @@ func (g *group) nextTermChange(i, end raftpb.Index) raftpb.Index {
 }
 
 // collectSegments deletes the segments no live group needs any more, and
-// forgets groups removed by the last write. It runs in the writer after a
-// write is published.
+// forgets removed groups. It runs in the writer once the first write of a
+// new segment (which carries the rewrites) is durable, with the syncer
+// idle.
 func (w *WAL) collectSegments() error {
 	if len(w.wr.removed) > 0 {
 		w.idx.Lock()
@@ -146,10 +156,6 @@ func (w *WAL) collectSegments() error {
 		w.idx.Unlock()
 		w.wr.removed = w.wr.removed[:0]
 	}
-	if !w.wr.collect {
-		return nil
-	}
-	w.wr.collect = false
 	minBase := w.wr.active.num
 	for _, g := range w.idx.groups {
 		if g.exists {

@@ -180,12 +180,14 @@ func compactSlice[T any](s []T, i int) []T {
 	return s[i:]
 }
 
-// applyRemove forgets the group and returns the change in live bytes.
+// applyRemove forgets the group and returns the change in live bytes. It
+// leaves the staged fields alone: they belong to the writer goroutine.
 func (g *group) applyRemove() int64 {
 	freed := g.liveBytes
-	id := g.id
-	s, t := g.spans[:0], g.terms[:0]
-	*g = group{id: id, spans: s, terms: t, sExists: g.sExists, sCompact: g.sCompact, sLast: g.sLast}
+	clear(g.spans)
+	g.spans, g.terms = g.spans[:0], g.terms[:0]
+	g.exists, g.compact, g.compactTerm, g.last = false, 0, 0, 0
+	g.hs, g.baseSeg, g.liveBytes = raftpb.HardState{}, 0, 0
 	return -freed
 }
 

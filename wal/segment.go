@@ -50,12 +50,14 @@ func (w *WAL) path(name string) string { return w.fs.PathJoin(w.opts.Dir, name) 
 // prepareSegment makes sure the active segment can take a write of about
 // size bytes, rotating to a new one if not. A write never spans segments;
 // one larger than a whole segment goes alone into a fresh one, which grows.
-func (w *WAL) prepareSegment(size int) error {
+// It reports whether it rotated.
+func (w *WAL) prepareSegment(size int) (bool, error) {
 	need := int64(size + commitSize)
 	if w.wr.active != nil && (w.wr.off+need <= w.opts.SegmentBytes || w.wr.off <= segmentSize) {
-		return nil
+		return false, nil
 	}
-	return w.rotate()
+	w.waitIdle()
+	return true, w.rotate()
 }
 
 // rotate closes the active segment (already synced) and opens the next:
@@ -95,7 +97,6 @@ func (w *WAL) rotate() error {
 	w.wr.nextSeg++
 	w.wr.segNums = append(w.wr.segNums, num)
 	w.m.segmentsCreated.Add(1)
-	w.wr.collect = true
 	return w.planRewrite()
 }
 

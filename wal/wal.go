@@ -42,6 +42,7 @@ type WAL struct {
 	}
 
 	wr   writerState
+	pipe pipeline
 	prep preparer
 	m    metrics
 }
@@ -86,6 +87,10 @@ func (p Pending) Err() error {
 // done. After a ctx error the batch may still become durable, and it still
 // belongs to the WAL until Done is closed.
 func (p Pending) Wait(ctx context.Context) error {
+	if ctx.Done() == nil {
+		<-p.Done()
+		return p.Err()
+	}
 	select {
 	case <-p.Done():
 		return p.Err()
@@ -134,6 +139,8 @@ func Open(opts Options) (*WAL, error) {
 	w.closing = make(chan struct{})
 	w.writerDone = make(chan struct{})
 	w.prep.start(w)
+	w.pipe.init()
+	go w.syncLoop()
 	go w.writeLoop()
 	return w, nil
 }
