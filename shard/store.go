@@ -131,6 +131,13 @@ func (s *Store) openTransport() error {
 	if to.Logger == nil {
 		to.Logger = s.opts.Logger
 	}
+	userUnreachable := to.Events.PeerUnreachable
+	to.Events.PeerUnreachable = func(peer raftpb.NodeID, err error) {
+		s.peerUnreachable(peer)
+		if userUnreachable != nil {
+			userUnreachable(peer, err)
+		}
+	}
 	tcp, err := transport.New(to, handler{s})
 	if err != nil {
 		return fmt.Errorf("shard: starting transport: %w", err)
@@ -372,4 +379,20 @@ func (r *replica) failAll(err error) {
 		q.finish(err)
 	}
 	r.mu.Unlock()
+}
+
+// peerUnreachable tells the groups this node leads that messages to peer
+// are not getting through, so they stop streaming appends to it and probe
+// instead (raftgroup.ReportUnreachable). It runs on a transport goroutine
+// and only queues work.
+func (s *Store) peerUnreachable(peer raftpb.NodeID) {
+	for _, r := range s.replicas(nil) {
+		if raftpb.NodeID(r.leader.Load()) != s.opts.NodeID {
+			continue
+		}
+		r.mu.Lock()
+		r.mu.unreachable = append(r.mu.unreachable, peer)
+		r.mu.Unlock()
+		s.sched.enqueue(r)
+	}
 }
