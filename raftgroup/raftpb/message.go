@@ -89,12 +89,15 @@ type Message struct {
 	To    NodeID
 	Term  Term
 	// LogTerm is the term of the entry at Index (MsgApp, MsgVote,
-	// MsgPreVote), or, on a rejected MsgAppResp, the term of the rejecting
-	// follower's entry at RejectHint.
+	// MsgPreVote, and a refused MsgVoteResp/MsgPreVoteResp), or, on a
+	// rejected MsgAppResp, the term of the rejecting follower's entry at
+	// RejectHint.
 	LogTerm Term
 	// Index: MsgApp, the index before Entries; MsgVote/MsgPreVote, the
 	// candidate's last index; MsgAppResp, the acknowledged last index or the
-	// rejected MsgApp's Index.
+	// rejected MsgApp's Index; a refused MsgVoteResp/MsgPreVoteResp, the
+	// voter's commit index (a candidate holding that entry may commit up
+	// to it).
 	Index Index
 	// Commit is the sender's commit index (MsgApp, MsgHeartbeat, MsgQuiesce).
 	Commit  Index
