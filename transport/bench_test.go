@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -179,35 +180,74 @@ func runNaive(cl *fastrpc.Client, rc *counter, msgs []raftpb.Message, n int) int
 	return rc.frames.Load()
 }
 
-// BenchmarkRatio measures the coalesced transport against the naive
-// baseline in alternating bursts within one benchmark, so that background
-// load on a shared machine hits both alike. One iteration is one burst of
-// each (order alternating); run it with -benchtime Nx. It reports both
-// rates and their ratio ("x-naive"), and the ratio of CPU per message.
+// rpcCallers is the number of goroutines of the RPC baseline, each sending
+// its messages as request/response calls, as a per-group sender would.
+const rpcCallers = 64
+
+// runNaiveRPC sends n messages, each as one fastrpc call that waits for
+// its response (DoDeadline), from rpcCallers goroutines.
+func runNaiveRPC(cl *fastrpc.Client, rc *counter, msgs []raftpb.Message, n int) {
+	rc.msgs.Store(0)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < rpcCallers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var ack chunkAck
+			for i := next.Add(1) - 1; i < int64(n); i = next.Add(1) - 1 {
+				g := int(i) % len(msgs)
+				f := &frame{buf: encodeBatch(1, 1, 2, msgs[g:g+1], nil)}
+				if err := cl.DoDeadline(f, &ack, time.Now().Add(10*time.Second)); err != nil {
+					panic(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	rc.waitBelow(int64(n), 1)
+}
+
+// BenchmarkRatio measures the coalesced transport against two baselines in
+// rotating bursts within one benchmark, so that background load on a
+// shared machine hits all alike. One iteration is one burst of each (order
+// rotating). Baselines: "naive", one fastrpc SendNowait request per
+// message (fastrpc still batches socket writes); "rpc", one fastrpc call
+// per message waiting for its response, from rpcCallers goroutines. It
+// reports the rates, their ratios ("x-naive", "x-rpc"), and the ratio of
+// CPU per message against the naive baseline ("x-cpu-efficiency").
 func BenchmarkRatio(b *testing.B) {
 	for _, groups := range []int{1, 100, 10000} {
 		b.Run(fmt.Sprintf("groups=%d", groups), func(b *testing.B) {
 			a, _, rcA := benchPair(b)
 			_, r, rcN := benchPair(b)
 			cl := naiveClient(r.Addr().String())
+			_, r2, rcR := benchPair(b)
+			rpc := naiveClient(r2.Addr().String())
 			msgs := benchMessages(groups)
 			runCoalesced(a, rcA, msgs, 1000)
 			runNaive(cl, rcN, msgs, 1000)
-			const nCoalesced, nNaive = 400000, 40000
-			var wallC, wallN, cpuC, cpuN time.Duration
+			runNaiveRPC(rpc, rcR, msgs, 1000)
+			const nCoalesced, nNaive, nRPC = 400000, 40000, 10000
+			var wallC, wallN, wallR, cpuC, cpuN time.Duration
 			for i := 0; i < b.N; i++ {
-				for k := 0; k < 2; k++ {
+				for k := 0; k < 3; k++ {
 					runtime.GC()
 					start, cpu0 := time.Now(), cpuTime()
-					if (i+k)%2 == 0 {
+					switch (i + k) % 3 {
+					case 0:
 						runCoalesced(a, rcA, msgs, nCoalesced)
 						wallC, cpuC = wallC+time.Since(start), cpuC+cpuTime()-cpu0
-					} else {
+					case 1:
 						runNaive(cl, rcN, msgs, nNaive)
 						wallN, cpuN = wallN+time.Since(start), cpuN+cpuTime()-cpu0
+					case 2:
+						runNaiveRPC(rpc, rcR, msgs, nRPC)
+						wallR += time.Since(start)
 					}
 				}
 			}
+			rateR := float64(b.N*nRPC) / wallR.Seconds()
 			rateC := float64(b.N*nCoalesced) / wallC.Seconds()
 			rateN := float64(b.N*nNaive) / wallN.Seconds()
 			cpuPerC := float64(cpuC.Nanoseconds()) / float64(b.N*nCoalesced)
@@ -215,6 +255,8 @@ func BenchmarkRatio(b *testing.B) {
 			b.ReportMetric(rateC, "coalesced-msgs/s")
 			b.ReportMetric(rateN, "naive-msgs/s")
 			b.ReportMetric(rateC/rateN, "x-naive")
+			b.ReportMetric(rateR, "rpc-msgs/s")
+			b.ReportMetric(rateC/rateR, "x-rpc")
 			b.ReportMetric(cpuPerC, "coalesced-cpu-ns/msg")
 			b.ReportMetric(cpuPerN, "naive-cpu-ns/msg")
 			b.ReportMetric(cpuPerN/cpuPerC, "x-cpu-efficiency")

@@ -40,10 +40,12 @@
 //     whatever the number of groups: heartbeat frames per peer pair per
 //     second equal ticks per second. Heartbeats are coalesced to one per
 //     (type, group) between flushes; the latest wins.
-//   - Messages to one peer arrive in the order Send queued them, as long as
-//     the connection holds (one connection, frames handled in order). A
-//     reconnect may lose queued frames; nothing is reordered within a
-//     connection.
+//   - Within a frame, messages keep the order Send queued them, and frames
+//     usually arrive in order, but not always: fastrpc re-queues a request
+//     at the back of its queue when it dials and when its timeout sweeper
+//     scans, so frames may be reordered around a (re)connection. A
+//     reconnect may also lose frames. Receivers must tolerate loss and
+//     reordering, as Raft does.
 //   - Snapshots travel on their own connection per peer, paced by a
 //     node-wide byte-rate limit, one chunk in flight per stream
 //     (back-pressure); a big snapshot never delays heartbeats or messages.

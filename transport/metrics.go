@@ -92,7 +92,7 @@ type PeerStatus struct {
 
 func (p *peer) status() PeerStatus {
 	p.mu.Lock()
-	q, qh := len(p.mu.msgs), p.mu.hb.len()
+	q, qh := p.mu.queued, p.mu.hb.len()
 	p.mu.Unlock()
 	last := p.msg.lastError()
 	if last == "" {

@@ -9,13 +9,17 @@ import (
 	"github.com/valyala/fastrpc"
 )
 
-// peer is everything this node keeps for one remote node: the queue of
-// Raft messages and heartbeats waiting for it, the goroutine that turns
-// the queue into frames, and the two links (messages, snapshots).
+// peer is everything this node keeps for one remote node: the frames
+// being filled for it, the heartbeats waiting for it, the goroutine that
+// hands frames to fastrpc, and the two links (messages, snapshots).
 //
-// Send appends under mu and wakes run; run takes the whole queue at once,
-// so everything queued while the previous frame was being written leaves
-// in the next single frame. That is the batching: there is no timer.
+// Send encodes each message straight into the open frame under mu (so the
+// caller may reuse its entries as soon as Send returns, and nothing is
+// copied twice) and wakes run when the queue turns non-empty; run takes
+// every queued frame at once. Everything queued while the previous frame
+// was being written therefore leaves in the next single frame: that is the
+// batching, and there is no timer. A new frame is started only when the
+// open one would exceed MaxFrameBytes.
 type peer struct {
 	t    *Transport
 	id   raftpb.NodeID
@@ -29,13 +33,15 @@ type peer struct {
 
 	mu struct {
 		sync.Mutex
-		msgs    []raftpb.Message // Invariant: len <= Options.MaxQueuedMessages
-		hb      hbBuffer         // Invariant: len <= Options.MaxQueuedHeartbeats
-		flushHB bool             // FlushHeartbeats asked for a frame
+		frames  []*frame // the last one is open for appends
+		queued  int      // Invariant: messages in frames <= Options.MaxQueuedMessages
+		hb      hbBuffer // Invariant: len <= Options.MaxQueuedHeartbeats
+		flushHB bool     // FlushHeartbeats asked for a frame
 	}
-	// spare and hbSpare are the run goroutine's second buffers; only run
-	// touches them.
-	spare, hbSpare []raftpb.Message
+	// spareFrames and hbSpare are the run goroutine's second buffers;
+	// only run touches them.
+	spareFrames []*frame
+	hbSpare     []raftpb.Message
 
 	stats peerStats
 }
@@ -53,7 +59,8 @@ type peerStats struct {
 // from its writer goroutine and then the release func, after which the
 // frame is reused.
 type frame struct {
-	buf []byte
+	buf    []byte
+	nm, nh uint32 // messages and heartbeats encoded in buf
 }
 
 func (f *frame) WriteRequest(bw *bufio.Writer) error {
@@ -75,19 +82,49 @@ func newPeer(t *Transport, id raftpb.NodeID) *peer {
 }
 
 // enqueueLocked queues m; p.mu is held. ok is false if m was dropped
-// because the queue is full; wake is true if the run goroutine must be
-// signalled: only when the message queue turns non-empty, since run keeps
-// taking the queue until it finds it empty, and heartbeats wait for
-// FlushHeartbeats or the next message frame anyway.
+// (queue full, or too large for any frame); wake is true if the run
+// goroutine must be signalled: only when the queue turns non-empty, since
+// run keeps taking the queue until it finds it empty, and heartbeats wait
+// for FlushHeartbeats or the next message frame anyway.
 func (p *peer) enqueueLocked(m *raftpb.Message) (ok, wake bool) {
 	if m.Type.IsHeartbeat() {
 		return p.mu.hb.add(m, p.t.opts.MaxQueuedHeartbeats), false
 	}
-	if len(p.mu.msgs) >= p.t.opts.MaxQueuedMessages {
+	if p.mu.queued >= p.t.opts.MaxQueuedMessages {
 		return false, false
 	}
-	p.mu.msgs = append(p.mu.msgs, *m)
-	return true, len(p.mu.msgs) == 1
+	n := len(p.mu.frames)
+	if n == 0 {
+		p.mu.frames = append(p.mu.frames, p.newFrame())
+		n = 1
+	}
+	f := p.mu.frames[n-1]
+	if !p.appendTo(f, m) {
+		if f.nm == 0 {
+			p.t.dropOversized(m)
+			return false, false
+		}
+		f = p.newFrame()
+		p.mu.frames = append(p.mu.frames, f)
+		if !p.appendTo(f, m) {
+			p.t.dropOversized(m)
+			return false, false
+		}
+	}
+	p.mu.queued++
+	return true, p.mu.queued == 1
+}
+
+// appendTo encodes m into f unless the frame would exceed MaxFrameBytes.
+func (p *peer) appendTo(f *frame, m *raftpb.Message) bool {
+	mark := len(f.buf)
+	f.buf = appendMessage(f.buf, m)
+	if len(f.buf) > p.t.opts.MaxFrameBytes+prefixBytes {
+		f.buf = f.buf[:mark]
+		return false
+	}
+	f.nm++
+	return true
 }
 
 func (p *peer) signal() {
@@ -123,73 +160,54 @@ func (p *peer) flushOnce() bool {
 		}
 	}
 	p.mu.Lock()
-	msgs := p.mu.msgs
-	p.mu.msgs = p.spare[:0]
+	frames := p.mu.frames
+	p.mu.frames = p.spareFrames[:0]
+	p.mu.queued = 0
 	var hbs []raftpb.Message
-	if p.mu.flushHB || (len(msgs) > 0 && p.mu.hb.len() > 0) {
+	if p.mu.flushHB || (len(frames) > 0 && p.mu.hb.len() > 0) {
 		hbs = p.mu.hb.take(p.hbSpare)
 	}
 	p.mu.flushHB = false
 	p.mu.Unlock()
-	if len(msgs) == 0 && len(hbs) == 0 {
-		p.spare = msgs
+	if len(frames) == 0 && len(hbs) == 0 {
+		p.spareFrames = frames
 		return false
 	}
-	p.sendBatch(msgs, hbs)
-	clear(msgs) // drop references to entries before reuse
-	p.spare = msgs[:0]
+	frames = p.appendHeartbeats(frames, hbs)
+	for _, f := range frames {
+		p.send(f)
+	}
+	clear(frames)
+	p.spareFrames = frames[:0]
 	if hbs != nil {
 		p.hbSpare = hbs[:0]
 	}
 	return true
 }
 
-// sendBatch encodes msgs then hbs into as few frames as MaxFrameBytes
-// allows (one, unless the batch is larger than a frame) and hands each to
-// fastrpc.
-func (p *peer) sendBatch(msgs, hbs []raftpb.Message) {
+// appendHeartbeats adds the coalesced heartbeats to the last frame,
+// starting a new frame only if MaxFrameBytes requires it.
+func (p *peer) appendHeartbeats(frames []*frame, hbs []raftpb.Message) []*frame {
+	if len(hbs) == 0 {
+		return frames
+	}
+	if len(frames) == 0 {
+		frames = append(frames, p.newFrame())
+	}
 	limit := p.t.opts.MaxFrameBytes + prefixBytes
-	f := p.newFrame()
-	var nm, nh uint32
-	flush := func() {
-		p.send(f, nm, nh)
-		f, nm, nh = p.newFrame(), 0, 0
-	}
-	for i := range msgs {
-		mark := len(f.buf)
-		f.buf = appendMessage(f.buf, &msgs[i])
-		if len(f.buf) <= limit {
-			nm++
-			continue
-		}
-		f.buf = f.buf[:mark]
-		if nm > 0 { // retry alone in a fresh frame
-			flush()
-			mark = len(f.buf)
-			f.buf = appendMessage(f.buf, &msgs[i])
-			if len(f.buf) <= limit {
-				nm++
-				continue
-			}
-			f.buf = f.buf[:mark]
-		}
-		p.t.dropOversized(p, &msgs[i])
-	}
+	f := frames[len(frames)-1]
 	for i := range hbs {
 		mark := len(f.buf)
 		f.buf = appendHeartbeat(f.buf, &hbs[i])
 		if len(f.buf) > limit {
 			f.buf = f.buf[:mark]
-			flush()
+			f = p.newFrame()
+			frames = append(frames, f)
 			f.buf = appendHeartbeat(f.buf, &hbs[i])
 		}
-		nh++
+		f.nh++
 	}
-	if nm+nh > 0 {
-		p.send(f, nm, nh)
-	} else {
-		p.recycle(f)
-	}
+	return frames
 }
 
 func (p *peer) newFrame() *frame {
@@ -200,6 +218,7 @@ func (p *peer) newFrame() *frame {
 		f = &frame{}
 	}
 	f.buf = beginFrame(f.buf[:0], frameHeader{kind: kindBatch, cluster: p.t.opts.ClusterID, from: p.t.opts.NodeID, to: p.id})
+	f.nm, f.nh = 0, 0
 	return f
 }
 
@@ -215,23 +234,23 @@ func (p *peer) recycle(f *frame) {
 
 // send finishes f and hands it to fastrpc without waiting. If fastrpc's
 // queue is full the frame's messages are dropped and counted.
-func (p *peer) send(f *frame, nm, nh uint32) {
-	finishFrame(f.buf, nm, nh)
-	n := uint64(len(f.buf))
+func (p *peer) send(f *frame) {
+	finishFrame(f.buf, f.nm, f.nh)
+	n, nm, nh := uint64(len(f.buf)), uint64(f.nm), uint64(f.nh)
 	p.inflight.Add(1)
 	if !p.msg.client.SendNowait(f, p.releaseFrame) {
 		p.inflight.Add(-1)
 		p.recycle(f)
-		p.stats.dropped.Add(uint64(nm + nh))
-		p.t.m.messagesDropped.Add(uint64(nm + nh))
+		p.stats.dropped.Add(nm + nh)
+		p.t.m.messagesDropped.Add(nm + nh)
 		return
 	}
 	p.stats.framesSent.Add(1)
-	p.stats.messagesSent.Add(uint64(nm + nh))
+	p.stats.messagesSent.Add(nm + nh)
 	p.stats.bytesSent.Add(n)
 	p.t.m.framesSent.Add(1)
-	p.t.m.messagesSent.Add(uint64(nm))
-	p.t.m.heartbeatsSent.Add(uint64(nh))
+	p.t.m.messagesSent.Add(nm)
+	p.t.m.heartbeatsSent.Add(nh)
 	p.t.m.bytesSent.Add(n)
 	if nm == 0 {
 		p.t.m.heartbeatFramesSent.Add(1)

@@ -129,9 +129,10 @@ func (t *Transport) Options() Options { return t.opts }
 // never blocks on the network. Heartbeat-type messages are coalesced per
 // peer and leave at the next FlushHeartbeats (or with the next message
 // frame to that peer); other messages leave in the peer's next frame.
-// Messages for a peer whose queue is full, to this node or to node 0 are
-// dropped and counted: Raft tolerates loss. The caller must not modify the
-// messages' entries or data afterwards.
+// Messages for a peer whose queue is full, larger than MaxFrameBytes, to
+// this node or to node 0 are dropped and counted: Raft tolerates loss.
+// Send encodes each message before returning, so the caller may reuse the
+// messages, their entries and data at once. From is always this node.
 func (t *Transport) Send(msgs ...raftpb.Message) {
 	var p *peer
 	wake := false
@@ -304,11 +305,10 @@ func (t *Transport) sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// dropOversized drops a message that cannot fit in any frame.
-func (t *Transport) dropOversized(p *peer, m *raftpb.Message) {
-	p.stats.dropped.Add(1)
-	t.m.messagesDropped.Add(1)
-	t.log.Error("transport: message larger than MaxFrameBytes dropped", "peer", p.id, "msg", m.String(), "max", t.opts.MaxFrameBytes)
+// dropOversized logs a message dropped because it cannot fit in any
+// frame (the caller counts it).
+func (t *Transport) dropOversized(m *raftpb.Message) {
+	t.log.Error("transport: message larger than MaxFrameBytes dropped", "msg", m.String(), "max", t.opts.MaxFrameBytes)
 }
 
 func cmpNode(a, b raftpb.NodeID) int {

@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -15,8 +16,9 @@ func TestSendReceiveLoopback(t *testing.T) {
 		a.Send(msgApp(raftpb.GroupID(i%7), 1, 2, raftpb.Index(i), 100))
 	}
 	waitFor(t, "all messages", 10*time.Second, func() bool { return rb.count() == n })
-	// One connection keeps order within a peer; check content and order.
+	// fastrpc may reorder frames (see doc.go); check content, by index.
 	got := rb.messages()
+	slices.SortFunc(got, func(a, b raftpb.Message) int { return int(a.Index) - int(b.Index) })
 	for i, m := range got {
 		want := msgApp(raftpb.GroupID(i%7), 1, 2, raftpb.Index(i), 100)
 		if describe(m) != describe(want) {
@@ -29,5 +31,34 @@ func TestSendReceiveLoopback(t *testing.T) {
 	}
 	if m := a.Metrics(); m.FramesSent >= n || m.MessagesSent != n {
 		t.Fatalf("metrics %+v: want fewer frames than messages", m)
+	}
+}
+
+// TestFrameSplitAndOversizedDrop: a batch larger than MaxFrameBytes is
+// split over several frames; a message that cannot fit in
+// any frame is dropped and counted; the caller may reuse its messages as
+// soon as Send returns.
+func TestFrameSplitAndOversizedDrop(t *testing.T) {
+	c := newCluster(t, 2, func(o *Options) { o.MaxFrameBytes = 4096 })
+	a, rb := c.nodes[1], c.recs[2]
+	var batch []raftpb.Message
+	for i := 0; i < 20; i++ {
+		batch = append(batch, msgApp(1, 1, 2, raftpb.Index(i), 1000))
+	}
+	batch = append(batch, msgApp(1, 1, 2, 99, 5000)) // too large for any frame
+	a.Send(batch...)
+	for i := range batch {
+		batch[i].Entries[0].Data[0] ^= 0xff // reuse at once: must not matter
+	}
+	waitFor(t, "20 messages", 10*time.Second, func() bool { return rb.count() == 20 })
+	got := rb.messages()
+	slices.SortFunc(got, func(a, b raftpb.Message) int { return int(a.Index) - int(b.Index) })
+	for i, m := range got {
+		if want := msgApp(1, 1, 2, raftpb.Index(i), 1000); describe(m) != describe(want) {
+			t.Fatalf("message %d: got %s", i, describe(m))
+		}
+	}
+	if m := a.Metrics(); m.MessagesDropped != 1 || m.FramesSent < 5 {
+		t.Fatalf("metrics %+v: want 1 dropped, >= 5 frames", m)
 	}
 }
