@@ -33,9 +33,13 @@ import (
 // path, and still needs the ordering rule); deleting segments out of
 // order with tombstones (recovery would need two passes).
 
-// planRewrite runs right after a rotation and fills w.wr.gc with the
-// rewrites of the groups that pin segments beyond the disk budget.
+// planRewrite runs right after a rotation. When the segments exceed the
+// disk budget it queues the groups whose base lies in the segments that
+// must go; the writer rewrites them a chunk at a time (see rewriteChunk).
 func (w *WAL) planRewrite() error {
+	if len(w.wr.rewrite) > 0 {
+		return nil
+	}
 	budget := 2*w.idx.liveBytes + w.opts.SegmentBytes
 	var total int64
 	for _, num := range w.wr.segNums {
@@ -52,11 +56,35 @@ func (w *WAL) planRewrite() error {
 		}
 		total -= w.segDiskBytes(num)
 	}
-	for _, g := range w.idx.groups {
+	for id, g := range w.idx.groups {
 		if g.exists && g.baseSeg < cutoff && g.baseSeg != w.wr.active.num {
-			if err := w.rewriteGroup(g); err != nil {
-				return err
-			}
+			w.wr.rewrite = append(w.wr.rewrite, id)
+		}
+	}
+	w.wr.rewriteBelow = cutoff
+	return nil
+}
+
+// rewriteChunk moves up to a chunk of queued groups into w.wr.gc, to be
+// written ahead of the next write's batches. A rewrite must describe the
+// group as of its place in the log, so it waits for the syncer to be idle
+// (the durable index then equals everything written); pipelining pauses
+// while a rewrite is under way. Chunks bound the stall each write causes.
+func (w *WAL) rewriteChunk() error {
+	if len(w.wr.rewrite) == 0 {
+		return nil
+	}
+	w.waitIdle()
+	limit := max(w.opts.SegmentBytes/8, 64<<10)
+	for len(w.wr.rewrite) > 0 && (w.wr.gc == nil || int64(len(w.wr.gc.buf)) < limit) {
+		id := w.wr.rewrite[0]
+		w.wr.rewrite = w.wr.rewrite[1:]
+		g := w.idx.groups[id]
+		if g == nil || !g.exists || g.baseSeg >= w.wr.rewriteBelow || g.baseSeg == w.wr.active.num {
+			continue
+		}
+		if err := w.rewriteGroup(g); err != nil {
+			return err
 		}
 	}
 	return nil

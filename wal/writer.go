@@ -49,6 +49,9 @@ type writerState struct {
 	undo    []undo
 	// gc is the batch of rewritten records for the next write, if any.
 	gc *Batch
+	// rewrite queues groups to rewrite, whose base is below rewriteBelow.
+	rewrite      []raftpb.GroupID
+	rewriteBelow uint32
 	// removed lists groups removed by published writes (appended by the
 	// syncer; read by the writer only after waitIdle).
 	removed []raftpb.GroupID
@@ -212,6 +215,9 @@ func (w *WAL) write(batches []*Batch, sg *syncGroup) (*flight, error) {
 		return nil, err
 	}
 	f.rotated = rotated
+	if err := w.rewriteChunk(); err != nil {
+		return nil, err
+	}
 	f.buf = <-w.pipe.bufs
 	w.layout(f)
 	if _, err := w.wr.file.WriteAt(f.buf, w.wr.off); err != nil {
@@ -359,7 +365,7 @@ func (w *WAL) publish(f *flight) {
 	w.m.batches.Add(uint64(f.n))
 	w.m.entries.Add(uint64(f.entries))
 	w.m.bytesIn.Add(uint64(f.size))
-	if f.rotated {
+	if f.rotated || f.gc != nil {
 		w.pipe.collectWant.Store(true)
 	}
 }
