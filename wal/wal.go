@@ -222,25 +222,42 @@ func (w *WAL) Err() error {
 	return w.mu.err
 }
 
-// makeDir creates the WAL's directory if needed and syncs its parent, so
-// the directory itself survives a crash.
+// makeDir creates the WAL's directory (and any missing ancestors) and
+// syncs the parent of each directory it created, so the path itself
+// survives a crash.
 func (w *WAL) makeDir() error {
-	if _, err := w.fs.Stat(w.opts.Dir); err == nil {
+	var created []string
+	for d := w.opts.Dir; ; d = w.fs.PathDir(d) {
+		if _, err := w.fs.Stat(d); err == nil {
+			break
+		}
+		created = append(created, d)
+		if w.fs.PathDir(d) == d {
+			break
+		}
+	}
+	if len(created) == 0 {
 		return nil
 	}
 	if err := w.fs.MkdirAll(w.opts.Dir, 0o755); err != nil {
 		return fmt.Errorf("wal: creating %s: %w", w.opts.Dir, err)
 	}
-	parent, err := w.fs.OpenDir(w.fs.PathDir(w.opts.Dir))
-	if err != nil {
-		return fmt.Errorf("wal: opening parent of %s: %w", w.opts.Dir, err)
-	}
-	err = parent.Sync()
-	if cerr := parent.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("wal: syncing parent of %s: %w", w.opts.Dir, err)
+	for i := len(created) - 1; i >= 0; i-- {
+		if err := syncDirPath(w.fs, w.fs.PathDir(created[i])); err != nil {
+			return fmt.Errorf("wal: syncing parent of %s: %w", created[i], err)
+		}
 	}
 	return nil
+}
+
+func syncDirPath(fs vfs.FS, dir string) error {
+	d, err := fs.OpenDir(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
