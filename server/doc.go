@@ -1,0 +1,65 @@
+// Package server serves a node store (package shard) to clients: the
+// Redis protocol (RESP2) on the client address, and HTTP on the admin
+// address. [OpenNode] bundles a store, its TCP transport and a [Server]
+// into one running node; `shardnode` is a thin command line over it.
+//
+// # RESP
+//
+// Built on github.com/tidwall/redcon, which parses the protocol and
+// batches the replies of a pipeline into one write. Commands:
+//
+//	PING ECHO QUIT AUTH HELLO SELECT COMMAND CLIENT CONFIG INFO DBSIZE
+//	GET SET DEL EXISTS MGET MSET INCR INCRBY DECR DECRBY SCAN
+//
+// Semantics that differ from Redis, and why:
+//
+//   - GET, SET and INCR-family commands are linearizable: each runs in the
+//     key's shard through Raft (INCR is one read-modify-write command
+//     applied inside the shard, so concurrent increments never lose one).
+//   - SET supports NX, XX and GET. EX, PX, EXAT, PXAT and KEEPTTL are
+//     refused with an error: keys do not expire. SET XX reads the value
+//     and writes conditioned on it, retrying on a concurrent change.
+//   - DEL, EXISTS and MGET work key by key. MSET is atomic only when all
+//     its keys fall in one shard; across shards it writes key by key, and
+//     a failure part way leaves the earlier keys written.
+//   - SCAN walks the ordered key space. Its cursor is a number naming a
+//     resume key the server remembers (the newest Options.MaxCursors);
+//     see cursorTable. Keys come in order, none twice.
+//   - DBSIZE scans every key: O(n).
+//   - HELLO 3 is refused (NOPROTO): only RESP2 is spoken.
+//   - INFO has the server, clients, cluster and stats sections;
+//     cluster_enabled is 0 because Flotilla routes keys itself.
+//   - With Options.Password set, every command but AUTH, HELLO and QUIT
+//     gets NOAUTH until the client authenticates.
+//
+// Store errors become RESP errors whose first word says what to do:
+// TRYAGAIN (no quorum, no leader, dropped write: nothing applied, retry),
+// "ERR timeout" (a write may have applied), "ERR not leader" (only when
+// the node cannot forward to the leader), "ERR node is shutting down".
+//
+// # HTTP
+//
+//	GET    /api/status          node, options, metrics, shards (JSON)
+//	GET    /api/shards          the shards with leader and applied index
+//	GET    /api/kv/{key}        a value (404 if absent)
+//	PUT    /api/kv/{key}        set a value (the raw request body)
+//	DELETE /api/kv/{key}        delete a key
+//	GET    /api/scan?start=&end=&limit=
+//	POST   /internal/forward    requests forwarded by peer nodes
+//	GET    /metrics             Prometheus, from the server's own registry
+//	/debug/pprof/               Go profiles
+//	GET    /healthz             200 while the process is up
+//	GET    /readyz              200 when every local shard has a leader
+//
+// # Concurrency
+//
+// A Server is safe for concurrent use. redcon runs one goroutine per
+// connection; commands of one connection run in order. Close stops the
+// listeners, cancels requests in flight, and returns after every
+// connection goroutine and accept loop has ended. The server never
+// closes the store; a Node closes server, store and transport in order.
+//
+// The server must never use process-wide state: no default Prometheus
+// registry (several servers share a process in `shardnode local`), no
+// global logger.
+package server

@@ -1,0 +1,111 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/flotilladb/flotilla/shard"
+)
+
+// Defaults of Options; zero fields take these.
+const (
+	DefaultClientAddr       = "127.0.0.1:6379"
+	DefaultHTTPAddr         = "127.0.0.1:7379"
+	DefaultMaxKeyBytes      = 16 << 10
+	DefaultMaxValueBytes    = 4 << 20
+	DefaultScanCount        = 10
+	DefaultMaxScanCount     = 10000
+	DefaultMaxCursors       = 4096
+	DefaultMaxForwardBytes  = 16 << 20
+	DefaultShutdownTimeout  = 5 * time.Second
+)
+
+// Options configures a Server. Zero values take the documented defaults;
+// New copies the Options.
+type Options struct {
+	// Store is the node store the server serves. Required. The server
+	// does not close it.
+	Store *shard.Store
+	// ClientAddr is the RESP (Redis protocol) listen address. Default
+	// 127.0.0.1:6379; "127.0.0.1:0" picks a free port (see Server.ClientAddr).
+	ClientAddr string
+	// HTTPAddr is the admin API, /metrics, pprof and health listen
+	// address. Default 127.0.0.1:7379.
+	HTTPAddr string
+	// Password, when set, must be given with AUTH before any other RESP
+	// command is served. Default: none (no AUTH needed).
+	Password string
+	// MaxKeyBytes bounds a key; longer keys are refused with an error.
+	// Default 16 KiB.
+	MaxKeyBytes int
+	// MaxValueBytes bounds a value; larger values are refused. Default
+	// 4 MiB (the store's own MaxProposalBytes bounds a whole command).
+	MaxValueBytes int
+	// ScanCount is SCAN's COUNT when none is given. Default 10.
+	ScanCount int
+	// MaxScanCount bounds SCAN's COUNT and the HTTP scan limit. Default
+	// 10000.
+	MaxScanCount int
+	// MaxCursors bounds the SCAN cursors the server remembers; the oldest
+	// are forgotten first. Default 4096.
+	MaxCursors int
+	// MaxForwardBytes bounds a request forwarded by another node to the
+	// HTTP forwarding endpoint. Default 16 MiB.
+	MaxForwardBytes int
+	// ShutdownTimeout bounds how long Close waits for HTTP requests in
+	// flight. Default 5s.
+	ShutdownTimeout time.Duration
+	// Logger receives the server's logs. Default: discard.
+	Logger *slog.Logger
+	// Version is reported by INFO and /api/status. Default "dev".
+	Version string
+}
+
+// EnsureDefaults fills zero fields with their defaults and returns o.
+func (o *Options) EnsureDefaults() *Options {
+	setDefault(&o.ClientAddr, DefaultClientAddr)
+	setDefault(&o.HTTPAddr, DefaultHTTPAddr)
+	setDefault(&o.Version, "dev")
+	setDefault(&o.MaxKeyBytes, DefaultMaxKeyBytes)
+	setDefault(&o.MaxValueBytes, DefaultMaxValueBytes)
+	setDefault(&o.ScanCount, DefaultScanCount)
+	setDefault(&o.MaxScanCount, DefaultMaxScanCount)
+	setDefault(&o.MaxCursors, DefaultMaxCursors)
+	setDefault(&o.MaxForwardBytes, DefaultMaxForwardBytes)
+	setDefault(&o.ShutdownTimeout, DefaultShutdownTimeout)
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
+
+func setDefault[T comparable](p *T, v T) {
+	var zero T
+	if *p == zero {
+		*p = v
+	}
+}
+
+// Validate reports the first invalid field.
+func (o *Options) Validate() error {
+	switch {
+	case o.Store == nil:
+		return errors.New("server: Options.Store is required")
+	case o.MaxKeyBytes < 0 || o.MaxValueBytes < 0:
+		return errors.New("server: MaxKeyBytes and MaxValueBytes must not be negative")
+	case o.ScanCount < 1 || o.MaxScanCount < o.ScanCount:
+		return fmt.Errorf("server: ScanCount %d must be in [1, MaxScanCount %d]", o.ScanCount, o.MaxScanCount)
+	case o.MaxCursors < 1:
+		return fmt.Errorf("server: MaxCursors %d must be positive", o.MaxCursors)
+	}
+	return nil
+}
+
+// String prints the effective options (the password is never shown).
+func (o *Options) String() string {
+	return fmt.Sprintf("client=%s http=%s auth=%v max_key=%d max_value=%d scan_count=%d max_scan=%d cursors=%d",
+		o.ClientAddr, o.HTTPAddr, o.Password != "", o.MaxKeyBytes, o.MaxValueBytes,
+		o.ScanCount, o.MaxScanCount, o.MaxCursors)
+}

@@ -1,0 +1,132 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/tidwall/redcon"
+
+	"github.com/flotilladb/flotilla/shard"
+)
+
+// readHeaderTimeout bounds how long an HTTP client may take to send its
+// request headers (slowloris protection).
+const readHeaderTimeout = 10 * time.Second
+
+// Server serves one node store over RESP and HTTP. It is safe for
+// concurrent use.
+type Server struct {
+	opts    Options
+	store   *shard.Store
+	cmds    map[string]*command
+	cursors *cursorTable
+	m       serverCounters
+
+	// ctx is the parent of every request's context; cancel ends the
+	// requests in flight at Close.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	respLn   net.Listener
+	resp     *redcon.Server
+	httpLn   net.Listener
+	httpSrv  *http.Server
+	conns    sync.WaitGroup // one per RESP connection, done in redcon's closed callback
+	serving  sync.WaitGroup // the RESP and HTTP accept loops
+	closeMu  sync.Mutex
+	isClosed bool
+}
+
+// New listens on Options.ClientAddr and Options.HTTPAddr and starts
+// serving. Close stops it.
+func New(opts Options) (*Server, error) {
+	opts.EnsureDefaults()
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Server{opts: opts, store: opts.Store, cursors: newCursorTable(opts.MaxCursors)}
+	s.cmds = commandTable()
+	s.m.started.Store(time.Now().UnixNano())
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	var err error
+	if s.respLn, err = net.Listen("tcp", opts.ClientAddr); err != nil {
+		return nil, fmt.Errorf("server: RESP listen on %s: %w", opts.ClientAddr, err)
+	}
+	if s.httpLn, err = net.Listen("tcp", opts.HTTPAddr); err != nil {
+		_ = s.respLn.Close()
+		return nil, fmt.Errorf("server: HTTP listen on %s: %w", opts.HTTPAddr, err)
+	}
+	s.startRESP()
+	s.startHTTP()
+	opts.Logger.Info("server: serving", "node", s.store.NodeID(),
+		"resp", s.ClientAddr(), "http", s.HTTPAddr(), "options", opts.String())
+	return s, nil
+}
+
+// ClientAddr is the address the RESP listener is bound to.
+func (s *Server) ClientAddr() string { return s.respLn.Addr().String() }
+
+// HTTPAddr is the address the HTTP listener is bound to.
+func (s *Server) HTTPAddr() string { return s.httpLn.Addr().String() }
+
+// Options returns the server's effective options.
+func (s *Server) Options() Options { return s.opts }
+
+func (s *Server) startRESP() {
+	s.resp = redcon.NewServer(s.opts.ClientAddr, s.serveCommand, s.accept, s.connClosed)
+	s.serving.Add(1)
+	go func() {
+		defer s.serving.Done()
+		if err := s.resp.Serve(s.respLn); err != nil {
+			s.opts.Logger.Error("server: RESP listener stopped", "err", err)
+		}
+	}()
+}
+
+func (s *Server) startHTTP() {
+	s.httpSrv = &http.Server{Handler: s.httpHandler(), ReadHeaderTimeout: readHeaderTimeout,
+		BaseContext: func(net.Listener) context.Context { return s.ctx }}
+	s.serving.Add(1)
+	go func() {
+		defer s.serving.Done()
+		if err := s.httpSrv.Serve(s.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.opts.Logger.Error("server: HTTP listener stopped", "err", err)
+		}
+	}()
+}
+
+// Close stops accepting, cancels the requests in flight, closes every
+// client connection and returns once every goroutine the server started
+// (and every connection handler) is gone. It does not close the store.
+func (s *Server) Close() error {
+	s.closeMu.Lock()
+	if s.isClosed {
+		s.closeMu.Unlock()
+		return nil
+	}
+	s.isClosed = true
+	s.closeMu.Unlock()
+	s.cancel()
+	// NB: redcon's Close closes the listener; its accept loop then closes
+	// every connection, and each connection's goroutine ends with the
+	// closed callback, which s.conns waits for.
+	errResp := s.resp.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
+	defer cancel()
+	errHTTP := s.httpSrv.Shutdown(ctx)
+	s.serving.Wait()
+	s.conns.Wait()
+	return errors.Join(errResp, errHTTP)
+}
+
+// closed reports whether Close has begun.
+func (s *Server) closed() bool {
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
+	return s.isClosed
+}
