@@ -11,15 +11,15 @@ import (
 
 // Defaults of Options; zero fields take these.
 const (
-	DefaultClientAddr       = "127.0.0.1:6379"
-	DefaultHTTPAddr         = "127.0.0.1:7379"
-	DefaultMaxKeyBytes      = 16 << 10
-	DefaultMaxValueBytes    = 4 << 20
-	DefaultScanCount        = 10
-	DefaultMaxScanCount     = 10000
-	DefaultMaxCursors       = 4096
-	DefaultMaxForwardBytes  = 16 << 20
-	DefaultShutdownTimeout  = 5 * time.Second
+	DefaultClientAddr      = "127.0.0.1:6379"
+	DefaultHTTPAddr        = "127.0.0.1:7379"
+	DefaultMaxKeyBytes     = 16 << 10
+	DefaultMaxValueBytes   = 4 << 20
+	DefaultScanCount       = 10
+	DefaultMaxScanCount    = 10000
+	DefaultMaxCursors      = 4096
+	DefaultMaxForwardBytes = 16 << 20
+	DefaultShutdownTimeout = 5 * time.Second
 )
 
 // Options configures a Server. Zero values take the documented defaults;
