@@ -95,6 +95,14 @@ func kvModelExec(m map[string]string, d *Descriptor, c Command) Result {
 			}
 		}
 	}
+	if st := kvModelOps(m, c.Ops, &res); st != StatusOK {
+		return Result{Status: st}
+	}
+	return res
+}
+
+// kvModelOps applies ops to m unless an increment fails.
+func kvModelOps(m map[string]string, ops []Op, res *Result) Status {
 	tmp := map[string]*string{}
 	get := func(k string) (string, bool) {
 		if p, ok := tmp[k]; ok {
@@ -103,7 +111,7 @@ func kvModelExec(m map[string]string, d *Descriptor, c Command) Result {
 		v, ok := m[k]
 		return v, ok
 	}
-	for i, op := range c.Ops {
+	for i, op := range ops {
 		k, v := string(op.Key), string(op.Value)
 		switch op.Kind {
 		case OpPut:
@@ -118,16 +126,16 @@ func kvModelExec(m map[string]string, d *Descriptor, c Command) Result {
 			a, aok := modelInt(cur)
 			b, bok := modelInt(v)
 			if !aok || !bok {
-				return Result{Status: StatusNotInteger}
+				return StatusNotInteger
 			}
 			sum := new(big.Int).Add(a, b)
 			if !sum.IsInt64() {
-				return Result{Status: StatusOverflow}
+				return StatusOverflow
 			}
 			s := sum.String()
 			tmp[k] = &s
 			if res.Values == nil {
-				res.Values = make([][]byte, len(c.Ops))
+				res.Values = make([][]byte, len(ops))
 			}
 			res.Values[i] = []byte(s)
 		}
@@ -139,7 +147,7 @@ func kvModelExec(m map[string]string, d *Descriptor, c Command) Result {
 			m[k] = *p
 		}
 	}
-	return res
+	return StatusOK
 }
 
 func strOr(p *string) string {
