@@ -58,9 +58,10 @@
 // (default 64 MiB) by zero-filling a spare file in the background; the
 // writer renames it into place when it rotates. A write never spans two
 // segments. Segments are deleted oldest first once no live group's history
-// starts in them; groups that pin old segments are rewritten forward (see
-// gc.go), which keeps the disk at about twice the live data plus one
-// segment.
+// starts in them; when the segments exceed twice the live data plus one
+// segment, the groups that pin old ones are rewritten forward in bounded
+// chunks (see gc.go), which keeps the disk at about twice the live data
+// plus a few segments.
 //
 // # Invariants
 //
@@ -79,12 +80,16 @@
 //
 // A [WAL] is safe for concurrent use. Submitters encode their batches in
 // their own goroutines ([Batch.Append] and friends, including compression)
-// and [WAL.Submit] only queues a pointer. One writer goroutine takes
-// everything queued, validates it, writes it with one WriteAt and one
-// SyncData, publishes it to the index under a write lock, and wakes every
-// submitter of that write by closing one channel. Readers take the index's
-// read lock only to locate records; preads happen outside it. A [Batch] is
-// not safe for concurrent use.
+// and [WAL.Submit] only queues a pointer under a mutex. Two goroutines
+// own the log (writer.go): the writer takes everything queued, validates
+// it, lays it out in one buffer and writes it with one WriteAt; the syncer
+// takes every write made so far, makes them durable with one fdatasync,
+// publishes them to the index under its write lock, and wakes each
+// write's submitters by closing one channel. The writer gathers and
+// writes the next batches while the syncer waits on the disk. Readers
+// take the index's read lock only to locate records (and copy cached
+// ones); preads happen outside it. A [Batch] is not safe for concurrent
+// use. Close waits for both goroutines and the segment preparer.
 //
 // # Faults
 //

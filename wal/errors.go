@@ -15,10 +15,10 @@ var (
 	// fsync the page cache may have dropped data, so the process must
 	// restart and recover from disk.
 	ErrFailed = errors.New("wal: failed")
-	// ErrDiskFull: the file system is out of space. Wrapped together with
-	// ErrFailed when a write into a segment hit it (fail-stop); alone when
-	// a new segment could not be prepared, in which case nothing was
-	// written and a later retry is safe once space is freed.
+	// ErrDiskFull: the file system is out of space (ENOSPC). It always
+	// comes wrapped together with ErrFailed: the WAL fail-stops like on
+	// any write error (reads keep working), and the operator frees space
+	// and restarts. Not retryable on this WAL.
 	ErrDiskFull = errors.New("wal: disk full")
 	// ErrInvalidBatch: a batch broke the log's shape (a gap after the last
 	// index, an append at or below the compaction point, non-consecutive

@@ -13,7 +13,6 @@ const (
 	DefaultSegmentBytes       = 64 << 20
 	DefaultCompressThreshold  = 512
 	DefaultCacheBytes         = 16 << 20
-	DefaultMaxBatchWriteBytes = 16 << 20
 	DefaultSlowSyncThreshold  = 100 * time.Millisecond
 
 	minSegmentBytes = 4 << 10
@@ -40,31 +39,30 @@ type Options struct {
 	// bytes of the active segment, from which reads of recent entries are
 	// served without a pread. Default 16 MiB; -1 disables the cache.
 	CacheBytes int
-	// MaxBatchWriteBytes is a soft bound on how many bytes of pending
-	// batches the writer gathers into one write; a single batch larger
-	// than this is still written whole. Default 16 MiB.
-	MaxBatchWriteBytes int
-	// NoPreallocate disables writing zeros ahead into new segments (a
-	// background goroutine keeps one spare zero-filled segment ready).
-	// Default false: preallocate, which on ext4 makes each fdatasync
-	// cheaper because the file's size and extents no longer change.
+	// NoPreallocate disables writing zeros ahead into new segments. By
+	// default (false) Open zero-fills the first segment and a background
+	// goroutine zero-fills each next one once the active segment is half
+	// full, which on ext4 makes each fdatasync cheaper because the file's
+	// size and extents no longer change. Tests that count file-system
+	// operations turn it off.
 	NoPreallocate bool
-	// SlowSyncThreshold is the write+sync duration above which
+	// SlowSyncThreshold is the fdatasync duration above which
 	// EventListener.SlowSync is called. Default 100ms.
 	SlowSyncThreshold time.Duration
-	// Logger receives the WAL's log lines. Default slog.Default() is NOT
-	// used: the default is a logger that discards everything.
+	// Logger receives the WAL's log lines (open, slow sync, fail-stop).
+	// Default: a logger that discards everything (never slog.Default, so
+	// a library does not write to the process's global logger).
 	Logger *slog.Logger
 	// EventListener holds optional callbacks.
 	EventListener EventListener
 }
 
-// EventListener holds optional callbacks, called from the writer goroutine;
-// they must not block and must not call back into the WAL's write path.
+// EventListener holds optional callbacks, called from the WAL's own
+// goroutines; they must not block and must not call back into the WAL.
 type EventListener struct {
-	// SlowSync is called when one write+sync took longer than
+	// SlowSync is called when one fdatasync took longer than
 	// Options.SlowSyncThreshold.
-	SlowSync func(d time.Duration, bytes int)
+	SlowSync func(d time.Duration)
 	// Failed is called once when the WAL becomes fail-stopped.
 	Failed func(err error)
 	// SegmentDeleted is called when a segment file is removed.
@@ -84,9 +82,6 @@ func (o *Options) EnsureDefaults() *Options {
 	}
 	if o.CacheBytes == 0 {
 		o.CacheBytes = DefaultCacheBytes
-	}
-	if o.MaxBatchWriteBytes == 0 {
-		o.MaxBatchWriteBytes = DefaultMaxBatchWriteBytes
 	}
 	if o.SlowSyncThreshold == 0 {
 		o.SlowSyncThreshold = DefaultSlowSyncThreshold
@@ -108,8 +103,6 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("%w: CompressThreshold %d", ErrInvalidOptions, o.CompressThreshold)
 	case o.CacheBytes < -1:
 		return fmt.Errorf("%w: CacheBytes %d", ErrInvalidOptions, o.CacheBytes)
-	case o.MaxBatchWriteBytes < 0:
-		return fmt.Errorf("%w: MaxBatchWriteBytes %d", ErrInvalidOptions, o.MaxBatchWriteBytes)
 	case o.SlowSyncThreshold < 0:
 		return fmt.Errorf("%w: SlowSyncThreshold %v", ErrInvalidOptions, o.SlowSyncThreshold)
 	}
@@ -118,6 +111,6 @@ func (o *Options) Validate() error {
 
 // String prints the effective options.
 func (o Options) String() string {
-	return fmt.Sprintf("wal.Options{Dir: %q, SegmentBytes: %d, CompressThreshold: %d, CacheBytes: %d, MaxBatchWriteBytes: %d, NoPreallocate: %t, SlowSyncThreshold: %v}",
-		o.Dir, o.SegmentBytes, o.CompressThreshold, o.CacheBytes, o.MaxBatchWriteBytes, o.NoPreallocate, o.SlowSyncThreshold)
+	return fmt.Sprintf("wal.Options{Dir: %q, SegmentBytes: %d, CompressThreshold: %d, CacheBytes: %d, NoPreallocate: %t, SlowSyncThreshold: %v}",
+		o.Dir, o.SegmentBytes, o.CompressThreshold, o.CacheBytes, o.NoPreallocate, o.SlowSyncThreshold)
 }

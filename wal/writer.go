@@ -343,7 +343,7 @@ func (w *WAL) observeSync(d time.Duration) {
 	if d >= w.opts.SlowSyncThreshold {
 		w.opts.Logger.Warn("wal: slow sync", "duration", d)
 		if f := w.opts.EventListener.SlowSync; f != nil {
-			f(d, 0)
+			f(d)
 		}
 	}
 }
