@@ -133,26 +133,34 @@ func (k *walWorker) submit(g raftpb.GroupID, idx raftpb.Index, data []byte) {
 
 func (k *walWorker) wait() error { return k.pd.Wait(context.Background()) }
 
-// pebbleWorker commits one synced pebble batch per entry, inside the
-// group's lock (pebble assigns commit order at Commit, so committing
-// outside would let a group's entries race, which a Raft log store must
-// not allow either).
+// pebbleWorker writes one synced pebble batch per entry the way a Raft
+// log store on pebble would pipeline it (CockroachDB's raft log path):
+// ApplyNoSyncWait inside the group's lock, so a group's entries are
+// ordered, then SyncWait outside it, so pebble's own commit pipeline can
+// group the syncs of concurrent submitters.
 type pebbleWorker struct {
 	db  *pebble.DB
 	key [16]byte
+	b   *pebble.Batch
 	err error
 }
 
 func (k *pebbleWorker) submit(g raftpb.GroupID, idx raftpb.Index, data []byte) {
 	binary.BigEndian.PutUint64(k.key[:], uint64(g))
 	binary.BigEndian.PutUint64(k.key[8:], uint64(idx))
-	bt := k.db.NewBatch()
-	_ = bt.Set(k.key[:], data, nil)
-	k.err = bt.Commit(pebble.Sync)
-	_ = bt.Close()
+	k.b = k.db.NewBatch()
+	_ = k.b.Set(k.key[:], data, nil)
+	k.err = k.db.ApplyNoSyncWait(k.b, pebble.Sync)
 }
 
-func (k *pebbleWorker) wait() error { return k.err }
+func (k *pebbleWorker) wait() error {
+	err := k.err
+	if err == nil {
+		err = k.b.SyncWait()
+	}
+	_ = k.b.Close()
+	return err
+}
 
 func percentiles(lat []time.Duration) (p50, p99 time.Duration) {
 	if len(lat) == 0 {

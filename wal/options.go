@@ -10,10 +10,10 @@ import (
 
 // Default option values. Each is documented on its Options field.
 const (
-	DefaultSegmentBytes       = 64 << 20
-	DefaultCompressThreshold  = 512
-	DefaultCacheBytes         = 16 << 20
-	DefaultSlowSyncThreshold  = 100 * time.Millisecond
+	DefaultSegmentBytes      = 64 << 20
+	DefaultCompressThreshold = 512
+	DefaultCacheBytes        = 16 << 20
+	DefaultSlowSyncThreshold = 100 * time.Millisecond
 
 	minSegmentBytes = 4 << 10
 	maxSegmentBytes = 1 << 30
