@@ -337,8 +337,17 @@ func (s *Store) awaitElection(ctx context.Context) bool {
 }
 
 // leaderHere fails fast when another node is known to lead r's shard.
+// A request wakes a quiet replica first: a quiet follower never campaigns
+// on its own, so if the leader's node is gone and nothing declares it
+// dead (a static cluster has no membership), the shard would otherwise
+// stay leaderless however many requests arrive. If the leader is alive,
+// the request forwarded or redirected to it wakes it too, and its
+// heartbeats keep the woken follower from campaigning.
 func (s *Store) leaderHere(r *replica) error {
 	if ld := raftpb.NodeID(r.leader.Load()); ld != raftpb.None && ld != s.opts.NodeID {
+		if !r.awake.Load() {
+			r.wakeUp()
+		}
 		return &NotLeaderError{Shard: r.id, Leader: ld}
 	}
 	return nil
