@@ -167,7 +167,10 @@ func decodeAnswer(shard ShardID, b []byte) ([]byte, error) {
 	case fwdDropped:
 		return nil, fmt.Errorf("%w (at the leader: %s)", ErrProposalDropped, msg)
 	case fwdClosed:
-		return nil, fmt.Errorf("%w: the leader's node is stopping (%s)", ErrNoQuorum, msg)
+		// NB: not ErrNoQuorum: a write pending at the leader when its node
+		// stopped may still be committed by the others, so it must not
+		// read as safe to retry.
+		return nil, fmt.Errorf("%w: the leader's node stopped before answering; a write may still be applied (%s)", ErrTimeout, msg)
 	case fwdNoShard:
 		return nil, fmt.Errorf("%w (at the leader: %s)", ErrNoShard, msg)
 	}
