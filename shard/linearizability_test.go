@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"path/filepath"
+	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -55,8 +58,31 @@ func checkLinearizable(t *testing.T, seed uint64, history []porcupine.Operation,
 		if err := porcupine.VisualizePath(linModel(), info, path); err != nil {
 			t.Errorf("writing the history: %v", err)
 		}
+		logIllegalKeys(t, history, events)
 		t.Fatalf("seed %d: the history is not linearizable; see %s", seed, path)
 	}
+}
+
+// logIllegalKeys logs, for each key whose history alone is not
+// linearizable, its operations in call order and the faults injected.
+func logIllegalKeys(t *testing.T, history []porcupine.Operation, events []porcupine.Annotation) {
+	ms := func(ns int64) string { return fmt.Sprintf("%.1fms", float64(ns)/1e6) }
+	for _, part := range linPartition(history) {
+		if porcupine.CheckOperations(linModel(), part) {
+			continue
+		}
+		sort.Slice(part, func(i, j int) bool { return part[i].Call < part[j].Call })
+		var b strings.Builder
+		for _, op := range part {
+			fmt.Fprintf(&b, "\n  client %2d [%s, %s] %s", op.ClientId, ms(op.Call), ms(op.Return), linDescribe(op.Input, op.Output))
+		}
+		t.Logf("key %s is not linearizable:%s", part[0].Input.(linInput).key, b.String())
+	}
+	var b strings.Builder
+	for _, e := range events {
+		fmt.Fprintf(&b, "\n  %s %s", ms(e.Start), e.Description)
+	}
+	t.Logf("faults:%s", b.String())
 }
 
 func TestLinearizable3Nodes(t *testing.T) {
