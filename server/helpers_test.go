@@ -1,0 +1,118 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/flotilladb/flotilla/raftgroup/raftpb"
+	"github.com/flotilladb/flotilla/shard"
+)
+
+// freeAddr returns a loopback address with a port free at the time of the
+// call.
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// testSplits pre-splits tests' stores into four shards over "k%04d".
+func testSplits(t testing.TB) [][]byte {
+	keys, err := shard.EvenSplitKeys("k%04d", 0, 10000, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys
+}
+
+// openSingle opens a one-node store and its server on free ports.
+func openSingle(t testing.TB, tweak func(o *NodeOptions)) *Node {
+	t.Helper()
+	o := NodeOptions{
+		Store:  shard.Options{Dir: t.TempDir(), SplitKeys: testSplits(t), TickInterval: 10 * time.Millisecond},
+		Server: Options{ClientAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", MaxCursors: 64},
+	}
+	if tweak != nil {
+		tweak(&o)
+	}
+	n, err := OpenNode(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := n.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	return n
+}
+
+// openCluster opens three nodes over TCP on loopback, each with its own
+// server, forwarding to each other over HTTP.
+func openCluster(t testing.TB) []*Node {
+	t.Helper()
+	peers := map[raftpb.NodeID]string{}
+	httpAddrs := map[raftpb.NodeID]string{}
+	for id := raftpb.NodeID(1); id <= 3; id++ {
+		peers[id], httpAddrs[id] = freeAddr(t), freeAddr(t)
+	}
+	nodes := make([]*Node, 0, 3)
+	for id := raftpb.NodeID(1); id <= 3; id++ {
+		n, err := OpenNode(context.Background(), NodeOptions{
+			Store: shard.Options{Dir: t.TempDir(), NodeID: id, Peers: peers, SplitKeys: testSplits(t),
+				TickInterval: 20 * time.Millisecond},
+			Server:   Options{ClientAddr: "127.0.0.1:0", HTTPAddr: httpAddrs[id]},
+			PeerHTTP: httpAddrs,
+		})
+		if err != nil {
+			t.Fatalf("node %d: %v", id, err)
+		}
+		nodes = append(nodes, n)
+	}
+	t.Cleanup(func() {
+		for _, n := range nodes {
+			if err := n.Close(); err != nil {
+				t.Errorf("close: %v", err)
+			}
+		}
+	})
+	for _, n := range nodes {
+		waitReady(t, n)
+	}
+	return nodes
+}
+
+// waitReady polls until every shard of n has a known leader.
+func waitReady(t testing.TB, n *Node) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ok, why := n.Server.ready()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node %d not ready: %s", n.Store.NodeID(), why)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func newClient(t testing.TB, n *Node, password string) *redis.Client {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: n.Server.ClientAddr(), Protocol: 2, Password: password,
+		ReadTimeout: 15 * time.Second, WriteTimeout: 15 * time.Second})
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func key(i int) string { return fmt.Sprintf("k%04d", i) }
