@@ -31,6 +31,8 @@ type replica struct {
 	// outSnaps are snapshot images captured for MsgSnaps of this round.
 	outSnaps []outSnap
 	nextRead uint64
+	// readBeat is the newest read round r sent a heartbeat for.
+	readBeat readBeat
 	// frozen is the snapshot being installed; the replica takes no input
 	// until it is done.
 	frozen *snapInstall

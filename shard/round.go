@@ -18,6 +18,8 @@ type worker struct {
 	in      inbox
 	wb      *wal.Batch
 	after   []raftpb.Message
+	// readBeats: this round queued a heartbeat of a fresh read round.
+	readBeats bool
 }
 
 type readyItem struct {
@@ -192,7 +194,9 @@ func (w *worker) persist() error {
 			w.wb.SetHardState(it.r.id, it.rd.HardState)
 		}
 		s.send(it.r, it.rd.Messages)
+		w.readBeats = it.r.noteReadBeats(it.rd.Messages) || w.readBeats
 	}
+	w.flushReadBeats()
 	if w.wb.Empty() {
 		return nil
 	}
@@ -207,7 +211,9 @@ func (w *worker) sendAfterPersist() {
 	for i := range w.readies {
 		it := &w.readies[i]
 		w.s.send(it.r, it.rd.MessagesAfterPersist)
+		w.readBeats = it.r.noteReadBeats(it.rd.MessagesAfterPersist) || w.readBeats
 	}
+	w.flushReadBeats()
 }
 
 // translate turns a Raft core error into the store's.
