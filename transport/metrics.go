@@ -38,7 +38,7 @@ type Metrics struct {
 	SnapshotsReceived       uint64 // streams installed by the Handler
 	SnapshotFailures        uint64 // SendSnapshot calls that gave up
 	SnapshotInstallFailures uint64 // Handler refused a complete stream
-	SnapshotStreamsAborted  uint64 // partial incoming streams discarded
+	SnapshotStreamsAborted  uint64 // incoming streams discarded (broken, out of order, superseded, corrupt)
 	SnapshotBytesSent       uint64 // compressed chunk frame bytes
 }
 

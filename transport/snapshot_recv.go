@@ -139,6 +139,7 @@ func (in *inbound) startLocked(from raftpb.NodeID, ch *chunk) (*stream, chunkAck
 func (r *receiver) install(s *stream, ch *chunk) chunkAck {
 	defer r.release(s)
 	if s.size != ch.size || s.crc != ch.crc {
+		r.t.m.snapshotStreamsAborted.Add(1)
 		return chunkAck{status: ackCorrupt, msg: fmt.Sprintf("transport: snapshot size/crc %d/%08x, sender says %d/%08x", s.size, s.crc, ch.size, ch.crc)}
 	}
 	if _, err := s.file.Seek(0, io.SeekStart); err != nil {

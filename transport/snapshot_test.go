@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"hash/crc32"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/flotilladb/flotilla/raftgroup/raftpb"
+	"github.com/klauspost/compress/s2"
 )
 
 func randomBytes(rng *rand.Rand, n int) []byte {
@@ -187,5 +189,69 @@ func TestSnapshotRateLimitAndHeartbeatsUnaffected(t *testing.T) {
 		waitFor(t, "heartbeat during snapshot", 5*time.Second, func() bool { return rb.count() > before })
 		worst = max(worst, time.Since(sent))
 		time.Sleep(20 * time.Millisecond) // pacing the heartbeat "ticks", not synchronization
+	}
+}
+
+// TestSnapshotNeverHalfInstalls drives the receiver with hand-made chunk
+// streams: a stream whose checksum or size does not match, a stream that
+// skips a chunk, and one that stops before its last chunk must never reach
+// the Handler, and their spool files must go.
+func TestSnapshotNeverHalfInstalls(t *testing.T) {
+	spool := t.TempDir()
+	c := newCluster(t, 1, func(o *Options) { o.NodeID = 2; o.SnapshotDir = spool })
+	b, rec := c.nodes[1], c.recs[1]
+	cl := naiveClient(b.Addr().String())
+	data := []byte("snapshot-bytes-")
+	crc := crc32.Checksum(data, castagnoli)
+	send := func(ch chunk) chunkAck {
+		t.Helper()
+		ch.data = s2.Encode(nil, ch.data)
+		f := &frame{buf: beginFrame(nil, frameHeader{kind: kindChunk, cluster: 7, from: 1, to: 2})}
+		f.buf = appendChunk(f.buf, &ch)
+		finishFrame(f.buf, 0, 0)
+		var ack chunkAck
+		if err := cl.DoDeadline(f, &ack, time.Now().Add(10*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		return ack
+	}
+	msg := snapMsg(1, 2)
+	first := func(stream uint64, flags uint8) chunk {
+		return chunk{stream: stream, flags: chunkFirst | flags, msg: msg, data: data[:5]}
+	}
+	// Wrong checksum, then wrong size, on the last chunk.
+	for i, last := range []chunk{{seq: 1, flags: chunkLast, size: uint64(len(data)), crc: crc ^ 1, data: data[5:]},
+		{seq: 1, flags: chunkLast, size: uint64(len(data)) + 1, crc: crc, data: data[5:]}} {
+		stream := uint64(10 + i)
+		if ack := send(first(stream, 0)); ack.status != ackOK {
+			t.Fatalf("first chunk: %+v", ack)
+		}
+		last.stream = stream
+		if ack := send(last); ack.status != ackCorrupt {
+			t.Fatalf("bad last chunk acknowledged: %+v", ack)
+		}
+	}
+	// A gap in sequence numbers aborts the stream.
+	send(first(20, 0))
+	if ack := send(chunk{stream: 20, seq: 2, flags: chunkLast, size: uint64(len(data)), crc: crc, data: data[5:]}); ack.status != ackRefused {
+		t.Fatalf("out-of-order chunk: %+v", ack)
+	}
+	// A stream that never finishes, superseded by a good one for the same group.
+	send(first(30, 0))
+	send(first(31, 0))
+	if ack := send(chunk{stream: 31, seq: 1, flags: chunkLast, size: uint64(len(data)), crc: crc, data: data[5:]}); ack.status != ackOK {
+		t.Fatalf("good stream: %+v", ack)
+	}
+	rec.mu.Lock()
+	n, got := len(rec.snaps), rec.snaps
+	rec.mu.Unlock()
+	if n != 1 || !bytes.Equal(got[0].data, data) {
+		t.Fatalf("%d installs, want exactly the one good stream", n)
+	}
+	if ents, _ := os.ReadDir(spool); len(ents) != 0 {
+		t.Fatalf("%d spool files left", len(ents))
+	}
+	if m := b.Metrics(); m.SnapshotStreamsAborted != 4 || m.SnapshotsReceived != 1 {
+		t.Fatalf("metrics %+v: want 4 discarded (2 corrupt, gap, superseded), 1 received", m)
 	}
 }
