@@ -199,6 +199,30 @@ func (r *replica) take(in *inbox) {
 	r.mu.Unlock()
 }
 
+// settle publishes whether r's group still needs ticks. A group that has
+// gone quiet also gives up its inbox buffers: take swaps buffers between
+// workers and replicas, so without this every replica that ever received
+// a message would keep one (about 1.3 KB each, measured at 30,000
+// replicas), while a quiesced replica may stay idle for hours.
+func (r *replica) settle() {
+	quiet := r.g.Quiesced()
+	r.awake.Store(!quiet)
+	if !quiet {
+		return
+	}
+	r.mu.Lock()
+	if len(r.mu.msgs) == 0 {
+		r.mu.msgs = nil
+	}
+	if len(r.mu.props) == 0 {
+		r.mu.props = nil
+	}
+	if len(r.mu.readReqs) == 0 {
+		r.mu.readReqs = nil
+	}
+	r.mu.Unlock()
+}
+
 // atomicIndex is an atomic raftpb.Index.
 type atomicIndex struct{ v atomic.Uint64 }
 

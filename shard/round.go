@@ -63,7 +63,7 @@ func (w *worker) round() {
 			w.readies = append(w.readies, readyItem{r: r, rd: r.g.Ready()})
 		} else {
 			// A quiesce message makes no Ready but stops the ticks.
-			r.awake.Store(!r.g.Quiesced())
+			r.settle()
 		}
 	}
 	if len(w.readies) == 0 {
@@ -85,7 +85,7 @@ func (w *worker) round() {
 		w.answer(it.r, &it.rd)
 		it.r.g.Advance(it.rd)
 		it.r.closeOutSnaps()
-		it.r.awake.Store(!it.r.g.Quiesced())
+		it.r.settle()
 		it.r.noteLeader()
 		if it.r.g.HasReady() {
 			s.sched.enqueue(it.r)
