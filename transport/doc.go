@@ -16,8 +16,10 @@
 // The store creates a [Transport] with [New] ([Options], a [Handler]) and
 // uses it through the [Sender] methods:
 //
-//   - [Transport.Send] queues messages (any groups, any peers) and returns
-//     at once. Non-heartbeat messages leave in the peer's next frame.
+//   - [Transport.Send] encodes messages (any groups, any peers) into each
+//     peer's open frame and returns at once; the caller may reuse the
+//     messages and their entries immediately. Non-heartbeat messages leave
+//     in the peer's next frame.
 //   - [Transport.FlushHeartbeats] is called by the store's ticker once per
 //     tick: each peer with heartbeats queued gets one frame carrying all of
 //     them. Heartbeats also ride along in any message frame sent earlier.
@@ -30,6 +32,15 @@
 // counters; [EventListener] callbacks report unreachable peers (which the
 // store reports to Raft) and refused frames. Peer addresses come from a
 // [Resolver] (placement fills it from gossip) at every dial.
+//
+// For tests, [NewMemNetwork] builds an in-memory network whose
+// [MemTransport]s implement [Sender] with the same heartbeat coalescing. It
+// is driven by an explicit virtual clock ([MemNetwork.Advance]): nothing
+// is delivered between calls, and under one seed the same calls deliver
+// the same messages at the same virtual times. [Faults] sets loss,
+// duplication, a uniform delay distribution and reordering per link;
+// [MemNetwork.Cut], [MemNetwork.Partition], [MemNetwork.Isolate] and
+// [MemNetwork.Heal] make one-way and two-way partitions.
 //
 // # Invariants and promises
 //
