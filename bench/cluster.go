@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -28,10 +27,11 @@ type cluster struct {
 	ks     keySpace
 }
 
-// startCluster opens the three stores under parent (a fresh temporary
-// directory when parent is empty), bootstrapped with ks's split keys.
-func startCluster(ctx context.Context, parent string, ks keySpace, logger *slog.Logger) (*cluster, error) {
-	dir, err := os.MkdirTemp(parent, "flotilla-bench-")
+// startCluster opens the three stores under cfg.dir (a fresh temporary
+// directory when it is empty), bootstrapped with ks's split keys. Every
+// store option is the default except those set here and cfg.workers.
+func startCluster(ctx context.Context, cfg config, ks keySpace) (*cluster, error) {
+	dir, err := os.MkdirTemp(cfg.dir, "flotilla-bench-")
 	if err != nil {
 		return nil, err
 	}
@@ -53,7 +53,7 @@ func startCluster(ctx context.Context, parent string, ks keySpace, logger *slog.
 			id := raftpb.NodeID(i + 1)
 			c.stores[i], errs[i] = shard.Open(ctx, shard.Options{
 				Dir: filepath.Join(dir, fmt.Sprintf("node%d", id)), NodeID: id,
-				Peers: peers, SplitKeys: split, Logger: logger,
+				Peers: peers, SplitKeys: split, Logger: cfg.logger, Workers: cfg.workers,
 			})
 		})
 	}

@@ -15,7 +15,7 @@ import (
 func newKVCluster(ctx context.Context, cfg config, s step) (*cluster, *router, error) {
 	ctx, cancel := context.WithTimeout(ctx, setupTimeout)
 	defer cancel()
-	c, err := startCluster(ctx, cfg.dir, newKeySpace(s.groups), cfg.logger)
+	c, err := startCluster(ctx, cfg, newKeySpace(s.groups))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -31,6 +31,7 @@ func run() error {
 	seed := flag.Uint64("seed", 1, "seed of the clients' random keys")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of each measured window to this file")
 	memProfile := flag.String("memprofile", "", "write a heap profile at the end of each measured window to this file")
+	workers := flag.Int("workers", 0, "round workers per store (shard.Options.Workers; 0: the store's default)")
 	verbose := flag.Bool("v", false, "log the stores' warnings to stderr")
 	flag.Parse()
 
@@ -42,7 +43,7 @@ func run() error {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	cfg := config{groups: *groups, clients: *clients, size: *size, duration: *duration,
-		dir: *dir, seed: *seed, logger: logger}
+		dir: *dir, seed: *seed, workers: *workers, logger: logger}
 	steps, err := plan(*scenario, cfg)
 	if err != nil {
 		return err

@@ -13,6 +13,7 @@ type config struct {
 	duration              time.Duration
 	dir                   string // parent of the data directories; "" for the system's temp dir
 	seed                  uint64
+	workers               int // shard.Options.Workers; 0 for the store's default
 	logger                *slog.Logger
 	prof                  *profiler
 }
