@@ -44,6 +44,7 @@ func (kv *KV) Install(ctx context.Context, st ShardState, r io.Reader) error {
 		return fmt.Errorf("shard: install snapshot of shard %d: ingest: %w", st.Desc.ID, err)
 	}
 	kv.setDescs(map[ShardID]ShardState{st.Desc.ID: st})
+	kv.logger.Info("shard: snapshot installed", "shard", st.Desc.ID, "applied", st.Applied, "pairs", sg.n)
 	return nil
 }
 
@@ -73,6 +74,7 @@ func (kv *KV) DeleteShard(ctx context.Context, id ShardID) error {
 	kv.mu.Lock()
 	delete(kv.mu.descs, id)
 	kv.mu.Unlock()
+	kv.logger.Info("shard: shard data deleted", "shard", id)
 	return nil
 }
 
