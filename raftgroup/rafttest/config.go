@@ -32,6 +32,9 @@ type Config struct {
 	// DisablePreVote turns pre-vote off (only without LeaseReads, which
 	// wants the default protections).
 	DisablePreVote bool
+	// DisableCheckQuorum turns CheckQuorum off (only without LeaseReads,
+	// which require it).
+	DisableCheckQuorum bool
 	// MaxMsgBytes and MaxInflightMsgs are small in some runs so that
 	// batching and flow control are exercised.
 	MaxMsgBytes     uint64
@@ -52,6 +55,9 @@ type Config struct {
 	// makes the state machine's applied state durable (it always is when
 	// a snapshot is installed).
 	SyncApplyRate float64
+	// MalformedRate is the probability that a delivery is preceded by a
+	// broken copy of the message, which Step must refuse unchanged.
+	MalformedRate float64
 	// MaxQueuedMessages bounds the network; beyond it sends are dropped.
 	MaxQueuedMessages int
 	// TraceEvents is how many recent events a failure report shows.
@@ -59,7 +65,7 @@ type Config struct {
 }
 
 // DefaultSteps is the number of chaos steps per seed in the default run.
-const DefaultSteps = 6000
+const DefaultSteps = 10000
 
 // ConfigForSeed returns the run configuration for seed: cluster size,
 // protocol options and fault intensities all vary from seed to seed.
@@ -86,17 +92,25 @@ func ConfigForSeed(seed uint64, steps int) Config {
 		CrashWeight:       []int{0, 1, 4}[r.IntN(3)],
 		PartitionWeight:   []int{0, 1, 4}[r.IntN(3)],
 		SyncApplyRate:     []float64{1, 0.5, 0.1}[r.IntN(3)],
+		MalformedRate:     []float64{0, 0.01}[r.IntN(2)],
 		MaxQueuedMessages: 4096,
 		TraceEvents:       60,
 	}
 	if !c.LeaseReads {
 		c.DisablePreVote = r.IntN(4) == 0
+		c.DisableCheckQuorum = r.IntN(4) == 0
 	}
 	return c
 }
 
+// ForceLeaseReads turns c into a lease-read run (for long runs that hunt
+// lease bugs: only a quarter of seeds use leases by default).
+func (c *Config) ForceLeaseReads() {
+	c.LeaseReads, c.DisablePreVote, c.DisableCheckQuorum = true, false, false
+}
+
 func (c Config) String() string {
-	return fmt.Sprintf("nodes=%d election=%d lease=%t quiesce=%t prevote=%t msgbytes=%d inflight=%d drop=%.2f dup=%.2f delay=%d crash=%d partition=%d syncapply=%.1f steps=%d",
-		c.Nodes, c.ElectionTicks, c.LeaseReads, !c.DisableQuiesce, !c.DisablePreVote, c.MaxMsgBytes, c.MaxInflightMsgs,
+	return fmt.Sprintf("nodes=%d election=%d lease=%t quiesce=%t prevote=%t checkquorum=%t msgbytes=%d inflight=%d drop=%.2f dup=%.2f delay=%d crash=%d partition=%d syncapply=%.1f steps=%d",
+		c.Nodes, c.ElectionTicks, c.LeaseReads, !c.DisableQuiesce, !c.DisablePreVote, !c.DisableCheckQuorum, c.MaxMsgBytes, c.MaxInflightMsgs,
 		c.DropRate, c.DupRate, c.MaxDelayTicks, c.CrashWeight, c.PartitionWeight, c.SyncApplyRate, c.Steps)
 }

@@ -40,8 +40,13 @@
 //     ticks, and delivered in random order among those whose delay has
 //     passed. Partitions isolate a node, split the nodes in two, or cut a
 //     single direction of a link (asymmetric); a cut link loses what it
-//     carries at delivery time. Lost snapshots are reported to the leader
-//     as failed, some lost appends as unreachable.
+//     carries at delivery time. Partitions often target the leader, and a
+//     leadership transfer sometimes cuts every link into the old leader
+//     (so it learns late that it was deposed). Lost snapshots are reported
+//     to the leader as failed, some lost appends as unreachable.
+//   - Clients send requests to any replica that believes it leads (a
+//     deposed leader that has not noticed included) and sometimes to any
+//     replica at all.
 //   - Crash: a node loses everything not durable: the pending Ready (its
 //     entries and hard state, and its MessagesAfterPersist, which are
 //     never sent), unsynced applies, and its reads. Restart runs
@@ -53,9 +58,11 @@
 //
 // # Checked properties
 //
-// After every step: at most one leader per term (election safety). On
-// every Ready: log matching (every (index, term) handed out anywhere names
-// the same log prefix: compared by chain hashes), leader completeness (a
+// After every step: at most one leader per term (election safety). Log
+// matching: every (index, term) that any replica made durable or sent in a
+// MsgApp names the same log prefix everywhere (compared by chain hashes;
+// entries lost in a crash before anyone saw them do not count). On every
+// Ready: leader completeness (a
 // leader holds every entry committed before its term began), and the
 // Ready contract (hard state term never decreases, vote never changes
 // within a term, commit never decreases, MustSync set when needed, entries
@@ -71,7 +78,20 @@
 // began, and the value served once applied is the committed value there,
 // never older than a write to the key acknowledged before the read began.
 //
-// After the chaos steps every fault heals; the group must then elect a
-// leader and apply a proposal on every member within [LivenessTicks]
-// election timeouts (liveness).
+// Every RoundSteps chaos steps every fault heals (links up, no drops or
+// duplicates, delays of at most a tick, every node restarted and woken);
+// the group must then elect a leader and apply a proposal on every member
+// within [LivenessTicks] election timeouts ([LivenessTicksNoPreVote]
+// without pre-vote), which is liveness; then chaos resumes. Malformed
+// copies of some messages check that Step refuses bad input unchanged.
+//
+// # Variants and running it
+//
+// The seed also picks the cluster size, the election timeout, lease reads
+// (with some reads through ReadIndexQuorum), pre-vote, CheckQuorum,
+// quiescence, message and in-flight limits, and the fault intensities
+// ([ConfigForSeed]). `go test ./raftgroup/rafttest` runs 2,000 seeds (200
+// with -short); -seeds, -first and -steps run any number; -lease forces
+// lease reads; a failure prints the one-line command that replays it, and
+// -seed=N -dump -events=K prints the last K events of any run.
 package rafttest

@@ -181,6 +181,11 @@ func (s *Simulator) deliverOne() error {
 	}
 	s.net.delivered++
 	s.record(event{kind: evDeliver, msg: m})
+	if s.cfg.MalformedRate > 0 && s.rng.Float64() < s.cfg.MalformedRate {
+		if err := s.stepMalformed(to, m); err != nil {
+			return err
+		}
+	}
 	if err := to.g.Step(m); err != nil && !errors.Is(err, raftgroup.ErrStepLocal) {
 		return s.fail("n%d: Step(%v) from a correct peer failed: %v", to.id, m, err)
 	}

@@ -111,10 +111,13 @@ func (n *network) blocked(from, to raftpb.NodeID) bool {
 	return int(from) < len(n.cut) && int(to) < len(n.cut) && n.cut[from][to]
 }
 
-// heal restores every link and stops drops and duplicates.
+// heal restores every link, stops drops and duplicates, and bounds delays
+// to one tick: Raft's timing assumption (a round trip well within the
+// election timeout) holds again.
 func (n *network) heal() {
 	for i := range n.cut {
 		clear(n.cut[i])
 	}
 	n.dropRate, n.dupRate = 0, 0
+	n.maxDelay = min(n.maxDelay, 1)
 }

@@ -30,7 +30,9 @@ type Stats struct {
 	Steps, Ticks, Committed, Elections int
 	Sent, Dropped, Delivered           int
 	Crashes, Snapshots, Reads          int
-	LivenessTicks                      int
+	// LivenessTimeouts is the longest a heal took to elect a leader and
+	// apply a proposal everywhere, in election timeouts.
+	LivenessTimeouts float64
 }
 
 // readReq is a linearizable read in progress.
@@ -114,14 +116,15 @@ func (s *Simulator) addNode(cs raftpb.ConfState) error {
 
 func (s *Simulator) groupConfig(n *node) raftgroup.Config {
 	return raftgroup.Config{
-		ElectionTicks:   s.cfg.ElectionTicks,
-		HeartbeatTicks:  1,
-		MaxMsgBytes:     s.cfg.MaxMsgBytes,
-		MaxInflightMsgs: s.cfg.MaxInflightMsgs,
-		LeaseReads:      s.cfg.LeaseReads,
-		DisableQuiesce:  s.cfg.DisableQuiesce,
-		DisablePreVote:  s.cfg.DisablePreVote,
-		Seed:            s.cfg.Seed ^ uint64(n.incarnation)<<32,
+		ElectionTicks:      s.cfg.ElectionTicks,
+		HeartbeatTicks:     1,
+		MaxMsgBytes:        s.cfg.MaxMsgBytes,
+		MaxInflightMsgs:    s.cfg.MaxInflightMsgs,
+		LeaseReads:         s.cfg.LeaseReads,
+		DisableQuiesce:     s.cfg.DisableQuiesce,
+		DisablePreVote:     s.cfg.DisablePreVote,
+		DisableCheckQuorum: s.cfg.DisableCheckQuorum,
+		Seed:               s.cfg.Seed ^ uint64(n.incarnation)<<32,
 	}
 }
 
@@ -140,7 +143,7 @@ func (s *Simulator) record(e event) {
 func (s *Simulator) run() error {
 	chaos := 0
 	for chaos < s.cfg.Steps {
-		s.net.dropRate, s.net.dupRate = s.cfg.DropRate, s.cfg.DupRate
+		s.net.dropRate, s.net.dupRate, s.net.maxDelay = s.cfg.DropRate, s.cfg.DupRate, s.cfg.MaxDelayTicks
 		for i := 0; i < s.cfg.RoundSteps && chaos < s.cfg.Steps; i++ {
 			chaos++
 			s.step++

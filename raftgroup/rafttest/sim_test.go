@@ -16,13 +16,21 @@ var (
 	flagSteps  = flag.Int("steps", 0, "chaos steps per seed (default rafttest.DefaultSteps)")
 	flagEvents = flag.Int("events", 0, "events shown for a failing seed (default 60)")
 	flagDump   = flag.Bool("dump", false, "with -seed, print the trace of the run even if it passes")
+	flagLease  = flag.Bool("lease", false, "force lease reads in every seed")
 )
+
+// slowLiveness is the recovery time, in election timeouts, past which a
+// passing seed is still logged: it shows how close runs come to the bound.
+const slowLiveness = 10
 
 // replayCommand is the one-line command that reruns seed exactly.
 func replayCommand(seed uint64) string {
 	cmd := fmt.Sprintf("go test ./raftgroup/rafttest -run TestSimulate -seed=%d", seed)
 	if *flagSteps > 0 {
 		cmd += fmt.Sprintf(" -steps=%d", *flagSteps)
+	}
+	if *flagLease {
+		cmd += " -lease"
 	}
 	return cmd + " -v"
 }
@@ -49,6 +57,9 @@ func TestSimulate(t *testing.T) {
 		st, err := runSeed(seed)
 		total = addStats(total, st)
 		if err == nil {
+			if st.LivenessTimeouts > slowLiveness {
+				t.Logf("seed %d: liveness took %.1f election timeouts; %v", seed, st.LivenessTimeouts, ConfigForSeed(seed, *flagSteps))
+			}
 			if len(seeds) == 1 {
 				t.Logf("seed %d: %+v", seed, st)
 			}
@@ -72,6 +83,9 @@ func runSeed(seed uint64) (st Stats, err error) {
 		}
 	}()
 	cfg := ConfigForSeed(seed, *flagSteps)
+	if *flagLease {
+		cfg.ForceLeaseReads()
+	}
 	if *flagEvents > 0 {
 		cfg.TraceEvents = *flagEvents
 	}
@@ -96,7 +110,7 @@ func addStats(a, b Stats) Stats {
 	a.Crashes += b.Crashes
 	a.Snapshots += b.Snapshots
 	a.Reads += b.Reads
-	a.LivenessTicks = max(a.LivenessTicks, b.LivenessTicks)
+	a.LivenessTimeouts = max(a.LivenessTimeouts, b.LivenessTimeouts)
 	return a
 }
 

@@ -49,8 +49,11 @@ func (s *Simulator) read() error {
 	s.nextRead++
 	id := s.nextRead
 	key := s.keys[s.rng.IntN(len(s.keys))]
-	err := n.g.ReadIndex(id)
-	note := key
+	read, note := n.g.ReadIndex, key
+	if s.cfg.LeaseReads && s.rng.IntN(4) == 0 {
+		read, note = n.g.ReadIndexQuorum, key+" (quorum)"
+	}
+	err := read(id)
 	if err != nil {
 		note += " refused"
 	}
