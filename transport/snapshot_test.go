@@ -255,3 +255,36 @@ func TestSnapshotNeverHalfInstalls(t *testing.T) {
 		t.Fatalf("metrics %+v: want 4 discarded (2 corrupt, gap, superseded), 1 received", m)
 	}
 }
+
+// TestSnapshotIncomingBound: streams beyond MaxIncomingSnapshots are
+// refused (the sender retries later); a slot frees when a stream ends.
+func TestSnapshotIncomingBound(t *testing.T) {
+	c := newCluster(t, 1, func(o *Options) { o.NodeID = 2; o.MaxIncomingSnapshots = 1 })
+	cl := naiveClient(c.nodes[1].Addr().String())
+	send := func(ch chunk) uint8 {
+		t.Helper()
+		ch.data = s2.Encode(nil, []byte("x"))
+		f := &frame{buf: beginFrame(nil, frameHeader{kind: kindChunk, cluster: 7, from: 1, to: 2})}
+		f.buf = appendChunk(f.buf, &ch)
+		finishFrame(f.buf, 0, 0)
+		var ack chunkAck
+		if err := cl.DoDeadline(f, &ack, time.Now().Add(10*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		return ack.status
+	}
+	m1, m2 := snapMsg(1, 2), snapMsg(1, 2)
+	m2.Group = 43
+	if st := send(chunk{stream: 1, flags: chunkFirst, msg: m1}); st != ackOK {
+		t.Fatalf("first stream: status %d", st)
+	}
+	if st := send(chunk{stream: 2, flags: chunkFirst, msg: m2}); st != ackRefused {
+		t.Fatalf("second stream over the bound: status %d, want refused", st)
+	}
+	if st := send(chunk{stream: 1, seq: 1, flags: chunkLast, size: 2, crc: crc32.Checksum([]byte("xx"), castagnoli)}); st != ackOK {
+		t.Fatalf("finishing the first stream: status %d", st)
+	}
+	if st := send(chunk{stream: 3, flags: chunkFirst | chunkLast, msg: m2, size: 1, crc: crc32.Checksum([]byte("x"), castagnoli)}); st != ackOK {
+		t.Fatalf("a stream after the slot freed: status %d", st)
+	}
+}
