@@ -23,6 +23,8 @@ var (
 	ErrKVClosed = errors.New("shard: kv closed")
 )
 
+var _ StateMachine = (*KV)(nil)
+
 // KV is the default [StateMachine]: every shard of the node in one pebble
 // DB, so a round's applies for many shards are one pebble batch and one
 // sync point covers them all.
