@@ -24,17 +24,17 @@ import (
 // the previous child left killed.
 
 const (
-	crashChildEnv    = "FLOTILLA_SHARD_CRASH_CHILD" // the data directory; set only in the child
-	crashRoundEnv    = "FLOTILLA_SHARD_CRASH_ROUND"
-	crashWriters     = 4
-	crashKeysPerWrtr = 16
+	crashChildEnv      = "FLOTILLA_SHARD_CRASH_CHILD" // the data directory; set only in the child
+	crashRoundEnv      = "FLOTILLA_SHARD_CRASH_ROUND"
+	crashWriters       = 4
+	crashKeysPerWriter = 16
 )
 
 // crashOp is the seq'th write of writer w in round r: a put or (every
 // sixth) a delete of one of w's own keys. Parent and child derive it
 // alike, so the child only reports (w, seq).
 func crashOp(round, w, seq int) (key, value string, del bool) {
-	key = fmt.Sprintf("k%06d", (w+crashWriters*((seq*7)%crashKeysPerWrtr))*15000+7)
+	key = fmt.Sprintf("k%06d", (w+crashWriters*((seq*7)%crashKeysPerWriter))*15000+7)
 	if seq%6 == 0 {
 		return key, "", true
 	}
@@ -63,7 +63,6 @@ func crashChild(dir string) {
 		_, _ = os.Stdout.WriteString(line) // one write per line: no torn lines on the pipe
 		out.Unlock()
 	}
-	say("ready\n")
 	for w := 0; w < crashWriters; w++ {
 		go func() {
 			for seq := 1; ; seq++ {
@@ -90,7 +89,6 @@ func crashChild(dir string) {
 // crashRun is what the parent learned from one child.
 type crashRun struct {
 	acked  [crashWriters]int
-	ready  bool
 	failed string
 }
 
@@ -161,8 +159,6 @@ func runCrashChild(t *testing.T, dir string, round, killAfter int) crashRun {
 
 func (run *crashRun) parse(line string) {
 	switch {
-	case line == "ready":
-		run.ready = true
 	case strings.HasPrefix(line, "ack "):
 		var w, seq int
 		if _, err := fmt.Sscanf(line, "ack %d %d", &w, &seq); err != nil || w < 0 || w >= crashWriters {
