@@ -27,6 +27,9 @@ const (
 	DefaultMaxBackoff             = 5 * time.Second
 )
 
+// maxQueuedHeartbeatsLimit keeps heartbeat buffer indexes within int32.
+const maxQueuedHeartbeatsLimit = 1 << 24
+
 // minFrameLimit is the smallest MaxFrameBytes Validate accepts: a frame
 // must at least hold a header and one snapshot-chunk envelope.
 const minFrameLimit = 4 << 10
@@ -57,7 +60,7 @@ type Options struct {
 	// waiting for one peer. When full, Send drops and counts. Default 8192.
 	MaxQueuedMessages int
 	// MaxQueuedHeartbeats bounds the distinct (type, group) heartbeats
-	// waiting for one peer's next flush. Default 65536.
+	// waiting for one peer's next flush. Default 65536, at most 2^24.
 	MaxQueuedHeartbeats int
 	// MaxInflightFrames bounds the frames handed to one peer's connection
 	// and not yet written. While the bound is reached messages gather in
@@ -185,6 +188,8 @@ func (o *Options) Validate() error {
 		return bad("SnapshotChunkBytes %d outside [1, MaxFrameBytes/2]", o.SnapshotChunkBytes)
 	case o.MaxQueuedMessages < 1 || o.MaxQueuedHeartbeats < 1 || o.MaxInflightFrames < 1:
 		return bad("queue bounds must be positive")
+	case o.MaxQueuedHeartbeats > maxQueuedHeartbeatsLimit:
+		return bad("MaxQueuedHeartbeats %d above %d", o.MaxQueuedHeartbeats, maxQueuedHeartbeatsLimit)
 	case o.SnapshotBytesPerSec < 1 || o.MaxSnapshotBytes < 1:
 		return bad("snapshot byte limits must be positive")
 	case o.MaxSnapshotAttempts < 1 || o.MaxIncomingSnapshots < 1:
