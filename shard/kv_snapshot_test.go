@@ -250,3 +250,32 @@ func TestKVInstallEmptyShard(t *testing.T) {
 		t.Fatalf("state %+v", states)
 	}
 }
+
+// TestKVInstallSurvivesCrash checks that an install is durable when
+// Install returns, without a SyncPoint: the store may then drop the log
+// the snapshot replaced.
+func TestKVInstallSurvivesCrash(t *testing.T) {
+	src, _ := snapshotFixture(t, 100)
+	st, source, err := src.Snapshot(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer source.Close()
+	fs := vfs.NewCrashableMem()
+	dst := openTestKV(t, fs, "dst")
+	kvSetStates(t, dst, kvTestState(1, "", "m", 0))
+	if err := dst.SyncPoint(); err != nil {
+		t.Fatal(err)
+	}
+	if err := dst.Install(t.Context(), st, bytes.NewReader(readSource(t, source))); err != nil {
+		t.Fatal(err)
+	}
+	want := kvDump(t, dst)
+	crashed := fs.CrashClone(vfs.CrashCloneCfg{})
+	closeKV(t, dst)
+	dst = openTestKV(t, crashed, "dst")
+	defer closeKV(t, dst)
+	if got := kvDump(t, dst); got != want {
+		t.Fatalf("after crash:\n%s\nwant\n%s", got, want)
+	}
+}
