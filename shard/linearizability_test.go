@@ -93,6 +93,14 @@ func TestLinearizable5Nodes(t *testing.T) {
 	runLinearizability(t, linConfig{nodes: 5, shards: 8, keys: 12, clients: 8, duration: 3 * time.Second, maxDown: 2})
 }
 
+// TestLinearizableLeaseReads: with Options.LeaseReads, Lease reads are
+// served from the leader's lease without a heartbeat round; they must
+// still be linearizable (all nodes share one clock here, so the lease's
+// clock-drift assumption holds).
+func TestLinearizableLeaseReads(t *testing.T) {
+	runLinearizability(t, linConfig{nodes: 3, shards: 8, keys: 12, clients: 6, duration: 3 * time.Second, maxDown: 1, leaseReads: true})
+}
+
 // TestLinearizabilityModel shows the checker can fail: histories a correct
 // store cannot produce are Illegal, and the ones it can are Ok.
 func TestLinearizabilityModel(t *testing.T) {

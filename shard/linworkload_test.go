@@ -133,6 +133,8 @@ type linClient struct {
 	seq   int
 	keys  []string
 	hints map[string]raftpb.NodeID
+	// read is the consistency of gets: Linearizable, or Lease.
+	read Consistency
 }
 
 func (cl *linClient) next() linInput {
@@ -171,12 +173,12 @@ func (cl *linClient) pick(key string) (raftpb.NodeID, *Store) {
 	return id, cl.c.node(id)
 }
 
-// linCall runs in against one store.
-func linCall(ctx context.Context, s *Store, in linInput) (linOutput, error) {
+// linCall runs in against one store; gets read at consistency read.
+func linCall(ctx context.Context, s *Store, in linInput, read Consistency) (linOutput, error) {
 	key := []byte(in.key)
 	switch in.kind {
 	case linGet:
-		v, found, err := s.Get(ctx, key)
+		v, found, err := s.Get(ctx, key, read)
 		if err != nil {
 			return linOutput{}, err
 		}
@@ -230,7 +232,7 @@ func (cl *linClient) do(in linInput, budget time.Duration) bool {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), linAttemptTimeout)
-		out, err := linCall(ctx, s, in)
+		out, err := linCall(ctx, s, in, cl.read)
 		cancel()
 		if err == nil {
 			cl.hints[in.key] = id
@@ -262,6 +264,9 @@ type linConfig struct {
 	duration                     time.Duration
 	// maxDown bounds the nodes the nemesis keeps stopped at once.
 	maxDown int
+	// leaseReads turns on Options.LeaseReads and has clients read at
+	// Lease consistency.
+	leaseReads bool
 }
 
 // runLinearizability runs cfg's workload against a fresh in-memory cluster
@@ -277,7 +282,14 @@ func runLinearizability(t *testing.T, cfg linConfig) {
 	}
 	rng := rand.New(rand.NewPCG(seed, 0x6c696e))
 	// Small logs, so that restarted nodes also catch up by snapshot.
-	c := newMemClusterTweaked(t, cfg.nodes, cfg.shards, seed, func(_ raftpb.NodeID, o *Options) { o.MaxLogEntries = 64 })
+	c := newMemClusterTweaked(t, cfg.nodes, cfg.shards, seed, func(_ raftpb.NodeID, o *Options) {
+		o.MaxLogEntries = 64
+		o.LeaseReads = cfg.leaseReads
+	})
+	read := Linearizable
+	if cfg.leaseReads {
+		read = Lease
+	}
 	keys := make([]string, cfg.keys)
 	for i := range keys {
 		keys[i] = fmt.Sprintf("k%06d", (i*1000000+500000)/cfg.keys)
@@ -287,7 +299,7 @@ func runLinearizability(t *testing.T, cfg linConfig) {
 	done := make(chan struct{})
 	for i := 0; i < cfg.clients; i++ {
 		cl := &linClient{c: c, rec: rec, rng: rand.New(rand.NewPCG(seed, uint64(i+1))), id: rec.newClient(),
-			name: i, keys: keys, hints: map[string]raftpb.NodeID{}}
+			name: i, keys: keys, hints: map[string]raftpb.NodeID{}, read: read}
 		stop.Add(1)
 		go func() {
 			defer stop.Done()
