@@ -115,9 +115,10 @@
 // [b/2, b)); the first byte read from a new connection (the end of the
 // handshake) resets it. fastrpc itself waits 1 s after a failed dial, so
 // reconnection attempts are never closer than that. Raft frames use
-// fastrpc SendNowait (no response); at most MaxInflightFrames frames per
-// peer are handed to fastrpc, and while that bound is reached messages
-// gather in the queue and leave as one larger frame.
+// fastrpc SendNowait (no response); the flush goroutine takes the queue
+// only while fewer than MaxInflightFrames frames wait in fastrpc, so while
+// that bound is reached (slow or dead peer) messages gather in the queue
+// (dropping beyond MaxQueuedMessages) and leave as one larger frame.
 //
 // With Options.TLS, TLS 1.3 with mutual authentication wraps the TCP
 // connection below fastrpc (a wrapped listener and dialer): every node
