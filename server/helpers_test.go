@@ -116,3 +116,19 @@ func newClient(t testing.TB, n *Node, password string) *redis.Client {
 }
 
 func key(i int) string { return fmt.Sprintf("k%04d", i) }
+
+// openLonelyMember opens node 1 of a 3-node cluster whose other nodes
+// never start: it can elect no leader.
+func openLonelyMember(t testing.TB) *Node {
+	t.Helper()
+	peers := map[raftpb.NodeID]string{1: freeAddr(t), 2: freeAddr(t), 3: freeAddr(t)}
+	n, err := OpenNode(context.Background(), NodeOptions{
+		Store:  shard.Options{Dir: t.TempDir(), NodeID: 1, Peers: peers, TickInterval: 10 * time.Millisecond},
+		Server: Options{ClientAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = n.Close() })
+	return n
+}
