@@ -122,8 +122,9 @@ func (r *linRecorder) finish() []porcupine.Operation {
 	return r.ops
 }
 
-// linClient is one sequential client. It follows NotLeaderError hints;
-// the store does not forward.
+// linClient is one sequential client. It follows NotLeaderError hints
+// (what a node without a Caller answers, and what a forwarded request
+// meets when hints cross during an election).
 type linClient struct {
 	c     *testCluster
 	rec   *linRecorder
