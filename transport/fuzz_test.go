@@ -57,7 +57,8 @@ func FuzzDecodeFrame(f *testing.F) {
 		var plain, hbs []raftpb.Message
 		nm := binary.LittleEndian.Uint32(in[26:])
 		plain, hbs = msgs[:nm], msgs[nm:]
-		again, err := decodeFrame(encodeBatch(7, 1, 2, plain, hbs), 1<<30, 7, 2)
+		from := raftpb.NodeID(binary.LittleEndian.Uint64(in[10:]))
+		again, err := decodeFrame(encodeBatch(7, from, 2, plain, hbs), 1<<30, 7, 2)
 		if err != nil {
 			t.Fatalf("re-encoding an accepted frame failed to decode: %v", err)
 		}
