@@ -96,7 +96,7 @@ func waitReady(t testing.TB, n *Node) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		ok, why := n.Server.ready()
+		ok, why := n.Server.Ready()
 		if ok {
 			return
 		}

@@ -44,7 +44,7 @@ func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
 // handleReadyz answers 200 when the store is open and every local shard
 // has a known leader, 503 with the reason otherwise.
 func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
-	ready, reason := s.ready()
+	ready, reason := s.Ready()
 	code := http.StatusOK
 	if !ready {
 		code = http.StatusServiceUnavailable
@@ -52,8 +52,10 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, code, map[string]any{"ready": ready, "reason": reason})
 }
 
-// ready reports whether the node can serve every key it hosts.
-func (s *Server) ready() (bool, string) {
+// Ready reports whether the node can serve every key it hosts: the
+// store is open and every local shard has a known leader. When not, it
+// says why.
+func (s *Server) Ready() (bool, string) {
 	if err := s.store.Err(); err != nil {
 		return false, err.Error()
 	}

@@ -67,7 +67,7 @@ func (s *Server) shardsJSON() []ShardJSON {
 
 func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 	so := s.store.Options()
-	ready, reason := s.ready()
+	ready, reason := s.Ready()
 	writeJSON(w, http.StatusOK, StatusJSON{
 		Node: s.store.NodeID(), Version: s.opts.Version,
 		ClientAddr: s.ClientAddr(), HTTPAddr: s.HTTPAddr(),

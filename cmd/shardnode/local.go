@@ -1,0 +1,216 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/flotilladb/flotilla/raftgroup/raftpb"
+	"github.com/flotilladb/flotilla/server"
+	"github.com/flotilladb/flotilla/shard"
+)
+
+// localNodes is the size of the `local` cluster.
+const localNodes = 3
+
+type localFlags struct {
+	dataDir    string
+	clientPort int
+	httpPort   int
+	password   string
+	split      splitFlags
+}
+
+func newLocalCmd() *cobra.Command {
+	var f localFlags
+	cmd := &cobra.Command{
+		Use:   "local",
+		Short: "Run a 3-node cluster in this process, on loopback",
+		Long: `local runs three nodes in one process: three stores replicating every shard
+over real TCP on 127.0.0.1, each with its own Redis-protocol port and HTTP
+port. It prints the addresses, waits until every shard has a leader, and
+runs until Ctrl-C (SIGINT) or SIGTERM, then closes every node cleanly.
+
+Node i (1..3) listens for clients on --client-port+i-1 and for HTTP on
+--http-port+i-1 (port 0: free ports). A request reaching a node that does
+not lead the key's shard is forwarded to the leader's node.
+
+Without --data-dir the data lives in a new temporary directory that is
+removed on exit; with it, a restart recovers the data.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return runLocal(cmd, &f) },
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.dataDir, "data-dir", "", "data directory (node i in <dir>/node<i>); default: a temporary directory removed on exit")
+	fl.IntVar(&f.clientPort, "client-port", 6379, "Redis-protocol port of node 1 (nodes 2 and 3 take the next ports); 0 picks free ports")
+	fl.IntVar(&f.httpPort, "http-port", 7379, "HTTP port of node 1 (nodes 2 and 3 take the next ports); 0 picks free ports")
+	fl.StringVar(&f.password, "password", "", "require this password (AUTH) on the Redis-protocol ports")
+	f.split.register(cmd)
+	return cmd
+}
+
+func runLocal(cmd *cobra.Command, f *localFlags) error {
+	log, err := newLogger(cmd)
+	if err != nil {
+		return err
+	}
+	splits, err := f.split.keys()
+	if err != nil {
+		return err
+	}
+	dir, cleanup, err := localDataDir(f.dataDir)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	nodes, err := openLocalNodes(cmd.Context(), f, dir, splits, log)
+	if err != nil {
+		return err
+	}
+	defer closeNodes(nodes, log)
+	out := cmd.OutOrStdout()
+	fmt.Fprintf(out, "Flotilla local cluster: %d nodes, %d shards, data in %s\n", len(nodes), len(splits)+1, dir)
+	for _, n := range nodes {
+		printNode(out, n)
+	}
+	if err := waitReady(cmd.Context(), nodes, 60*time.Second); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "ready: connect with  redis-cli -p %s   (Ctrl-C stops the cluster)\n",
+		portOf(nodes[0].Server.ClientAddr()))
+	<-cmd.Context().Done()
+	fmt.Fprintln(out, "stopping")
+	return nil
+}
+
+// localDataDir returns the data directory and what to do on exit: a
+// temporary directory is removed, a given one kept.
+func localDataDir(dir string) (string, func(), error) {
+	if dir != "" {
+		return dir, func() {}, nil
+	}
+	tmp, err := os.MkdirTemp("", "flotilla-local-")
+	if err != nil {
+		return "", nil, err
+	}
+	return tmp, func() { _ = os.RemoveAll(tmp) }, nil
+}
+
+// localAddrs picks the Raft, client and HTTP addresses of node i
+// (1-based).
+func localAddrs(f *localFlags, i int) (raft, client, http string, err error) {
+	if raft, err = freeLoopback(); err != nil {
+		return
+	}
+	client, http = "127.0.0.1:0", ""
+	if f.clientPort != 0 {
+		client = "127.0.0.1:" + strconv.Itoa(f.clientPort+i-1)
+	}
+	if f.httpPort != 0 {
+		http = "127.0.0.1:" + strconv.Itoa(f.httpPort+i-1)
+	} else if http, err = freeLoopback(); err != nil {
+		return
+	}
+	return raft, client, http, nil
+}
+
+func openLocalNodes(ctx context.Context, f *localFlags, dir string, splits [][]byte, log *slog.Logger) ([]*server.Node, error) {
+	peers := map[raftpb.NodeID]string{}
+	peerHTTP := map[raftpb.NodeID]string{}
+	clients := map[raftpb.NodeID]string{}
+	for i := 1; i <= localNodes; i++ {
+		id := raftpb.NodeID(i)
+		var err error
+		if peers[id], clients[id], peerHTTP[id], err = localAddrs(f, i); err != nil {
+			return nil, err
+		}
+	}
+	var nodes []*server.Node
+	for i := 1; i <= localNodes; i++ {
+		id := raftpb.NodeID(i)
+		nlog := log.With("node", i)
+		n, err := server.OpenNode(ctx, server.NodeOptions{
+			Store: shard.Options{Dir: filepath.Join(dir, "node"+strconv.Itoa(i)), NodeID: id,
+				Peers: peers, SplitKeys: splits, Logger: nlog},
+			Server: server.Options{ClientAddr: clients[id], HTTPAddr: peerHTTP[id],
+				Password: f.password, Logger: nlog, Version: version},
+			PeerHTTP: peerHTTP,
+		})
+		if err != nil {
+			closeNodes(nodes, log)
+			return nil, fmt.Errorf("node %d: %w", i, err)
+		}
+		nodes = append(nodes, n)
+	}
+	return nodes, nil
+}
+
+// freeLoopback returns a loopback address whose port was free a moment
+// ago. NB: another process may take it before the node binds it; the
+// node then fails to start with a clear "address in use" error.
+func freeLoopback() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+func printNode(out io.Writer, n *server.Node) {
+	o := n.Store.Options()
+	fmt.Fprintf(out, "node %d: resp=%s http=http://%s raft=%s\n",
+		n.Store.NodeID(), n.Server.ClientAddr(), n.Server.HTTPAddr(), o.Peers[o.NodeID])
+}
+
+// waitReady polls until every shard of every node has a leader.
+func waitReady(ctx context.Context, nodes []*server.Node, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for {
+		why := ""
+		for _, n := range nodes {
+			if ok, reason := n.Server.Ready(); !ok {
+				why = fmt.Sprintf("node %d: %s", n.Store.NodeID(), reason)
+				break
+			}
+		}
+		if why == "" {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("cluster not ready after %v: %s", timeout, why)
+		}
+		select {
+		case <-ctx.Done():
+			return errors.New("interrupted before the cluster was ready")
+		case <-t.C:
+		}
+	}
+}
+
+func closeNodes(nodes []*server.Node, log *slog.Logger) {
+	for _, n := range nodes {
+		if err := n.Close(); err != nil {
+			log.Error("closing node", "node", n.Store.NodeID(), "err", err)
+		}
+	}
+}
+
+func portOf(addr string) string {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	return port
+}

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/flotilladb/flotilla/raftgroup/raftpb"
+	"github.com/flotilladb/flotilla/server"
+	"github.com/flotilladb/flotilla/shard"
+)
+
+type startFlags struct {
+	id         uint64
+	dataDir    string
+	raftAddr   string
+	clientAddr string
+	httpAddr   string
+	peers      string
+	peerHTTP   string
+	password   string
+	split      splitFlags
+}
+
+func newStartCmd() *cobra.Command {
+	var f startFlags
+	cmd := &cobra.Command{
+		Use:   "start",
+		Short: "Run one node",
+		Long: `start runs one node until SIGINT or SIGTERM.
+
+Without --peers it is a single-node cluster. With --peers it is one member
+of a static cluster: start every member with the same --peers and --shards
+(the first start of an empty --data-dir creates the initial shards with
+every member as a replica). --peer-http lets a node forward requests for
+shards it does not lead to the leader's node; without it such requests
+fail with "not leader" and the leader's ID.
+
+Example, three nodes on one machine:
+
+  shardnode start --id 1 --data-dir d1 --client-addr :6379 --http-addr :7379 \
+    --peers 1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003 \
+    --peer-http 1=127.0.0.1:7379,2=127.0.0.1:7380,3=127.0.0.1:7381
+  (and the same with --id 2, 3 and their own addresses)
+
+Membership by gossip (--join, --bootstrap-expect) comes with placement.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return runStart(cmd, &f) },
+	}
+	fl := cmd.Flags()
+	fl.Uint64Var(&f.id, "id", 1, "this node's ID (positive, unique in the cluster, never reused)")
+	fl.StringVar(&f.dataDir, "data-dir", "", "data directory (required)")
+	fl.StringVar(&f.raftAddr, "raft-addr", "", "node-to-node listen address (default: this node's entry in --peers)")
+	fl.StringVar(&f.clientAddr, "client-addr", server.DefaultClientAddr, "Redis-protocol listen address")
+	fl.StringVar(&f.httpAddr, "http-addr", server.DefaultHTTPAddr, "HTTP listen address (admin API, /metrics, pprof, health)")
+	fl.StringVar(&f.peers, "peers", "", "static cluster: every node's Raft address, as id=host:port,... (this node included)")
+	fl.StringVar(&f.peerHTTP, "peer-http", "", "every node's HTTP address, as id=host:port,..., for forwarding requests to shard leaders")
+	fl.StringVar(&f.password, "password", "", "require this password (AUTH) on the Redis-protocol port")
+	f.split.register(cmd)
+	_ = cmd.MarkFlagRequired("data-dir")
+	return cmd
+}
+
+func runStart(cmd *cobra.Command, f *startFlags) error {
+	log, err := newLogger(cmd)
+	if err != nil {
+		return err
+	}
+	o, err := f.nodeOptions()
+	if err != nil {
+		return err
+	}
+	o.Store.Logger, o.Server.Logger = log, log
+	n, err := server.OpenNode(cmd.Context(), o)
+	if err != nil {
+		return err
+	}
+	defer closeNodes([]*server.Node{n}, log)
+	printNode(cmd.OutOrStdout(), n)
+	<-cmd.Context().Done()
+	log.Info("stopping")
+	return nil
+}
+
+func (f *startFlags) nodeOptions() (server.NodeOptions, error) {
+	if f.id == 0 {
+		return server.NodeOptions{}, fmt.Errorf("--id must be positive")
+	}
+	peers, err := parsePeers("--peers", f.peers)
+	if err != nil {
+		return server.NodeOptions{}, err
+	}
+	peerHTTP, err := parsePeers("--peer-http", f.peerHTTP)
+	if err != nil {
+		return server.NodeOptions{}, err
+	}
+	id := raftpb.NodeID(f.id)
+	if len(peers) > 0 && peers[id] == "" {
+		return server.NodeOptions{}, fmt.Errorf("--peers lacks this node (--id %d)", id)
+	}
+	splits, err := f.split.keys()
+	if err != nil {
+		return server.NodeOptions{}, err
+	}
+	return server.NodeOptions{
+		Store: shard.Options{Dir: f.dataDir, NodeID: id, ListenAddr: f.raftAddr, Peers: peers, SplitKeys: splits},
+		Server: server.Options{ClientAddr: f.clientAddr, HTTPAddr: f.httpAddr, Password: f.password,
+			Version: version},
+		PeerHTTP: peerHTTP,
+	}, nil
+}
+
+// parsePeers parses id=host:port,id=host:port.
+func parsePeers(flag, s string) (map[raftpb.NodeID]string, error) {
+	out := map[raftpb.NodeID]string{}
+	if strings.TrimSpace(s) == "" {
+		return out, nil
+	}
+	for _, part := range strings.Split(s, ",") {
+		idStr, addr, ok := strings.Cut(strings.TrimSpace(part), "=")
+		id, err := strconv.ParseUint(idStr, 10, 64)
+		if !ok || err != nil || id == 0 || addr == "" {
+			return nil, fmt.Errorf("%s: %q is not id=host:port", flag, part)
+		}
+		if _, dup := out[raftpb.NodeID(id)]; dup {
+			return nil, fmt.Errorf("%s: node %d listed twice", flag, id)
+		}
+		out[raftpb.NodeID(id)] = addr
+	}
+	return out, nil
+}
