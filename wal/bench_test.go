@@ -66,6 +66,13 @@ type worker interface {
 // and returns the elapsed time and every commit latency. The harness
 // itself allocates nothing per entry.
 func drive(b *testing.B, n, groups, s int, newWorker func() worker) (time.Duration, []time.Duration) {
+	var next []uint64
+	return driveFrom(b, n, groups, s, newWorker, &next)
+}
+
+// driveFrom is drive continuing each group's indexes from *nextIdx (which
+// it creates if empty and updates), so bursts can resume a log.
+func driveFrom(b *testing.B, n, groups, s int, newWorker func() worker, nextIdx *[]uint64) (time.Duration, []time.Duration) {
 	type gstate struct {
 		sync.Mutex
 		next raftpb.Index
@@ -73,7 +80,16 @@ func drive(b *testing.B, n, groups, s int, newWorker func() worker) (time.Durati
 	gs := make([]gstate, groups)
 	for i := range gs {
 		gs[i].next = 1
+		if len(*nextIdx) == groups {
+			gs[i].next = raftpb.Index((*nextIdx)[i])
+		}
 	}
+	defer func() {
+		*nextIdx = make([]uint64, groups)
+		for i := range gs {
+			(*nextIdx)[i] = uint64(gs[i].next)
+		}
+	}()
 	lat := make([][]time.Duration, s)
 	workers := make([]worker, s)
 	for i := range workers {
@@ -275,6 +291,38 @@ func benchRaw(b *testing.B, bytesPerSync int, entriesPerSync float64) benchResul
 	syncsPerSec := float64(b.N) / elapsed.Seconds()
 	return benchResult{entriesPerSec: syncsPerSec * entriesPerSync, fsyncsPerSec: syncsPerSec,
 		entriesPerSync: entriesPerSync, bytesPerSync: float64(bytesPerSync), p50: p50, p99: p99}
+}
+
+// benchRawN times n write+fdatasync calls of bytesPerSync bytes into a
+// zero-filled file and returns the elapsed time.
+func benchRawN(b *testing.B, bytesPerSync, n int) time.Duration {
+	f, err := vfs.Default.Create(b.TempDir()+"/raw", vfs.WriteCategoryUnspecified)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	size := int64(max(bytesPerSync, 1)) * int64(n+1)
+	zeros := make([]byte, 1<<20)
+	for off := int64(0); off < size; off += int64(len(zeros)) {
+		if _, err := f.Write(zeros); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := f.Sync(); err != nil {
+		b.Fatal(err)
+	}
+	buf := make([]byte, max(bytesPerSync, 1))
+	start := time.Now()
+	for i := range n {
+		binary.LittleEndian.PutUint64(buf, uint64(i))
+		if _, err := f.WriteAt(buf, int64(i)*int64(len(buf))); err != nil {
+			b.Fatal(err)
+		}
+		if err := f.SyncData(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return time.Since(start)
 }
 
 func BenchmarkCompare(b *testing.B) {
