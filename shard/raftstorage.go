@@ -33,8 +33,19 @@ func walErr(err error) error {
 }
 
 // InitialState implements raftgroup.Storage.
+//
+// NB: the commit index is raised to the state machine's applied index
+// when the WAL's is lower. Commit-only hard states are not written on
+// their own (hardstate.go), so after a crash or a clean stop the state
+// machine may have applied entries past the commit index in the WAL;
+// they were committed, and they are in the WAL, synced before they could
+// commit.
 func (s *raftStorage) InitialState() (raftpb.HardState, raftpb.ConfState, error) {
-	return s.w.HardState(s.r.id), s.r.state.ConfState, nil
+	hs := s.w.HardState(s.r.id)
+	if applied := s.r.state.Applied; applied > hs.Commit && applied <= s.w.LastIndex(s.r.id) {
+		hs.Commit = applied
+	}
+	return hs, s.r.state.ConfState, nil
 }
 
 // Entries implements raftgroup.Storage.

@@ -33,6 +33,10 @@ type replica struct {
 	nextRead uint64
 	// readBeat is the newest read round r sent a heartbeat for.
 	readBeat readBeat
+	// unwrittenHS is r's newest hard state when it is not in the WAL yet
+	// (hasUnwrittenHS); only its commit index differs from the WAL's.
+	unwrittenHS    raftpb.HardState
+	hasUnwrittenHS bool
 	// frozen is the snapshot being installed; the replica takes no input
 	// until it is done.
 	frozen *snapInstall

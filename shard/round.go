@@ -170,6 +170,7 @@ func (w *worker) persist() error {
 		w.wb = s.wal.NewBatch()
 	}
 	w.wb.Reset()
+	mustSync := false
 	for _, r := range w.batch {
 		if r.frozen != nil {
 			continue
@@ -177,6 +178,7 @@ func (w *worker) persist() error {
 		if idx := r.truncation(); idx > 0 {
 			if t, err := s.wal.Term(r.id, idx); err == nil {
 				w.wb.Compact(r.id, idx, t)
+				mustSync = true
 				r.compactedIdx.Store(idx)
 				s.m.truncations.Add(1)
 			}
@@ -190,13 +192,18 @@ func (w *worker) persist() error {
 		if len(it.rd.Entries) > 0 {
 			w.wb.Append(it.r.id, it.rd.Entries)
 		}
-		if !it.rd.HardState.IsEmpty() {
-			w.wb.SetHardState(it.r.id, it.rd.HardState)
-		}
+		it.r.noteHardState(it.rd.HardState)
+		mustSync = mustSync || it.rd.MustSync
 		s.send(it.r, it.rd.Messages)
 		w.readBeats = it.r.noteReadBeats(it.rd.Messages) || w.readBeats
 	}
 	w.flushReadBeats()
+	if !mustSync {
+		return nil // only commit indexes changed: see hardstate.go
+	}
+	for _, r := range w.batch {
+		w.writeHardState(r)
+	}
 	if w.wb.Empty() {
 		return nil
 	}
