@@ -81,3 +81,23 @@ func TestCompression(t *testing.T) {
 		t.Fatal("expected a pread after reopen")
 	}
 }
+
+// TestBatchAllocs: once a Batch's buffers have grown, encoding a round of
+// many groups' entries and hard states allocates nothing.
+func TestBatchAllocs(t *testing.T) {
+	b := &Batch{threshold: DefaultCompressThreshold}
+	es := ents(1, 3, 1, 128)
+	big := ents(1, 1, 1, 4000)
+	fill := func() {
+		b.Reset()
+		for g := range 100 {
+			b.Append(raftpb.GroupID(g), es)
+			b.SetHardState(raftpb.GroupID(g), raftpb.HardState{Term: 1, Commit: 3})
+		}
+		b.Append(1000, big) // compressed
+	}
+	fill()
+	if n := testing.AllocsPerRun(20, fill); n != 0 {
+		t.Fatalf("%.1f allocations per round of 100 groups", n)
+	}
+}
