@@ -115,7 +115,13 @@ func (s *Server) Close() error {
 	// NB: redcon's Close closes the listener; its accept loop then closes
 	// every connection, and each connection's goroutine ends with the
 	// closed callback, which s.conns waits for.
-	errResp := s.resp.Close()
+	// redcon's Close fails with "not serving" if its accept loop has not
+	// started yet; closing the listener ourselves stops the loop either way.
+	_ = s.resp.Close()
+	errResp := s.respLn.Close()
+	if errors.Is(errResp, net.ErrClosed) {
+		errResp = nil
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
 	defer cancel()
 	errHTTP := s.httpSrv.Shutdown(ctx)
