@@ -127,27 +127,52 @@ func openRing(dir string) (*os.File, error) {
 
 // runCeiling measures the disk's group-commit ceiling (see doc.go).
 func runCeiling(ctx context.Context, cfg config, s step) (Result, error) {
-	f, err := openRing(cfg.dir)
-	if err != nil {
-		return Result{}, fmt.Errorf("ceiling file: %w", err)
-	}
-	defer f.Close()
-	l := &groupLog{f: f, notify: make(chan struct{}, 1)}
-	l.mu.open = newLogBatch(make([]byte, 0, 64<<10))
+	return runLogs(ctx, cfg, s, 1)
+}
+
+// runCeiling3 is the ceiling with three logs on the same disk, each with
+// a third of the writers: what three replicas' WALs, each group-committing
+// on its own, can get from the disk together.
+func runCeiling3(ctx context.Context, cfg config, s step) (Result, error) {
+	return runLogs(ctx, cfg, s, clusterNodes)
+}
+
+// runLogs runs s.clients writers against n group-commit logs, writer i
+// appending to log i mod n.
+func runLogs(ctx context.Context, cfg config, s step, n int) (Result, error) {
+	logs := make([]*groupLog, 0, n)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	wg.Go(func() { l.run(stop) })
 	defer func() {
 		close(stop)
 		wg.Wait()
+		for _, l := range logs {
+			l.f.Close()
+		}
 	}()
+	for range n {
+		f, err := openRing(cfg.dir)
+		if err != nil {
+			return Result{}, fmt.Errorf("ceiling file: %w", err)
+		}
+		l := &groupLog{f: f, notify: make(chan struct{}, 1)}
+		l.mu.open = newLogBatch(make([]byte, 0, 64<<10))
+		logs = append(logs, l)
+		wg.Go(func() { l.run(stop) })
+	}
 	counters := func() counterSnapshot {
-		return counterSnapshot{fsyncs: l.fsyncs.Load(), entries: l.entries.Load()}
+		var cs counterSnapshot
+		for _, l := range logs {
+			cs.fsyncs += l.fsyncs.Load()
+			cs.entries += l.entries.Load()
+		}
+		return cs
 	}
 	res, err := runClients(ctx, runSpec{
 		clients: s.clients, warmup: cfg.warmup(), duration: cfg.duration,
-		counters: counters, prof: cfg.prof, label: fmt.Sprintf("ceiling-%dc", s.clients),
+		counters: counters, prof: cfg.prof, label: fmt.Sprintf("%s-%dc", s.workload, s.clients),
 		newOp: func(i int) clientOp {
+			l := logs[i%n]
 			rec := make([]byte, ceilingRecordBytes)
 			var seq uint64
 			return func(ctx context.Context) error {
@@ -158,7 +183,7 @@ func runCeiling(ctx context.Context, cfg config, s step) (Result, error) {
 			}
 		},
 	})
-	res.System, res.Workload = "disk", "ceiling"
+	res.System, res.Workload = "disk", s.workload
 	res.Clients, res.Size = s.clients, ceilingRecordBytes
 	return res, err
 }

@@ -90,6 +90,9 @@ func runClients(ctx context.Context, spec runSpec) (Result, error) {
 	res.Seconds = spec.duration.Seconds()
 	res.OpsPerSec = float64(res.Ops) / res.Seconds
 	res.P50us, res.P99us, res.P999us = all.percentiles()
+	if res.Ops > 0 {
+		res.CPUusPerOp = res.CPUCores * 1e6 / res.OpsPerSec
+	}
 	return res, nil
 }
 
@@ -128,6 +131,7 @@ func rates(c0, c1 counterSnapshot, u0, u1 usage, rss int64) Result {
 		r.EntriesPerFsync = float64(c1.entries-c0.entries) / float64(f)
 	}
 	r.RSSMB = float64(rss) / (1 << 20)
+	r.LoadAvg = loadAvg()
 	r.Replicas, r.Quiesced = c1.replicas, c1.quiesced
 	return r
 }

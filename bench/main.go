@@ -21,7 +21,7 @@ func main() {
 }
 
 func run() error {
-	scenario := flag.String("scenario", "write", "write, read, idle, ceiling, or all")
+	scenario := flag.String("scenario", "write", "write, read, idle, ceiling, ceiling3, or all")
 	groups := flag.Int("groups", 1024, "shards (Raft groups) the key space is split into")
 	clients := flag.Int("clients", 256, "concurrent clients, each with one request outstanding")
 	size := flag.Int("size", 16, "value bytes")

@@ -27,6 +27,11 @@ type Result struct {
 	FsyncsPerSec    float64 `json:"fsyncs_per_sec"`
 	EntriesPerFsync float64 `json:"entries_per_fsync"`
 	RSSMB           float64 `json:"rss_mb"`
+	// CPUusPerOp is CPU time per request (all replicas and clients).
+	CPUusPerOp float64 `json:"cpu_us_per_op,omitempty"`
+	// LoadAvg is the machine's one-minute load average at the end of the
+	// window: other processes compete for the same cores.
+	LoadAvg float64 `json:"load_avg"`
 
 	// MessagesPerSec is the Raft messages the three stores sent per second.
 	MessagesPerSec float64 `json:"messages_per_sec,omitempty"`
@@ -75,8 +80,8 @@ func (l latencies) percentiles() (p50, p99, p999 float64) {
 // writeMarkdown writes the results as one table.
 func writeMarkdown(w io.Writer, cmd string, results []Result) error {
 	fmt.Fprintf(w, "Command: `%s`\n\n", cmd)
-	fmt.Fprintln(w, "| system | workload | groups | clients | size B | ops/s | vs ceiling/3 | p50 µs | p99 µs | p99.9 µs | CPU cores | fsyncs/s | entries/fsync | RSS MB | RSS B/replica |")
-	fmt.Fprintln(w, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+	fmt.Fprintln(w, "| system | workload | groups | clients | size B | ops/s | vs ceiling/3 | p50 µs | p99 µs | p99.9 µs | CPU cores | CPU µs/op | load avg | fsyncs/s | entries/fsync | RSS MB | RSS B/replica |")
+	fmt.Fprintln(w, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
 	for _, r := range results {
 		ratio, perReplica := "", ""
 		if r.CeilingRatio > 0 {
@@ -85,9 +90,9 @@ func writeMarkdown(w io.Writer, cmd string, results []Result) error {
 		if r.RSSPerReplicaBytes != 0 {
 			perReplica = fmt.Sprintf("%.0f", r.RSSPerReplicaBytes)
 		}
-		_, err := fmt.Fprintf(w, "| %s | %s | %d | %d | %d | %.0f | %s | %.0f | %.0f | %.0f | %.3f | %.0f | %.1f | %.0f | %s |\n",
+		_, err := fmt.Fprintf(w, "| %s | %s | %d | %d | %d | %.0f | %s | %.0f | %.0f | %.0f | %.3f | %.0f | %.1f | %.0f | %.1f | %.0f | %s |\n",
 			r.System, r.Workload, r.Groups, r.Clients, r.Size, r.OpsPerSec, ratio, r.P50us, r.P99us, r.P999us,
-			r.CPUCores, r.FsyncsPerSec, r.EntriesPerFsync, r.RSSMB, perReplica)
+			r.CPUCores, r.CPUusPerOp, r.LoadAvg, r.FsyncsPerSec, r.EntriesPerFsync, r.RSSMB, perReplica)
 		if err != nil {
 			return err
 		}

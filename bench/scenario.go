@@ -41,10 +41,11 @@ type runFunc func(ctx context.Context, cfg config, s step) (Result, error)
 // runners maps each workload to its implementation.
 func runners() map[string]runFunc {
 	return map[string]runFunc{
-		"write":   runWrite,
-		"read":    runRead,
-		"idle":    runIdle,
-		"ceiling": runCeiling,
+		"write":    runWrite,
+		"read":     runRead,
+		"idle":     runIdle,
+		"ceiling":  runCeiling,
+		"ceiling3": runCeiling3,
 	}
 }
 
@@ -60,6 +61,7 @@ func plan(scenario string, cfg config) ([]step, error) {
 		// memory baseline is not inflated by what they leave behind.
 		return []step{
 			{"ceiling", 0, c, 16},
+			{"ceiling3", 0, c, 16},
 			{"idle", allIdleGroups, 0, 0},
 			{"write", 64, c, 16},
 			{"write", 64, c, 1024},
@@ -69,13 +71,13 @@ func plan(scenario string, cfg config) ([]step, error) {
 		}, nil
 	}
 	if _, ok := runners()[scenario]; !ok {
-		return nil, fmt.Errorf("unknown scenario %q (want write, read, idle, ceiling or all)", scenario)
+		return nil, fmt.Errorf("unknown scenario %q (want write, read, idle, ceiling, ceiling3 or all)", scenario)
 	}
 	s := step{scenario, cfg.groups, cfg.clients, cfg.size}
 	switch scenario {
 	case "idle":
 		s.clients, s.size = 0, 0
-	case "ceiling":
+	case "ceiling", "ceiling3":
 		s.groups, s.size = 0, 16
 	}
 	return []step{s}, nil

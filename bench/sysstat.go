@@ -61,3 +61,18 @@ func (u usage) since(end usage) (seconds, cores float64) {
 	}
 	return seconds, cores
 }
+
+// loadAvg returns the one-minute load average, or 0 where /proc is
+// unavailable.
+func loadAvg() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	fields := strings.Fields(string(b))
+	if len(fields) == 0 {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(fields[0], 64)
+	return v
+}
