@@ -20,6 +20,7 @@ const (
 	DefaultMaxCursors      = 4096
 	DefaultMaxForwardBytes = 16 << 20
 	DefaultShutdownTimeout = 5 * time.Second
+	DefaultMaxClients      = 10000
 )
 
 // Options configures a Server. Zero values take the documented defaults;
@@ -37,6 +38,14 @@ type Options struct {
 	// Password, when set, must be given with AUTH before any other RESP
 	// command is served. Default: none (no AUTH needed).
 	Password string
+	// MaxClients bounds the open RESP connections; one more is answered
+	// "ERR max number of clients reached" and closed. Default 10000.
+	//
+	// TODO(request size limit): redcon buffers a whole command before
+	// handing it over, so one huge argument is held in memory before
+	// MaxValueBytes can refuse it; bounding that needs a framing-aware
+	// reader in front of redcon.
+	MaxClients int
 	// MaxKeyBytes bounds a key; longer keys are refused with an error.
 	// Default 16 KiB.
 	MaxKeyBytes int
@@ -73,6 +82,7 @@ func (o *Options) EnsureDefaults() *Options {
 	setDefault(&o.ScanCount, DefaultScanCount)
 	setDefault(&o.MaxScanCount, DefaultMaxScanCount)
 	setDefault(&o.MaxCursors, DefaultMaxCursors)
+	setDefault(&o.MaxClients, DefaultMaxClients)
 	setDefault(&o.MaxForwardBytes, DefaultMaxForwardBytes)
 	setDefault(&o.ShutdownTimeout, DefaultShutdownTimeout)
 	if o.Logger == nil {
@@ -97,6 +107,8 @@ func (o *Options) Validate() error {
 		return errors.New("server: MaxKeyBytes and MaxValueBytes must not be negative")
 	case o.ScanCount < 1 || o.MaxScanCount < o.ScanCount:
 		return fmt.Errorf("server: ScanCount %d must be in [1, MaxScanCount %d]", o.ScanCount, o.MaxScanCount)
+	case o.MaxClients < 1:
+		return fmt.Errorf("server: MaxClients %d must be positive", o.MaxClients)
 	case o.MaxCursors < 1:
 		return fmt.Errorf("server: MaxCursors %d must be positive", o.MaxCursors)
 	}
@@ -105,7 +117,7 @@ func (o *Options) Validate() error {
 
 // String prints the effective options (the password is never shown).
 func (o *Options) String() string {
-	return fmt.Sprintf("client=%s http=%s auth=%v max_key=%d max_value=%d scan_count=%d max_scan=%d cursors=%d",
-		o.ClientAddr, o.HTTPAddr, o.Password != "", o.MaxKeyBytes, o.MaxValueBytes,
+	return fmt.Sprintf("client=%s http=%s auth=%v max_clients=%d max_key=%d max_value=%d scan_count=%d max_scan=%d cursors=%d",
+		o.ClientAddr, o.HTTPAddr, o.Password != "", o.MaxClients, o.MaxKeyBytes, o.MaxValueBytes,
 		o.ScanCount, o.MaxScanCount, o.MaxCursors)
 }

@@ -49,10 +49,16 @@ func (c *command) arityOK(n int) bool {
 	return n >= -c.arity
 }
 
-// accept admits a new RESP connection unless the server is closing.
+// accept admits a new RESP connection unless the server is closing or
+// MaxClients connections are open.
 func (s *Server) accept(conn redcon.Conn) bool {
 	if s.closed() {
 		return false
+	}
+	if s.m.connections.Load() >= int64(s.opts.MaxClients) {
+		s.m.errors.Add(1)
+		conn.WriteError("ERR max number of clients reached")
+		return false // redcon flushes the error and closes
 	}
 	s.conns.Add(1)
 	s.m.connections.Add(1)

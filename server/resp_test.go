@@ -1,13 +1,16 @@
 package server
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -375,5 +378,21 @@ func TestRESPQuit(t *testing.T) {
 	}
 	if err := conn.Ping(ctx).Err(); err == nil {
 		t.Fatal("the connection served a command after QUIT")
+	}
+}
+
+func TestRESPMaxClients(t *testing.T) {
+	n := openSingle(t, func(o *NodeOptions) { o.Server.MaxClients = 1 })
+	ctx := context.Background()
+	conn := newClient(t, n, "").Conn()
+	defer conn.Close()
+	must(t, conn.Ping(ctx).Err())
+	raw, err := net.Dial("tcp", n.Server.ClientAddr())
+	must(t, err)
+	defer raw.Close()
+	must(t, raw.SetReadDeadline(time.Now().Add(10*time.Second)))
+	line, err := bufio.NewReader(raw).ReadString('\n')
+	if err != nil || line != "-ERR max number of clients reached\r\n" {
+		t.Fatalf("second connection got %q, %v", line, err)
 	}
 }
