@@ -41,8 +41,12 @@ func crashOptions(fs vfs.FS) Options {
 // runUntilCrash commits the workload's batches one by one and returns how
 // many were acknowledged before the first failure.
 func runUntilCrash(t *testing.T, fs vfs.FS, wl crashWorkload) int {
+	return runUntilCrashOpts(t, crashOptions(fs), wl)
+}
+
+func runUntilCrashOpts(t *testing.T, opts Options, wl crashWorkload) int {
 	t.Helper()
-	w, err := Open(crashOptions(fs))
+	w, err := Open(opts)
 	if err != nil {
 		return 0 // crashed during Open: nothing acknowledged
 	}
@@ -172,6 +176,50 @@ func TestCrashConcurrent(t *testing.T) {
 		}
 		if total == 0 {
 			t.Fatalf("round %d: nothing acknowledged before the crash at op %d", round, crashAt)
+		}
+	}
+}
+
+// TestCrashPointsPreallocated crashes at random operations with segment
+// preallocation on: the background preparer's writes, syncs and renames
+// interleave with the log's own, so operation numbers differ between runs
+// and the crash points are drawn at random rather than enumerated.
+func TestCrashPointsPreallocated(t *testing.T) {
+	seed := testSeed(t)
+	r := rand.New(rand.NewPCG(seed, 10))
+	n, trials := 120, 60
+	if testing.Short() {
+		n, trials = 60, 20
+	}
+	wl := newCrashWorkload(seed, n)
+	for trial := range trials {
+		at := uint64(r.IntN(400))
+		tear := r.IntN(4096)
+		mem := vfs.NewCrashableMem()
+		fs := fvfs.Wrap(mem, func(op fvfs.Op) fvfs.Action {
+			if op.Seq != at {
+				return fvfs.Action{}
+			}
+			return fvfs.Action{Crash: true, TearBytes: tear}
+		})
+		opts := crashOptions(fs)
+		opts.NoPreallocate = false
+		acked := runUntilCrashOpts(t, opts, wl)
+		clone := mem.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: r.IntN(101), RNG: rand.New(rand.NewPCG(r.Uint64(), 11))})
+		opts.FS = clone
+		w, err := Open(opts)
+		if err != nil {
+			t.Fatalf("trial %d, crash at op %d (%d acked): reopen: %v", trial, at, acked, err)
+		}
+		err = diffModel(w, wl.states[acked])
+		if err != nil && acked < n {
+			if diffModel(w, wl.states[acked+1]) == nil {
+				err = nil
+			}
+		}
+		w.Close()
+		if err != nil {
+			t.Fatalf("trial %d, crash at op %d (%d acked): %v", trial, at, acked, err)
 		}
 	}
 }
