@@ -99,14 +99,21 @@ func ConfigForSeed(seed uint64, steps int) Config {
 	if !c.LeaseReads {
 		c.DisablePreVote = r.IntN(4) == 0
 		c.DisableCheckQuorum = r.IntN(4) == 0
+	} else {
+		c.ForceLeaseReads()
 	}
 	return c
 }
 
 // ForceLeaseReads turns c into a lease-read run (for long runs that hunt
 // lease bugs: only a quarter of seeds use leases by default).
+//
+// The lease assumes a heartbeat's answer arrives well within the margin by
+// which the lease is shorter than the election timeout (raftgroup's doc),
+// so lease runs delay messages by at most one tick: a round trip of two.
 func (c *Config) ForceLeaseReads() {
 	c.LeaseReads, c.DisablePreVote, c.DisableCheckQuorum = true, false, false
+	c.MaxDelayTicks = min(c.MaxDelayTicks, 1)
 }
 
 func (c Config) String() string {
