@@ -279,11 +279,10 @@ func TestClusterReplicates(t *testing.T) {
 type ioReader = io.Reader
 
 func TestClusterFollowerRestartAndSnapshotCatchUp(t *testing.T) {
-	c := newMemCluster(t, 3, 4, 2)
 	// Small logs so that the lagging node's entries are truncated away.
-	for id := range c.stores {
-		c.stores[id].opts.MaxLogEntries = 20
-	}
+	// (Set before Open: the options of a running store are read by its
+	// goroutines.)
+	c := newMemClusterTweaked(t, 3, 4, 2, func(_ raftpb.NodeID, o *Options) { o.MaxLogEntries = 20 })
 	c.put("k000001", "before")
 	c.stopNode(3)
 	for i := 0; i < 300; i++ {
@@ -305,7 +304,6 @@ func TestClusterFollowerRestartAndSnapshotCatchUp(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	c.start(3)
-	c.stores[3].opts.MaxLogEntries = 20
 	s3 := c.stores[3]
 	for i := 0; i < 300; i++ {
 		k := fmt.Sprintf("k%06d", i*3000)
