@@ -62,7 +62,8 @@ func newTCPCluster(t *testing.T, nodes, shards int, seed uint64, tweak func(id r
 	c.opts = func(id raftpb.NodeID) Options {
 		return Options{Dir: c.dirs[id], NodeID: id, Peers: peers, SplitKeys: keys,
 			TickInterval: 10 * time.Millisecond, SyncInterval: 50 * time.Millisecond, Seed: seed + uint64(id),
-			TransportOptions: transport.Options{SnapshotDir: snapDir, Seed: seed + uint64(id)}}
+			TransportOptions: transport.Options{SnapshotDir: snapDir, Seed: seed + uint64(id),
+				MinBackoff: 50 * time.Millisecond, MaxBackoff: 500 * time.Millisecond}}
 	}
 	t.Cleanup(c.close)
 	for i := 1; i <= nodes; i++ {
@@ -130,8 +131,10 @@ func TestTCPClusterManyShards(t *testing.T) {
 	if testing.Short() {
 		shards = 64
 	}
+	start := time.Now()
 	c := newTCPCluster(t, 3, shards, 21, nil)
 	c.putAll(shards, "a")
+	t.Logf("%v: wrote to %d shards", time.Since(start).Round(time.Millisecond), shards)
 	for i := 0; i < shards; i++ {
 		if got, ok := c.get(shardKey(i, shards)); !ok || got != fmt.Sprint("a", i) {
 			t.Fatalf("shard %d: linearizable read = %q %v", i, got, ok)
@@ -151,11 +154,13 @@ func TestTCPClusterManyShards(t *testing.T) {
 	// and catches up with what was written while it was down.
 	c.stopNode(2)
 	c.putAll(shards, "b")
+	t.Logf("%v: wrote again with node 2 down", time.Since(start).Round(time.Millisecond))
 	c.start(2)
 	deadline := time.Now().Add(30 * time.Second)
 	for i := 0; i < shards; i++ {
 		c.waitStale(2, shardKey(i, shards), fmt.Sprint("b", i), deadline)
 	}
+	t.Logf("%v: node 2 caught up", time.Since(start).Round(time.Millisecond))
 	// And it serves again: linearizable reads and writes through whichever
 	// node leads, node 2 among them.
 	for i := 0; i < shards; i += 7 {
