@@ -51,6 +51,14 @@
 //	GET    /healthz             200 while the process is up
 //	GET    /readyz              200 when every local shard has a leader
 //
+// The HTTP port has no authentication yet (Options.Password guards RESP
+// only): expose it to trusted networks only. TODO(admin token): require
+// a token on the API and the forwarding endpoint.
+//
+// Commands of one connection run one after another, as Redis orders
+// them, so a single connection's throughput is bounded by the commit
+// latency even when pipelined; use several connections for throughput.
+//
 // # Concurrency
 //
 // A Server is safe for concurrent use. redcon runs one goroutine per

@@ -13,16 +13,20 @@ import (
 	"github.com/flotilladb/flotilla/shard"
 )
 
-// freeAddr returns a loopback address with a port free at the time of the
-// call.
-func freeAddr(t testing.TB) string {
+// freeAddrs returns n distinct loopback addresses with ports free at the
+// time of the call (held open together, then released).
+func freeAddrs(t testing.TB, n int) []string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	var addrs []string
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		addrs = append(addrs, ln.Addr().String())
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return addrs
 }
 
 // testSplits pre-splits tests' stores into four shards over "k%04d".
@@ -62,8 +66,9 @@ func openCluster(t testing.TB) []*Node {
 	t.Helper()
 	peers := map[raftpb.NodeID]string{}
 	httpAddrs := map[raftpb.NodeID]string{}
+	free := freeAddrs(t, 6)
 	for id := raftpb.NodeID(1); id <= 3; id++ {
-		peers[id], httpAddrs[id] = freeAddr(t), freeAddr(t)
+		peers[id], httpAddrs[id] = free[2*id-2], free[2*id-1]
 	}
 	nodes := make([]*Node, 0, 3)
 	for id := raftpb.NodeID(1); id <= 3; id++ {
@@ -121,7 +126,8 @@ func key(i int) string { return fmt.Sprintf("k%04d", i) }
 // never start: it can elect no leader.
 func openLonelyMember(t testing.TB) *Node {
 	t.Helper()
-	peers := map[raftpb.NodeID]string{1: freeAddr(t), 2: freeAddr(t), 3: freeAddr(t)}
+	free := freeAddrs(t, 3)
+	peers := map[raftpb.NodeID]string{1: free[0], 2: free[1], 3: free[2]}
 	n, err := OpenNode(context.Background(), NodeOptions{
 		Store:  shard.Options{Dir: t.TempDir(), NodeID: 1, Peers: peers, TickInterval: 10 * time.Millisecond},
 		Server: Options{ClientAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0"},

@@ -105,34 +105,30 @@ func localDataDir(dir string) (string, func(), error) {
 	return tmp, func() { _ = os.RemoveAll(tmp) }, nil
 }
 
-// localAddrs picks the Raft, client and HTTP addresses of node i
-// (1-based).
-func localAddrs(f *localFlags, i int) (raft, client, http string, err error) {
-	if raft, err = freeLoopback(); err != nil {
-		return
+// localAddrs picks the Raft, client and HTTP addresses of the nodes.
+func localAddrs(f *localFlags) (raft, client, http map[raftpb.NodeID]string, err error) {
+	free, err := freeLoopbacks(2 * localNodes)
+	if err != nil {
+		return nil, nil, nil, err
 	}
-	client, http = "127.0.0.1:0", ""
-	if f.clientPort != 0 {
-		client = "127.0.0.1:" + strconv.Itoa(f.clientPort+i-1)
-	}
-	if f.httpPort != 0 {
-		http = "127.0.0.1:" + strconv.Itoa(f.httpPort+i-1)
-	} else if http, err = freeLoopback(); err != nil {
-		return
+	raft, client, http = map[raftpb.NodeID]string{}, map[raftpb.NodeID]string{}, map[raftpb.NodeID]string{}
+	for i := 1; i <= localNodes; i++ {
+		id := raftpb.NodeID(i)
+		raft[id], client[id], http[id] = free[2*i-2], "127.0.0.1:0", free[2*i-1]
+		if f.clientPort != 0 {
+			client[id] = "127.0.0.1:" + strconv.Itoa(f.clientPort+i-1)
+		}
+		if f.httpPort != 0 {
+			http[id] = "127.0.0.1:" + strconv.Itoa(f.httpPort+i-1)
+		}
 	}
 	return raft, client, http, nil
 }
 
 func openLocalNodes(ctx context.Context, f *localFlags, dir string, splits [][]byte, log *slog.Logger) ([]*server.Node, error) {
-	peers := map[raftpb.NodeID]string{}
-	peerHTTP := map[raftpb.NodeID]string{}
-	clients := map[raftpb.NodeID]string{}
-	for i := 1; i <= localNodes; i++ {
-		id := raftpb.NodeID(i)
-		var err error
-		if peers[id], clients[id], peerHTTP[id], err = localAddrs(f, i); err != nil {
-			return nil, err
-		}
+	peers, clients, peerHTTP, err := localAddrs(f)
+	if err != nil {
+		return nil, err
 	}
 	var nodes []*server.Node
 	for i := 1; i <= localNodes; i++ {
@@ -154,16 +150,21 @@ func openLocalNodes(ctx context.Context, f *localFlags, dir string, splits [][]b
 	return nodes, nil
 }
 
-// freeLoopback returns a loopback address whose port was free a moment
-// ago. NB: another process may take it before the node binds it; the
-// node then fails to start with a clear "address in use" error.
-func freeLoopback() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
+// freeLoopbacks returns n distinct loopback addresses whose ports were
+// free a moment ago: all are held open together, then released. NB:
+// another process may take one before the node binds it; the node then
+// fails to start with a clear "address in use" error.
+func freeLoopbacks(n int) ([]string, error) {
+	var addrs []string
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer ln.Close()
+		addrs = append(addrs, ln.Addr().String())
 	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
+	return addrs, nil
 }
 
 func printNode(out io.Writer, n *server.Node) {

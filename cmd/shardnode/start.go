@@ -97,6 +97,9 @@ func (f *startFlags) nodeOptions() (server.NodeOptions, error) {
 		return server.NodeOptions{}, err
 	}
 	id := raftpb.NodeID(f.id)
+	if len(peers) == 0 && f.raftAddr != "" {
+		return server.NodeOptions{}, fmt.Errorf("--raft-addr needs --peers (a single node talks to no other node)")
+	}
 	if len(peers) > 0 && peers[id] == "" {
 		return server.NodeOptions{}, fmt.Errorf("--peers lacks this node (--id %d)", id)
 	}
