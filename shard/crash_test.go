@@ -26,6 +26,7 @@ import (
 const (
 	crashChildEnv      = "FLOTILLA_SHARD_CRASH_CHILD" // the data directory; set only in the child
 	crashRoundEnv      = "FLOTILLA_SHARD_CRASH_ROUND"
+	crashClusterEnv    = "FLOTILLA_SHARD_CRASH_CLUSTER" // dirs and addresses of a 3-node cluster; set only in the child
 	crashWriters       = 4
 	crashKeysPerWriter = 16
 )
@@ -46,17 +47,32 @@ func crashOptions(dir string) Options {
 		TickInterval: 5 * time.Millisecond, SyncInterval: 10 * time.Millisecond, MaxLogEntries: 100}
 }
 
+// crashFail reports a failure to the parent and exits.
+func crashFail(format string, args ...any) {
+	fmt.Fprintf(os.Stdout, "error "+format+"\n", args...)
+	os.Exit(3)
+}
+
 // crashChild is the child's side: open, write until killed.
 func crashChild(dir string) {
-	round, _ := strconv.Atoi(os.Getenv(crashRoundEnv))
-	fail := func(format string, args ...any) {
-		fmt.Fprintf(os.Stdout, "error "+format+"\n", args...)
-		os.Exit(3)
-	}
 	s, err := Open(context.Background(), crashOptions(dir))
 	if err != nil {
-		fail("open: %v", err)
+		crashFail("open: %v", err)
 	}
+	crashWrite(func(key string, value []byte, del bool) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if del {
+			return s.Delete(ctx, []byte(key))
+		}
+		return s.Put(ctx, []byte(key), value)
+	})
+}
+
+// crashWrite runs the writers until the process is killed, reporting
+// each acknowledged write on stdout.
+func crashWrite(write func(key string, value []byte, del bool) error) {
+	round, _ := strconv.Atoi(os.Getenv(crashRoundEnv))
 	var out sync.Mutex
 	say := func(line string) {
 		out.Lock()
@@ -67,23 +83,15 @@ func crashChild(dir string) {
 		go func() {
 			for seq := 1; ; seq++ {
 				key, value, del := crashOp(round, w, seq)
-				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-				var err error
-				if del {
-					err = s.Delete(ctx, []byte(key))
-				} else {
-					err = s.Put(ctx, []byte(key), []byte(value))
-				}
-				cancel()
-				if err != nil {
-					fail("writer %d seq %d: %v", w, seq, err)
+				if err := write(key, []byte(value), del); err != nil {
+					crashFail("writer %d seq %d: %v", w, seq, err)
 				}
 				say(fmt.Sprintf("ack %d %d\n", w, seq))
 			}
 		}()
 	}
 	time.Sleep(time.Minute) // the parent kills us long before
-	fail("not killed")
+	crashFail("not killed")
 }
 
 // crashRun is what the parent learned from one child.
@@ -95,14 +103,14 @@ type crashRun struct {
 // runCrashChild starts a child on dir for round, kills it with SIGKILL
 // after killAfter acknowledged writes (or, if killAfter < 0, after
 // -killAfter microseconds from its start), and returns what it reported.
-func runCrashChild(t *testing.T, dir string, round, killAfter int) crashRun {
+func runCrashChild(t *testing.T, test string, env []string, round, killAfter int) crashRun {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(exe, "-test.run=^TestCrashRecoveryKill9$")
-	cmd.Env = append(os.Environ(), crashChildEnv+"="+dir, crashRoundEnv+"="+strconv.Itoa(round))
+	cmd := exec.Command(exe, "-test.run=^"+test+"$")
+	cmd.Env = append(append(os.Environ(), env...), crashRoundEnv+"="+strconv.Itoa(round))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()
@@ -195,24 +203,30 @@ func TestCrashRecoveryKill9(t *testing.T) {
 		if rng.IntN(4) == 0 {
 			killAfter = -rng.IntN(300000) // by time: maybe during open or recovery
 		}
-		run := runCrashChild(t, dir, round, killAfter)
+		run := runCrashChild(t, "TestCrashRecoveryKill9", []string{crashChildEnv + "=" + dir}, round, killAfter)
 		t.Logf("round %d: killed after %v acknowledged writes (kill point %d)", round, run.acked, killAfter)
-		for w := 0; w < crashWriters; w++ {
-			for seq := 1; seq <= run.acked[w]+1; seq++ {
-				key, value, _ := crashOp(round, w, seq)
-				if seq <= run.acked[w] {
-					allowed[key] = map[string]bool{value: true}
-				} else if allowed[key] != nil {
-					allowed[key][value] = true // in flight at the kill
-				} else {
-					allowed[key] = map[string]bool{"": true, value: true}
-				}
-			}
-		}
+		run.narrow(allowed, round)
 		// Every other round the next child opens what this one left
 		// killed; the others are checked here first.
 		if round%2 == 1 || round == rounds {
 			checkCrashState(t, dir, round, allowed)
+		}
+	}
+}
+
+// narrow updates allowed with what the round's child acknowledged, and
+// the one write per writer that may have been in flight at the kill.
+func (run *crashRun) narrow(allowed map[string]map[string]bool, round int) {
+	for w := 0; w < crashWriters; w++ {
+		for seq := 1; seq <= run.acked[w]+1; seq++ {
+			key, value, _ := crashOp(round, w, seq)
+			if seq <= run.acked[w] {
+				allowed[key] = map[string]bool{value: true}
+			} else if allowed[key] != nil {
+				allowed[key][value] = true // in flight at the kill
+			} else {
+				allowed[key] = map[string]bool{"": true, value: true}
+			}
 		}
 	}
 }
@@ -274,4 +288,65 @@ func describeAllowed(vals map[string]bool) string {
 		fmt.Fprintf(&b, "%.40q", v)
 	}
 	return b.String()
+}
+
+// TestCrashRecoveryKill9Cluster kills a whole 3-node cluster over TCP at
+// once (all three nodes run in one child process), then restarts it in
+// the parent: every write acknowledged before the kill must be readable,
+// and every node must converge on it.
+func TestCrashRecoveryKill9Cluster(t *testing.T) {
+	if spec := os.Getenv(crashClusterEnv); spec != "" {
+		dirs, addrs, _ := strings.Cut(spec, ";")
+		c := newTCPClusterAt(t, strings.Split(dirs, ","), strings.Split(addrs, ","), 4, 1, nil)
+		crashWrite(func(key string, value []byte, del bool) error {
+			return c.do([]byte(key), func(s *Store) error {
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				defer cancel()
+				if del {
+					return s.Delete(ctx, []byte(key))
+				}
+				return s.Put(ctx, []byte(key), value)
+			})
+		})
+		return
+	}
+	seed := linTestSeed(t)
+	rng := rand.New(rand.NewPCG(seed, 0xc1a5))
+	rounds := 2
+	if testing.Short() {
+		rounds = 1
+	}
+	dirs := []string{t.TempDir(), t.TempDir(), t.TempDir()}
+	addrs := freeAddrs(t, 3)
+	spec := strings.Join(dirs, ",") + ";" + strings.Join(addrs, ",")
+	allowed := map[string]map[string]bool{}
+	for round := 1; round <= rounds; round++ {
+		killAfter := 1 + rng.IntN(300)
+		run := runCrashChild(t, "TestCrashRecoveryKill9Cluster", []string{crashClusterEnv + "=" + spec}, round, killAfter)
+		t.Logf("round %d: killed after %v acknowledged writes (kill point %d)", round, run.acked, killAfter)
+		run.narrow(allowed, round)
+		checkCrashCluster(t, dirs, addrs, round, allowed)
+	}
+}
+
+// checkCrashCluster restarts the cluster, checks every key with a
+// linearizable read and then on every node, and narrows allowed.
+func checkCrashCluster(t *testing.T, dirs, addrs []string, round int, allowed map[string]map[string]bool) {
+	t.Helper()
+	c := newTCPClusterAt(t, dirs, addrs, 4, 1, nil)
+	defer c.close()
+	deadline := time.Now().Add(30 * time.Second)
+	for key, vals := range allowed {
+		v, found := c.get(key)
+		if !found {
+			v = ""
+		}
+		if !vals[v] {
+			t.Fatalf("round %d: %s = %.40q, want one of %s", round, key, v, describeAllowed(vals))
+		}
+		allowed[key] = map[string]bool{v: true}
+		for _, id := range c.live() {
+			c.waitStale(id, key, v, deadline)
+		}
+	}
 }

@@ -51,11 +51,25 @@ func freeAddrs(t *testing.T, n int) []string {
 // every start.
 func newTCPCluster(t *testing.T, nodes, shards int, seed uint64, tweak func(id raftpb.NodeID, o *Options)) *testCluster {
 	t.Helper()
+	dirs := make([]string, nodes)
+	for i := range dirs {
+		dirs[i] = t.TempDir()
+	}
+	c := newTCPClusterAt(t, dirs, freeAddrs(t, nodes), shards, seed, tweak)
+	t.Cleanup(c.close)
+	return c
+}
+
+// newTCPClusterAt starts node i+1 on dirs[i] listening on addrs[i]; the
+// caller closes the cluster.
+func newTCPClusterAt(t *testing.T, dirs, addrs []string, shards int, seed uint64, tweak func(id raftpb.NodeID, o *Options)) *testCluster {
+	t.Helper()
 	c := &testCluster{t: t, dirs: map[raftpb.NodeID]string{}, stores: map[raftpb.NodeID]*Store{},
 		shims: map[raftpb.NodeID]*shimHandler{}, stop: make(chan struct{}), tweak: tweak}
 	peers := map[raftpb.NodeID]string{}
-	for i, a := range freeAddrs(t, nodes) {
+	for i, a := range addrs {
 		peers[raftpb.NodeID(i+1)] = a
+		c.dirs[raftpb.NodeID(i+1)] = dirs[i]
 	}
 	keys := splitKeys(shards)
 	snapDir := t.TempDir()
@@ -65,11 +79,8 @@ func newTCPCluster(t *testing.T, nodes, shards int, seed uint64, tweak func(id r
 			TransportOptions: transport.Options{SnapshotDir: snapDir, Seed: seed + uint64(id),
 				MinBackoff: 50 * time.Millisecond, MaxBackoff: 500 * time.Millisecond}}
 	}
-	t.Cleanup(c.close)
-	for i := 1; i <= nodes; i++ {
-		id := raftpb.NodeID(i)
-		c.dirs[id] = t.TempDir()
-		c.start(id)
+	for i := range addrs {
+		c.start(raftpb.NodeID(i + 1))
 	}
 	return c
 }
