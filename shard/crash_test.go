@@ -21,7 +21,8 @@ import (
 // stdout; the parent kills it with SIGKILL at a random moment, reopens the
 // store on the same directory and checks that every acknowledged write is
 // there. Rounds reuse the directory, so a child also opens a store that
-// the previous child left killed.
+// the previous child left killed. The cluster variant runs a whole 3-node
+// TCP cluster in the child and kills all of it at once.
 
 const (
 	crashChildEnv      = "FLOTILLA_SHARD_CRASH_CHILD" // the data directory; set only in the child
