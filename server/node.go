@@ -37,6 +37,7 @@ type Node struct {
 	tr     *transport.Transport
 	caller *HTTPCaller
 	late   *lateHandler
+	closed atomic.Bool
 }
 
 // OpenNode opens the store (creating or recovering it), its transport
@@ -107,8 +108,12 @@ func (n *Node) openTransport(so *shard.Options, peerHTTP map[raftpb.NodeID]strin
 	return nil
 }
 
-// Close stops the server, then the store, then the transport.
+// Close stops the server, then the store, then the transport. Calls
+// after the first do nothing.
 func (n *Node) Close() error {
+	if !n.closed.CompareAndSwap(false, true) {
+		return nil
+	}
 	var errs []error
 	if n.Server != nil {
 		errs = append(errs, n.Server.Close())

@@ -63,7 +63,7 @@ func New(opts Options) (*Server, error) {
 	}
 	s.startRESP()
 	s.startHTTP()
-	opts.Logger.Info("server: serving", "node", s.store.NodeID(),
+	opts.Logger.Info("server: serving",
 		"resp", s.ClientAddr(), "http", s.HTTPAddr(), "options", opts.String())
 	return s, nil
 }

@@ -89,6 +89,8 @@ func runLocal(cmd *cobra.Command, f *localFlags) error {
 		portOf(nodes[0].Server.ClientAddr()))
 	<-cmd.Context().Done()
 	fmt.Fprintln(out, "stopping")
+	closeNodes(nodes, log)
+	fmt.Fprintln(out, "stopped")
 	return nil
 }
 

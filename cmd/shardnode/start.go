@@ -72,6 +72,7 @@ func runStart(cmd *cobra.Command, f *startFlags) error {
 	if err != nil {
 		return err
 	}
+	log = log.With("node", f.id)
 	o.Store.Logger, o.Server.Logger = log, log
 	n, err := server.OpenNode(cmd.Context(), o)
 	if err != nil {
@@ -81,6 +82,8 @@ func runStart(cmd *cobra.Command, f *startFlags) error {
 	printNode(cmd.OutOrStdout(), n)
 	<-cmd.Context().Done()
 	log.Info("stopping")
+	closeNodes([]*server.Node{n}, log)
+	log.Info("stopped")
 	return nil
 }
 
