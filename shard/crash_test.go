@@ -323,10 +323,14 @@ func TestCrashRecoveryKill9Cluster(t *testing.T) {
 	allowed := map[string]map[string]bool{}
 	for round := 1; round <= rounds; round++ {
 		killAfter := 1 + rng.IntN(300)
+		start := time.Now()
 		run := runCrashChild(t, "TestCrashRecoveryKill9Cluster", []string{crashClusterEnv + "=" + spec}, round, killAfter)
-		t.Logf("round %d: killed after %v acknowledged writes (kill point %d)", round, run.acked, killAfter)
+		t.Logf("round %d: killed after %v acknowledged writes (kill point %d) in %v", round, run.acked, killAfter,
+			time.Since(start).Round(time.Millisecond))
 		run.narrow(allowed, round)
+		start = time.Now()
 		checkCrashCluster(t, dirs, addrs, round, allowed)
+		t.Logf("round %d: restarted and checked in %v", round, time.Since(start).Round(time.Millisecond))
 	}
 }
 
