@@ -64,6 +64,13 @@ func openSingle(t testing.TB, tweak func(o *NodeOptions)) *Node {
 // server, forwarding to each other over HTTP.
 func openCluster(t testing.TB) []*Node {
 	t.Helper()
+	return openClusterWith(t, true, nil)
+}
+
+// openClusterWith is openCluster, without forwarding unless forward, and
+// with tweak applied to each node's options.
+func openClusterWith(t testing.TB, forward bool, tweak func(o *NodeOptions)) []*Node {
+	t.Helper()
 	peers := map[raftpb.NodeID]string{}
 	httpAddrs := map[raftpb.NodeID]string{}
 	free := freeAddrs(t, 6)
@@ -72,12 +79,18 @@ func openCluster(t testing.TB) []*Node {
 	}
 	nodes := make([]*Node, 0, 3)
 	for id := raftpb.NodeID(1); id <= 3; id++ {
-		n, err := OpenNode(context.Background(), NodeOptions{
+		o := NodeOptions{
 			Store: shard.Options{Dir: t.TempDir(), NodeID: id, Peers: peers, SplitKeys: testSplits(t),
 				TickInterval: 20 * time.Millisecond},
-			Server:   Options{ClientAddr: "127.0.0.1:0", HTTPAddr: httpAddrs[id]},
-			PeerHTTP: httpAddrs,
-		})
+			Server: Options{ClientAddr: "127.0.0.1:0", HTTPAddr: httpAddrs[id]},
+		}
+		if forward {
+			o.PeerHTTP = httpAddrs
+		}
+		if tweak != nil {
+			tweak(&o)
+		}
+		n, err := OpenNode(context.Background(), o)
 		if err != nil {
 			t.Fatalf("node %d: %v", id, err)
 		}

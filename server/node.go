@@ -98,13 +98,17 @@ func (n *Node) openTransport(so *shard.Options, peerHTTP map[raftpb.NodeID]strin
 		return fmt.Errorf("server: starting transport: %w", err)
 	}
 	n.tr = tr
+	so.Transport = tr
+	if len(peerHTTP) == 0 {
+		return nil // no forwarding: requests at a non-leader get *NotLeaderError
+	}
 	n.caller = NewHTTPCaller(so.NodeID, func(id raftpb.NodeID) (string, error) {
 		if a := peerHTTP[id]; a != "" {
 			return a, nil
 		}
 		return "", fmt.Errorf("server: no HTTP address known for node %d", id)
 	})
-	so.Transport, so.Caller = tr, n.caller
+	so.Caller = n.caller
 	return nil
 }
 
