@@ -48,6 +48,7 @@ type proc struct {
 	lines  chan string
 	stderr bytes.Buffer
 	done   chan error
+	last   string // the last output line, once the process has exited
 }
 
 func startProc(t *testing.T, bin string, args ...string) *proc {
@@ -106,8 +107,11 @@ func (p *proc) interrupt(t *testing.T) {
 	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
-	for range p.lines {
+	var last string
+	for l := range p.lines {
+		last = l
 	}
+	p.last = last
 	select {
 	case err := <-p.done:
 		if err != nil {
@@ -171,6 +175,9 @@ func TestLocalProcess(t *testing.T) {
 	}
 	testClientCommands(t, bin, http[1])
 	p.interrupt(t)
+	if p.last != "stopped" {
+		t.Fatalf("last output line %q, want stopped", p.last)
+	}
 
 	p = startProc(t, bin, args...)
 	resp, _ = addrs(t, p.waitLine(t, "ready:", 60*time.Second))
