@@ -86,10 +86,12 @@
 // takes every write made so far, makes them durable with one fdatasync,
 // publishes them to the index under its write lock, and wakes each
 // write's submitters by closing one channel. The writer gathers and
-// writes the next batches while the syncer waits on the disk. Readers
-// take the index's read lock only to locate records (and copy cached
-// ones); preads happen outside it. A [Batch] is not safe for concurrent
-// use. Close waits for both goroutines and the segment preparer.
+// writes the next batches while the syncer waits on the disk; when nothing
+// is in flight and nobody waits behind a write, the writer syncs it
+// itself. Readers take the index's read lock only to locate records (and
+// copy cached ones); preads happen outside it. A [Batch] is not safe for
+// concurrent use. Close waits for both goroutines and the segment
+// preparer.
 //
 // # Faults
 //
