@@ -233,7 +233,9 @@ func TestGroupCommit(t *testing.T) {
 	// same disk and compare medians, so disk noise hits both alike.
 	lone, raw := loneVersusRaw(t, w, 31)
 	t.Logf("lone commit median %v, raw write+fdatasync median %v", lone, raw)
-	if lone > 2*raw+500*time.Microsecond {
+	// Generous against disk and CPU noise from a shared machine, yet far
+	// below what any delay timer or wait-for-company scheme would cost.
+	if lone > 3*raw+time.Millisecond {
 		t.Fatalf("lone commit median %v, raw write+sync median %v: a lone caller waits for more than its own sync", lone, raw)
 	}
 }
