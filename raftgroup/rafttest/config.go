@@ -55,6 +55,11 @@ type Config struct {
 	// makes the state machine's applied state durable (it always is when
 	// a snapshot is installed).
 	SyncApplyRate float64
+	// DriftTicks, if positive, gives every node a clock that gains or
+	// loses one tick every DriftTicks to 2*DriftTicks ticks. Lease runs
+	// use a drift well under one tick per election timeout (the lease's
+	// documented assumption).
+	DriftTicks int
 	// MalformedRate is the probability that a delivery is preceded by a
 	// broken copy of the message, which Step must refuse unchanged.
 	MalformedRate float64
@@ -93,12 +98,19 @@ func ConfigForSeed(seed uint64, steps int) Config {
 		PartitionWeight:   []int{0, 1, 4}[r.IntN(3)],
 		SyncApplyRate:     []float64{1, 0.5, 0.1}[r.IntN(3)],
 		MalformedRate:     []float64{0, 0.01}[r.IntN(2)],
+		DriftTicks:        []int{0, 0, 3, 20}[r.IntN(4)],
 		MaxQueuedMessages: 4096,
 		TraceEvents:       60,
 	}
 	if !c.LeaseReads {
 		c.DisablePreVote = r.IntN(4) == 0
 		c.DisableCheckQuorum = r.IntN(4) == 0
+		if c.DisablePreVote && c.DriftTicks > 0 {
+			// NB: without pre-vote a voter whose clock runs fast times out
+			// first every round and, log stale or not, deposes every
+			// candidate: elections need clocks that roughly agree.
+			c.DriftTicks = 20
+		}
 	} else {
 		c.ForceLeaseReads()
 	}
@@ -114,10 +126,13 @@ func ConfigForSeed(seed uint64, steps int) Config {
 func (c *Config) ForceLeaseReads() {
 	c.LeaseReads, c.DisablePreVote, c.DisableCheckQuorum = true, false, false
 	c.MaxDelayTicks = min(c.MaxDelayTicks, 1)
+	if c.DriftTicks > 0 {
+		c.DriftTicks = 4 * c.ElectionTicks
+	}
 }
 
 func (c Config) String() string {
-	return fmt.Sprintf("nodes=%d election=%d lease=%t quiesce=%t prevote=%t checkquorum=%t msgbytes=%d inflight=%d drop=%.2f dup=%.2f delay=%d crash=%d partition=%d syncapply=%.1f steps=%d",
+	return fmt.Sprintf("nodes=%d election=%d lease=%t quiesce=%t prevote=%t checkquorum=%t msgbytes=%d inflight=%d drop=%.2f dup=%.2f delay=%d drift=%d crash=%d partition=%d syncapply=%.1f steps=%d",
 		c.Nodes, c.ElectionTicks, c.LeaseReads, !c.DisableQuiesce, !c.DisablePreVote, !c.DisableCheckQuorum, c.MaxMsgBytes, c.MaxInflightMsgs,
-		c.DropRate, c.DupRate, c.MaxDelayTicks, c.CrashWeight, c.PartitionWeight, c.SyncApplyRate, c.Steps)
+		c.DropRate, c.DupRate, c.MaxDelayTicks, c.DriftTicks, c.CrashWeight, c.PartitionWeight, c.SyncApplyRate, c.Steps)
 }

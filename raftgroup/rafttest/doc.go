@@ -52,6 +52,9 @@
 //     never sent), unsynced applies, and its reads. Restart runs
 //     raftgroup.New on the durable log with Config.Applied set to the
 //     state machine's durable applied index and the membership as of it.
+//   - Clocks: in some runs each node's clock gains or loses a tick every
+//     DriftTicks to 2*DriftTicks ticks (lease runs: well under a tick per
+//     election timeout, the drift the lease tolerates).
 //   - Quiescence: a quiet follower whose leader has been down or cut off
 //     for an election timeout is woken, as the node's failure detector
 //     does.

@@ -38,7 +38,11 @@ type node struct {
 	confirmed []uint64
 
 	incarnation int
-	downSince   int
+	// driftEvery and drift model a clock that runs at a slightly different
+	// rate: every driftEvery ticks this node gets 1+drift ticks (drift -1:
+	// it skips one; +1: it takes two). 0: no drift.
+	driftEvery, drift int
+	downSince         int
 	// orphanTicks counts ticks a quiet follower has been cut off from its
 	// leader; the host's failure detector wakes it after a while.
 	orphanTicks int

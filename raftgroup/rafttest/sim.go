@@ -107,6 +107,10 @@ func newSimulator(cfg Config) (*Simulator, error) {
 // a replica about to be added, which waits for the leader).
 func (s *Simulator) addNode(cs raftpb.ConfState) error {
 	n := newNode(raftpb.NodeID(len(s.nodes)), cs)
+	if s.cfg.DriftTicks > 0 {
+		n.driftEvery = s.cfg.DriftTicks + s.rng.IntN(s.cfg.DriftTicks)
+		n.drift = 2*s.rng.IntN(2) - 1
+	}
 	s.nodes = append(s.nodes, n)
 	if err := n.start(s.groupConfig(n), s.chk, s.rng); err != nil {
 		return s.fail("%v", err)

@@ -122,7 +122,14 @@ func (s *Simulator) tick() error {
 	s.now++
 	s.record(event{kind: evTick})
 	for _, n := range s.nodes[1:] {
-		if n.up() {
+		if !n.up() {
+			continue
+		}
+		ticks := 1
+		if n.driftEvery > 0 && s.now%n.driftEvery == 0 {
+			ticks += n.drift // this node's clock runs a little fast or slow
+		}
+		for range ticks {
 			n.g.Tick()
 		}
 	}
