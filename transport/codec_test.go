@@ -60,8 +60,15 @@ func decodeFrame(frame []byte, max int, cluster uint64, self raftpb.NodeID) ([]r
 	if err != nil {
 		return nil, err
 	}
-	if h.kind == kindChunk {
+	switch h.kind {
+	case kindChunk:
 		_, err := decodeChunk(body, DefaultSnapshotChunkBytes)
+		return nil, err
+	case kindCall:
+		_, _, err := decodeCall(body)
+		return nil, err
+	case kindReply:
+		_, _, err := decodeReply(body)
 		return nil, err
 	}
 	return decodeBatch(h, body)

@@ -1,11 +1,12 @@
-// Package transport carries Raft messages and snapshots between Flotilla
-// nodes.
+// Package transport carries Raft messages, snapshots and forwarded requests
+// between Flotilla nodes.
 //
 // # Role
 //
 // A node hosts thousands of Raft groups; the transport gives it one
-// message path and one snapshot path to each peer node, shared by every
-// group. Everything queued for a peer, from any group, leaves in one frame
+// message path, one snapshot path and one call path (request/response,
+// for requests forwarded to a shard's leader) to each peer node, shared
+// by every group. Everything queued for a peer, from any group, leaves in one frame
 // per flush; the heartbeats of all groups between two nodes leave as one
 // coalesced frame per tick. It is built on github.com/valyala/fastrpc,
 // with its own binary frame format (below), and an in-memory equivalent
@@ -25,16 +26,23 @@
 //     them. Heartbeats also ride along in any message frame sent earlier.
 //   - [Transport.SendSnapshot] streams a snapshot on the separate path and
 //     returns once the receiver has installed it (or failed).
+//   - [Transport.Call] sends a request on the call path and returns the
+//     peer's answer ([Caller]); the store forwards requests that reach a
+//     node not leading their shard this way.
 //
 // Incoming frames reach [Handler.HandleMessages]; complete, verified
-// snapshot streams reach [Handler.HandleSnapshot]. [Transport.Status]
+// snapshot streams reach [Handler.HandleSnapshot]; incoming Calls reach
+// [CallHandler.HandleCall] when the Handler also implements it (found by
+// type assertion; without it Calls are refused with [ErrCallRefused]). [Transport.Status]
 // reports per-peer state for admin status; [Transport.Metrics] returns
 // counters; [EventListener] callbacks report unreachable peers (which the
 // store reports to Raft) and refused frames. Peer addresses come from a
 // [Resolver] (placement fills it from gossip) at every dial.
 //
 // For tests, [NewMemNetwork] builds an in-memory network whose
-// [MemTransport]s implement [Sender] with the same heartbeat coalescing. It
+// [MemTransport]s implement [Sender] with the same heartbeat coalescing,
+// and [Caller] (the callee's handler runs on the caller's goroutine; cuts
+// and partitions make it fail with [ErrUnreachable]). It
 // is driven by an explicit virtual clock ([MemNetwork.Advance]): nothing
 // is delivered between calls, and under one seed the same calls deliver
 // the same messages at the same virtual times. [Faults] sets loss,
@@ -63,6 +71,14 @@
 //     A receiver installs a snapshot only after every chunk arrived in
 //     order and the size and CRC32C of the whole stream match; a broken
 //     stream is discarded and the sender restarts it from the beginning.
+//   - Calls travel on their own connection per peer, served by their own
+//     fastrpc server that runs each request in its own goroutine (at most
+//     MaxConcurrentCalls node-wide; beyond, a Call is refused unrun): a
+//     HandleCall blocked for a Raft round trip delays neither Raft frames
+//     nor heartbeats (whose server reads in order on one goroutine per
+//     connection) nor other Calls. A Call's error says whether the request
+//     may have run: ErrCallRefused (not run), ErrUnreachable and
+//     ErrTimeout (may have run).
 //   - Bytes from the network are validated once, in the frame decoder:
 //     length against MaxFrameBytes before allocating, CRC32C, version,
 //     cluster ID, destination node, every count against the bytes left,
@@ -81,16 +97,23 @@
 // them. HandleMessages is called on the connection's reader goroutine and
 // must not block (queue and return); it then owns the batch. HandleSnapshot
 // runs on the snapshot connection's reader goroutine and may block.
+// HandleCall runs in a goroutine of its own per request and may block; its
+// ctx ends at the caller's deadline or on Close. Call blocks the caller's
+// goroutine (it starts none) until the answer, ctx's deadline or
+// CallTimeout; NB: fastrpc cannot withdraw a request, so a ctx canceled
+// without a deadline is noticed only when the call ends, and a Call queued
+// for a peer being dialed waits out its deadline even across Close.
 // EventListener callbacks run on transport goroutines and must not block.
 // SendSnapshot blocks; call it from a snapshot-sender goroutine, never
 // from a Raft worker. [Transport.Close] closes the listener and every
-// connection, stops every goroutine the package started and waits for
-// them.
+// connection, cancels the ctx of running HandleCalls, stops every goroutine
+// the package started (and the call goroutines fastrpc started for it)
+// and waits for them.
 //
 // NB: fastrpc.Client has no Close. Each client starts a worker and a
 // timeout sweeper that live for the process; after Close they are parked
 // (the worker waits on an empty channel, the sweeper wakes once a second)
-// and hold no connection. That is two goroutines per peer per path (four
+// and hold no connection. That is two goroutines per peer per path (six
 // per peer) per Transport ever created. fastrpc's package init also starts
 // a 1 s clock goroutine. Connections are closed through our own wrappers
 // (the Client.Dial func and a wrapped listener), never through fastrpc.
@@ -106,11 +129,14 @@
 //
 // # Connections
 //
-// Two fastrpc clients per peer (messages, snapshots), each one TCP
-// connection, dialed lazily on first use, with CompressNone (frames are
-// already compact; snapshot chunks are s2-compressed). The server uses
-// PipelineRequests, so a connection's frames are handled in order on its
-// reader goroutine. A failed dial or handshake lengthens a capped
+// Three fastrpc clients per peer (messages, snapshots, calls), each one
+// TCP connection, dialed lazily on first use, with CompressNone (frames
+// are already compact; snapshot chunks are s2-compressed). One port serves
+// them all: the accept loop reads the first bytes of each connection (its
+// fastrpc sniff header) and hands it, bytes replayed, to one of two fastrpc
+// servers. The message server uses PipelineRequests, so a connection's
+// frames are handled in order on its reader goroutine; the call server
+// does not, so each Call runs in its own goroutine. A failed dial or handshake lengthens a capped
 // exponential backoff (MinBackoff doubling to MaxBackoff, jittered into
 // [b/2, b)); the first byte read from a new connection (the end of the
 // handshake) resets it. fastrpc itself waits 1 s after a failed dial, so
@@ -128,17 +154,19 @@
 //
 // # Wire format
 //
-// After fastrpc's handshake (the sniff header "flotilla-transport",
-// protocol version 1, compression none), each request on a connection is
-// fastrpc's 4-byte little-endian request ID (0 for SendNowait) followed by
-// one frame:
+// After fastrpc's handshake (the sniff header "flotilla-transport" for
+// message and snapshot connections, "flotilla-rpc-calls" for call
+// connections, both 18 bytes; protocol version 1, compression none), each
+// request on a connection is fastrpc's 4-byte little-endian request ID (0
+// for SendNowait) followed by one frame:
 //
 //	| offset | size   | field                                               |
 //	|--------|--------|-----------------------------------------------------|
 //	| 0      | 4      | length L of everything after the CRC (u32 LE)       |
 //	| 4      | 4      | CRC32C (Castagnoli) of those L bytes (u32 LE)       |
 //	| 8      | 1      | wire version (1)                                    |
-//	| 9      | 1      | kind: 1 = message batch, 2 = snapshot chunk         |
+//	| 9      | 1      | kind: 1 = message batch, 2 = snapshot chunk,        |
+//	|        |        | 3 = call, 4 = call reply                            |
 //	| 10     | 8      | cluster ID (u64 LE); another cluster is refused     |
 //	| 18     | 8      | from node ID (u64 LE)                               |
 //	| 26     | 8      | to node ID (u64 LE); another node is refused        |
@@ -178,5 +206,24 @@
 // refused: restart, 2 rejected by the receiver's Handler, 3 corrupt:
 // restart), and a message.
 //
+// Kinds 1 and 2 travel only on message and snapshot connections, 3 on
+// call connections; 4 is a call connection's response. A kind on the
+// wrong connection is a bad frame. A call body is the uvarint time the
+// caller still waits, in milliseconds (0: none; above 24 h is a bad frame;
+// the callee's HandleCall ctx ends then), followed by the request bytes
+// (the rest of the frame). Each call's response is a whole frame too
+// (kind 4, from the callee, to the caller, both checked by the caller
+// with the same length, CRC32C and cluster checks), whose body is:
+//
+//	| field   | encoding                                                   |
+//	|---------|------------------------------------------------------------|
+//	| status  | 1 byte: 0 answered, 1 no CallHandler, 2 MaxConcurrentCalls |
+//	|         | reached, 3 callee closing (1-3: not run), 4 answer larger  |
+//	|         | than MaxFrameBytes (it ran)                                |
+//	| payload | the rest: the answer (status 0) or an explanation          |
+//
 // Changing any of this changes wireVersion and fastrpcProtocolVersion.
+// NB: calls (kinds 3 and 4) were added without a change: frames of kinds
+// 1 and 2 are unchanged, and an older node fails the handshake of a call
+// connection (unknown sniff header), which a Call reports as unreachable.
 package transport

@@ -33,6 +33,26 @@ var (
 	// received the whole stream but its Handler refused to install it.
 	ErrSnapshotRejected = errors.New("transport: snapshot rejected by receiver")
 
+	// ErrUnreachable is returned by Call when no connection to the peer
+	// could be made or it broke before the answer. A request already sent
+	// may have run: retry only what is safe to run twice.
+	ErrUnreachable = errors.New("transport: peer unreachable")
+
+	// ErrTimeout is returned by Call when no answer came by the deadline
+	// (ctx's error is wrapped too when ctx ended). The request may have
+	// run: retry only what is safe to run twice.
+	ErrTimeout = errors.New("transport: call timed out")
+
+	// ErrCallRefused is returned by Call when the request was not run:
+	// the callee has no CallHandler, runs MaxConcurrentCalls already or is
+	// closing, or this node has MaxInflightCalls waiting for the peer.
+	// Retrying is safe (later, or elsewhere).
+	ErrCallRefused = errors.New("transport: call refused")
+
+	// ErrCallTooLarge is returned by Call when the request does not fit
+	// MaxFrameBytes (not sent) or the callee's answer did not (it ran).
+	ErrCallTooLarge = errors.New("transport: call too large")
+
 	// ErrInvalidOptions wraps every Options.Validate failure.
 	ErrInvalidOptions = errors.New("transport: invalid options")
 )

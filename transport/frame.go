@@ -30,6 +30,8 @@ type frameKind uint8
 const (
 	kindBatch frameKind = 1 // Raft messages and coalesced heartbeats
 	kindChunk frameKind = 2 // one snapshot chunk (request/response path)
+	kindCall  frameKind = 3 // a Call request (call connection only)
+	kindReply frameKind = 4 // the answer to a Call (call connection only)
 )
 
 // lint:immutable (a read-only lookup table)
@@ -103,7 +105,7 @@ func parseHeader(b []byte, cluster uint64, self raftpb.NodeID) (frameHeader, []b
 	h.messages = binary.LittleEndian.Uint32(b[26:])
 	h.heartbeats = binary.LittleEndian.Uint32(b[30:])
 	switch {
-	case h.kind != kindBatch && h.kind != kindChunk:
+	case h.kind < kindBatch || h.kind > kindReply:
 		return h, nil, fmt.Errorf("%w: kind %d", ErrBadFrame, h.kind)
 	case h.cluster != cluster:
 		return h, nil, fmt.Errorf("%w: cluster %d, ours %d", ErrClusterMismatch, h.cluster, cluster)

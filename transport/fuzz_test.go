@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/flotilladb/flotilla/raftgroup/raftpb"
 	"github.com/klauspost/compress/s2"
@@ -32,6 +33,8 @@ func seedFrames() [][]byte {
 		encodeBatch(7, 1, 2, nil, nil),
 		chunkFrame(chunk{stream: 1, flags: chunkFirst | chunkLast, msg: snap, size: 3, crc: 9, data: s2.Encode(nil, []byte("abc"))}),
 		chunkFrame(chunk{stream: 1, seq: 4, data: s2.Encode(nil, make([]byte, 1000))}),
+		appendCall(nil, frameHeader{cluster: 7, from: 1, to: 2}, 1500*time.Millisecond, []byte("forwarded request")),
+		appendReply(nil, frameHeader{cluster: 7, from: 1, to: 2}, replyOK, []byte("answer")),
 	}
 }
 

@@ -39,6 +39,8 @@ type recorder struct {
 	snaps     []recordedSnap
 	installFn func(raftpb.Message, []byte) error
 	changed   chan struct{}
+	// callFn answers Calls; nil echoes the request.
+	callFn func(ctx context.Context, from raftpb.NodeID, req []byte) []byte
 }
 
 type recordedSnap struct {
@@ -74,6 +76,23 @@ func (r *recorder) HandleSnapshot(_ context.Context, msg raftpb.Message, data io
 	r.mu.Unlock()
 	r.poke()
 	return nil
+}
+
+// HandleCall implements CallHandler.
+func (r *recorder) HandleCall(ctx context.Context, from raftpb.NodeID, req []byte) []byte {
+	r.mu.Lock()
+	fn := r.callFn
+	r.mu.Unlock()
+	if fn != nil {
+		return fn(ctx, from, req)
+	}
+	return append([]byte(fmt.Sprintf("echo from %d: ", from)), req...)
+}
+
+func (r *recorder) setCallFn(fn func(ctx context.Context, from raftpb.NodeID, req []byte) []byte) {
+	r.mu.Lock()
+	r.callFn = fn
+	r.mu.Unlock()
 }
 
 func (r *recorder) poke() {

@@ -48,6 +48,13 @@ func newLink(p *peer, name string) *link {
 		ReadBufferSize:     64 << 10,
 		WriteBufferSize:    64 << 10,
 	}
+	if name == "call" {
+		// Calls have their own server on the callee (see Transport.Call),
+		// which the sniff header selects.
+		l.client.SniffHeader = callSniffHeader
+		l.client.NewResponse = func() fastrpc.ResponseReader { return &callReply{t: p.t, peer: p.id} }
+		l.client.MaxPendingRequests = p.t.opts.MaxInflightCalls + 1
+	}
 	if name == "snapshot" {
 		// NB: fastrpc registers a request as awaiting its response only
 		// after WriteRequest returns. A request larger than the write
@@ -201,11 +208,20 @@ type conn struct {
 	inbound  *inbound // accepted connections only
 	gotData  atomic.Bool
 	closed   atomic.Bool
-	errMu    sync.Mutex
-	err      error // first I/O error
+	// replay holds the sniff header the demux read from an accepted
+	// connection; Read returns it first. Set before the connection is
+	// handed to fastrpc, then read only by fastrpc's reader.
+	replay []byte
+	errMu  sync.Mutex
+	err    error // first I/O error
 }
 
 func (c *conn) Read(b []byte) (int, error) {
+	if len(c.replay) > 0 {
+		n := copy(b, c.replay)
+		c.replay = c.replay[n:]
+		return n, nil
+	}
 	n, err := c.Conn.Read(b)
 	if n > 0 && !c.gotData.Load() && c.gotData.CompareAndSwap(false, true) && c.link != nil {
 		c.link.up()

@@ -40,6 +40,16 @@ type Metrics struct {
 	SnapshotInstallFailures uint64 // Handler refused a complete stream
 	SnapshotStreamsAborted  uint64 // incoming streams discarded (broken, out of order, superseded, corrupt)
 	SnapshotBytesSent       uint64 // compressed chunk frame bytes
+
+	CallsSent   uint64 // outgoing Calls handed to a connection
+	CallsFailed uint64 // outgoing Calls that returned an error
+	CallsServed uint64 // incoming Calls answered by the CallHandler
+	// CallsRefused counts incoming Calls answered without running: no
+	// CallHandler, MaxConcurrentCalls reached, or closing.
+	CallsRefused uint64
+	// CallsActive is the number of incoming Calls running now (a gauge;
+	// at most MaxConcurrentCalls).
+	CallsActive int64
 }
 
 // metrics holds the live counters behind Metrics.
@@ -52,6 +62,8 @@ type metrics struct {
 	snapshotsSent, snapshotsReceived, snapshotFailures  atomic.Uint64
 	snapshotInstallFailures, snapshotStreamsAborted     atomic.Uint64
 	snapshotBytesSent                                   atomic.Uint64
+	callsSent, callsFailed, callsServed, callsRefused   atomic.Uint64
+	callsActive                                         atomic.Int64
 }
 
 func (m *metrics) snapshot() Metrics {
@@ -67,6 +79,8 @@ func (m *metrics) snapshot() Metrics {
 		SnapshotsSent: m.snapshotsSent.Load(), SnapshotsReceived: m.snapshotsReceived.Load(),
 		SnapshotFailures: m.snapshotFailures.Load(), SnapshotInstallFailures: m.snapshotInstallFailures.Load(),
 		SnapshotStreamsAborted: m.snapshotStreamsAborted.Load(), SnapshotBytesSent: m.snapshotBytesSent.Load(),
+		CallsSent: m.callsSent.Load(), CallsFailed: m.callsFailed.Load(), CallsServed: m.callsServed.Load(),
+		CallsRefused: m.callsRefused.Load(), CallsActive: m.callsActive.Load(),
 	}
 }
 
@@ -77,6 +91,8 @@ type PeerStatus struct {
 	Connected bool
 	// SnapshotConnected: the snapshot connection is up.
 	SnapshotConnected bool
+	// CallConnected: the call connection is up.
+	CallConnected bool
 	// LastError is the last dial or connection error ("" once a
 	// connection succeeds).
 	LastError        string
@@ -98,9 +114,13 @@ func (p *peer) status() PeerStatus {
 	if last == "" {
 		last = p.snap.lastError()
 	}
+	if last == "" {
+		last = p.call.lastError()
+	}
 	return PeerStatus{
 		Node: p.id, Connected: p.msg.connected.Load(), SnapshotConnected: p.snap.connected.Load(),
-		LastError: last, Queued: q, QueuedHeartbeats: qh, InflightFrames: int(p.inflight.Load()),
+		CallConnected: p.call.connected.Load(),
+		LastError:     last, Queued: q, QueuedHeartbeats: qh, InflightFrames: int(p.inflight.Load()),
 		Dropped: p.stats.dropped.Load(), MessagesSent: p.stats.messagesSent.Load(),
 		FramesSent: p.stats.framesSent.Load(), BytesSent: p.stats.bytesSent.Load(),
 		BytesReceived: p.stats.bytesReceived.Load(),

@@ -25,6 +25,9 @@ const (
 	DefaultDialTimeout            = 3 * time.Second
 	DefaultMinBackoff             = 100 * time.Millisecond
 	DefaultMaxBackoff             = 5 * time.Second
+	DefaultMaxConcurrentCalls     = 1024
+	DefaultMaxInflightCalls       = 1024
+	DefaultCallTimeout            = 10 * time.Second
 )
 
 // maxQueuedHeartbeatsLimit keeps heartbeat buffer indexes within int32.
@@ -93,6 +96,17 @@ type Options struct {
 	// complete and verified. Default os.TempDir().
 	SnapshotDir string
 
+	// MaxConcurrentCalls bounds the incoming Calls this node runs at once
+	// (each in its own goroutine, all peers together); a Call beyond it is
+	// answered at once with ErrCallRefused, without running. Default 1024.
+	MaxConcurrentCalls int
+	// MaxInflightCalls bounds the outgoing Calls waiting for one peer's
+	// answers; a Call beyond it fails at once with ErrCallRefused. Default
+	// 1024.
+	MaxInflightCalls int
+	// CallTimeout bounds a Call whose ctx has no deadline. Default 10 s.
+	CallTimeout time.Duration
+
 	// DialTimeout bounds one TCP dial. Default 3 s.
 	DialTimeout time.Duration
 	// MinBackoff and MaxBackoff bound the exponential, jittered delay
@@ -145,6 +159,9 @@ func (o *Options) EnsureDefaults() {
 	setInt(&o.SnapshotChunkBytes, min(DefaultSnapshotChunkBytes, o.MaxFrameBytes/2))
 	setInt(&o.MaxSnapshotAttempts, DefaultMaxSnapshotAttempts)
 	setInt(&o.MaxIncomingSnapshots, DefaultMaxIncomingSnapshots)
+	setInt(&o.MaxConcurrentCalls, DefaultMaxConcurrentCalls)
+	setInt(&o.MaxInflightCalls, DefaultMaxInflightCalls)
+	setDur(&o.CallTimeout, DefaultCallTimeout)
 	if o.SnapshotBytesPerSec == 0 {
 		o.SnapshotBytesPerSec = DefaultSnapshotBytesPerSec
 	}
@@ -194,9 +211,11 @@ func (o *Options) Validate() error {
 		return bad("snapshot byte limits must be positive")
 	case o.MaxSnapshotAttempts < 1 || o.MaxIncomingSnapshots < 1:
 		return bad("snapshot counts must be positive")
+	case o.MaxConcurrentCalls < 1 || o.MaxInflightCalls < 1:
+		return bad("call bounds must be positive")
 	case o.MinBackoff <= 0 || o.MaxBackoff < o.MinBackoff:
 		return bad("backoff %v..%v is not an interval", o.MinBackoff, o.MaxBackoff)
-	case o.DialTimeout <= 0 || o.SnapshotChunkTimeout <= 0 || o.SnapshotInstallTimeout <= 0:
+	case o.DialTimeout <= 0 || o.SnapshotChunkTimeout <= 0 || o.SnapshotInstallTimeout <= 0 || o.CallTimeout <= 0:
 		return bad("timeouts must be positive")
 	case o.TLS != nil && (o.TLS.CertFile == "" || o.TLS.KeyFile == "" || o.TLS.CAFile == ""):
 		return bad("TLS needs CertFile, KeyFile and CAFile")
@@ -209,10 +228,11 @@ func (o *Options) Validate() error {
 func (o *Options) String() string {
 	return fmt.Sprintf("node=%d cluster=%d listen=%s tls=%t max_frame=%d max_queued=%d max_queued_hb=%d "+
 		"inflight_frames=%d snap_chunk=%d snap_rate=%d/s max_snap=%d snap_attempts=%d incoming_snaps=%d "+
-		"dial_timeout=%v backoff=%v..%v",
+		"max_calls=%d inflight_calls=%d call_timeout=%v dial_timeout=%v backoff=%v..%v",
 		o.NodeID, o.ClusterID, o.ListenAddr, o.TLS != nil, o.MaxFrameBytes, o.MaxQueuedMessages,
 		o.MaxQueuedHeartbeats, o.MaxInflightFrames, o.SnapshotChunkBytes, o.SnapshotBytesPerSec,
-		o.MaxSnapshotBytes, o.MaxSnapshotAttempts, o.MaxIncomingSnapshots, o.DialTimeout, o.MinBackoff, o.MaxBackoff)
+		o.MaxSnapshotBytes, o.MaxSnapshotAttempts, o.MaxIncomingSnapshots, o.MaxConcurrentCalls,
+		o.MaxInflightCalls, o.CallTimeout, o.DialTimeout, o.MinBackoff, o.MaxBackoff)
 }
 
 func setInt(p *int, def int) {

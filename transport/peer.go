@@ -11,7 +11,8 @@ import (
 
 // peer is everything this node keeps for one remote node: the frames
 // being filled for it, the heartbeats waiting for it, the goroutine that
-// hands frames to fastrpc, and the two links (messages, snapshots).
+// hands frames to fastrpc, and the three links (messages, snapshots,
+// calls).
 //
 // Send encodes each message straight into the open frame under mu (so the
 // caller may reuse its entries as soon as Send returns, and nothing is
@@ -25,6 +26,7 @@ type peer struct {
 	id   raftpb.NodeID
 	msg  *link // Raft frames: fastrpc SendNowait
 	snap *link // snapshot chunks: fastrpc DoDeadline, its own connection
+	call *link // Calls: fastrpc DoDeadline, its own connection and server
 
 	wake     chan struct{} // capacity 1: "the queue may be non-empty"
 	released chan struct{} // capacity 1: "an in-flight frame was written"
@@ -78,6 +80,7 @@ func newPeer(t *Transport, id raftpb.NodeID) *peer {
 	}
 	p.msg = newLink(p, "raft")
 	p.snap = newLink(p, "snapshot")
+	p.call = newLink(p, "call")
 	return p
 }
 

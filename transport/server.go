@@ -2,7 +2,6 @@ package transport
 
 import (
 	"bufio"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -81,6 +80,8 @@ func (s *serverCtx) read(br *bufio.Reader) error {
 		s.batch, err = decodeBatch(h, body)
 	case kindChunk:
 		s.chunk, err = decodeChunk(body, s.t.opts.SnapshotChunkBytes)
+	default:
+		err = fmt.Errorf("%w: kind %d on the message connection", ErrBadFrame, h.kind)
 	}
 	return err
 }
@@ -141,30 +142,6 @@ func (t *Transport) rejectFrame(c *conn, err error) {
 	if f := t.opts.Events.FrameRejected; f != nil {
 		f(remote, err)
 	}
-}
-
-// listener wraps the TCP listener: every accepted connection is tracked
-// (so Close can close it) and, with TLS, wrapped in a TLS server that
-// requires a client certificate before fastrpc sees a byte.
-type listener struct {
-	net.Listener
-	t *Transport
-}
-
-func (l *listener) Accept() (net.Conn, error) {
-	raw, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	c := &conn{Conn: raw, raw: raw, t: l.t}
-	c.inbound = &inbound{t: l.t, c: c}
-	if l.t.tlsServer != nil {
-		c.Conn = tls.Server(raw, l.t.tlsServer)
-	}
-	if !l.t.track(c) {
-		c.Close() // fastrpc's handshake fails at once and its goroutine exits
-	}
-	return c, nil
 }
 
 // fastrpcLogger adapts fasthttp.Logger (fastrpc's logger) to slog.

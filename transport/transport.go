@@ -54,8 +54,10 @@ type Transport struct {
 	handler Handler
 	log     *slog.Logger
 
-	ln        net.Listener
-	server    *fastrpc.Server
+	ln        net.Listener // TCP; the demux routes its connections
+	demux     *demux
+	server    *fastrpc.Server // Raft frames and snapshot chunks, pipelined
+	calls     *fastrpc.Server // Calls, a goroutine per request
 	tlsServer *tls.Config
 	tlsClient *tls.Config
 	limiter   *rateLimiter
@@ -107,16 +109,22 @@ func New(opts Options, h Handler) (*Transport, error) {
 	if err != nil {
 		return nil, fmt.Errorf("transport: listen on %s: %w", opts.ListenAddr, err)
 	}
-	t.ln = &listener{Listener: ln, t: t}
-	t.server = t.newServer()
-	t.wg.Add(1)
-	go func() {
-		defer t.wg.Done()
-		if err := t.server.Serve(t.ln); err != nil && !t.isClosed() {
-			t.log.Error("transport: server stopped", "err", err)
-		}
-	}()
+	t.ln = ln
+	t.demux = newDemux(t, ln)
+	t.server, t.calls = t.newServer(), t.newCallServer()
+	t.wg.Add(3)
+	go t.demux.run()
+	go t.runServer(t.server, t.demux.msgs)
+	go t.runServer(t.calls, t.demux.calls)
 	return t, nil
+}
+
+// runServer runs one fastrpc server until Close. The Transport owns it.
+func (t *Transport) runServer(s *fastrpc.Server, ln net.Listener) {
+	defer t.wg.Done()
+	if err := s.Serve(ln); err != nil && !t.isClosed() {
+		t.log.Error("transport: server stopped", "err", err)
+	}
 }
 
 // Addr is the address the transport listens on.
