@@ -173,7 +173,7 @@ func (r *replica) wakeUp() {
 	r.mu.Lock()
 	r.mu.wake = true
 	r.mu.Unlock()
-	r.awake.Store(true)
+	r.setAwake(true)
 	r.store.sched.enqueue(r)
 }
 
@@ -210,7 +210,7 @@ func (r *replica) take(in *inbox) {
 // replicas), while a quiesced replica may stay idle for hours.
 func (r *replica) settle() {
 	quiet := r.g.Quiesced()
-	r.awake.Store(!quiet)
+	r.setAwake(!quiet)
 	if !quiet {
 		return
 	}

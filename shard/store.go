@@ -34,6 +34,8 @@ type Store struct {
 	routes    routing
 	snapSlots chan struct{}
 	m         counters
+	// awake is the set of replicas the ticker ticks (awake.go).
+	awake awakeSet
 
 	mu struct {
 		sync.RWMutex
@@ -233,7 +235,7 @@ func (s *Store) addReplica(st ShardState) (*replica, error) {
 		// election timeout (an embedded single node is usable at once).
 		g.Campaign()
 	}
-	r.awake.Store(true)
+	r.setAwake(true)
 	r.appliedIdx.Store(uint64(st.Applied))
 	r.durableIdx.Store(uint64(st.Applied))
 	r.compactedIdx.Store(s.wal.FirstIndex(r.id) - 1)
@@ -279,16 +281,14 @@ func (s *Store) runTicker() {
 		if s.tr != nil {
 			s.tr.FlushHeartbeats()
 		}
-		rs = s.replicas(rs[:0])
-		quiet := 0
+		rs = s.awake.awakeList(rs[:0])
 		for _, r := range rs {
-			if r.awake.Load() {
-				r.tick()
-			} else {
-				quiet++
-			}
+			r.tick()
 		}
-		s.m.quiesced.Store(int64(quiet))
+		s.mu.RLock()
+		total := len(s.mu.replicas)
+		s.mu.RUnlock()
+		s.m.quiesced.Store(int64(total - len(rs)))
 		s.m.ticks.Add(1)
 	}
 }
