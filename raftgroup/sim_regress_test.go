@@ -306,3 +306,29 @@ func TestNoLeaseReadAfterTimeoutNow(t *testing.T) {
 		}
 	}
 }
+
+// TestSetConfStateKeepsSnapshotMetadata: a restarted replica records the
+// membership as of its applied index with SetConfState. Before the fix
+// that overwrote the stored snapshot's membership, so a snapshot at an
+// older index went out with a newer membership and its receiver applied
+// the membership changes in between a second time (rafttest seeds 262,
+// 292 and 382 once the simulator sent stored snapshots).
+func TestSetConfStateKeepsSnapshotMetadata(t *testing.T) {
+	old := raftpb.ConfState{Voters: []raftpb.NodeID{1, 2, 3}}
+	st := NewMemoryStorage(old)
+	if err := st.Append([]raftpb.Entry{{Index: 2, Term: 1}, {Index: 3, Term: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateSnapshot(2, old, nil); err != nil {
+		t.Fatal(err)
+	}
+	later := raftpb.ConfState{Voters: []raftpb.NodeID{1, 2, 3}, Learners: []raftpb.NodeID{4}}
+	st.SetConfState(later) // membership as of index 3
+	if _, cs, _ := st.InitialState(); !cs.Equal(later) {
+		t.Fatalf("InitialState membership %v, want %v", cs, later)
+	}
+	snap, _ := st.Snapshot()
+	if md := snap.Metadata; md.Index != 2 || !md.ConfState.Equal(old) {
+		t.Fatalf("snapshot %d carries membership %v, want %v as of index 2", md.Index, md.ConfState, old)
+	}
+}

@@ -14,6 +14,10 @@ type MemoryStorage struct {
 	hard     raftpb.HardState
 	snapshot raftpb.Snapshot
 	ents     []raftpb.Entry
+	// conf is the membership InitialState returns. NB: kept apart from
+	// the snapshot's, which must stay the membership as of the snapshot's
+	// index even when SetConfState records a later one.
+	conf raftpb.ConfState
 }
 
 // NewMemoryStorage returns the log of a replica bootstrapped with
@@ -25,7 +29,7 @@ type MemoryStorage struct {
 // snapshot; a replica added later starts empty (cs with no members) and
 // always catches up by snapshot, which carries the membership it joins.
 func NewMemoryStorage(cs raftpb.ConfState) *MemoryStorage {
-	ms := &MemoryStorage{ents: make([]raftpb.Entry, 1)}
+	ms := &MemoryStorage{ents: make([]raftpb.Entry, 1), conf: cs}
 	if len(cs.Voters) > 0 {
 		md := raftpb.SnapshotMetadata{Index: 1, Term: 1, ConfState: cs}
 		ms.snapshot = raftpb.Snapshot{Metadata: md}
@@ -37,7 +41,7 @@ func NewMemoryStorage(cs raftpb.ConfState) *MemoryStorage {
 
 // InitialState implements Storage.
 func (ms *MemoryStorage) InitialState() (raftpb.HardState, raftpb.ConfState, error) {
-	return ms.hard, ms.snapshot.Metadata.ConfState, nil
+	return ms.hard, ms.conf, nil
 }
 
 // SetHardState records a durable hard state.
@@ -48,7 +52,7 @@ func (ms *MemoryStorage) HardState() raftpb.HardState { return ms.hard }
 
 // SetConfState records the membership that InitialState returns (callers
 // update it when they apply a membership change, as a state machine would).
-func (ms *MemoryStorage) SetConfState(cs raftpb.ConfState) { ms.snapshot.Metadata.ConfState = cs }
+func (ms *MemoryStorage) SetConfState(cs raftpb.ConfState) { ms.conf = cs }
 
 func (ms *MemoryStorage) offset() raftpb.Index { return ms.ents[0].Index }
 
@@ -98,12 +102,15 @@ func (ms *MemoryStorage) ApplySnapshot(snap raftpb.Snapshot) error {
 		return fmt.Errorf("raftgroup: snapshot %d older than %d: %w", snap.Metadata.Index, ms.snapshot.Metadata.Index, ErrCompacted)
 	}
 	ms.snapshot = snap
+	ms.conf = snap.Metadata.ConfState
 	ms.ents = []raftpb.Entry{{Term: snap.Metadata.Term, Index: snap.Metadata.Index}}
 	return nil
 }
 
 // CreateSnapshot records a snapshot at index i (which must be applied by
-// the caller's state machine) with membership cs and data.
+// the caller's state machine) with membership cs and data; cs also becomes
+// the membership InitialState returns, until SetConfState records a later
+// one.
 func (ms *MemoryStorage) CreateSnapshot(i raftpb.Index, cs raftpb.ConfState, data []byte) error {
 	if i <= ms.snapshot.Metadata.Index {
 		return ErrCompacted
@@ -115,6 +122,7 @@ func (ms *MemoryStorage) CreateSnapshot(i raftpb.Index, cs raftpb.ConfState, dat
 		Metadata: raftpb.SnapshotMetadata{Index: i, Term: ms.ents[i-ms.offset()].Term, ConfState: cs},
 		Data:     data,
 	}
+	ms.conf = cs
 	return nil
 }
 
