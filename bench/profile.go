@@ -33,11 +33,19 @@ func (p *profiler) path(base, label string) string {
 	return strings.TrimSuffix(base, ext) + "." + label + ext
 }
 
+// create creates the profile file, and its directory if need be.
+func create(path string) (*os.File, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	return os.Create(path)
+}
+
 func (p *profiler) start(label string) error {
 	if p == nil || p.cpuPath == "" {
 		return nil
 	}
-	f, err := os.Create(p.path(p.cpuPath, label))
+	f, err := create(p.path(p.cpuPath, label))
 	if err != nil {
 		return err
 	}
@@ -64,7 +72,7 @@ func (p *profiler) stop(label string) error {
 	if p.memPath == "" {
 		return nil
 	}
-	f, err := os.Create(p.path(p.memPath, label))
+	f, err := create(p.path(p.memPath, label))
 	if err != nil {
 		return err
 	}
