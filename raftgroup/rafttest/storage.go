@@ -8,10 +8,11 @@ import (
 )
 
 // hostStorage is the Storage a simulated replica reads: its MemoryStorage,
-// except that asking for a snapshot builds a fresh one from the state
-// machine, as a real store does (a leader's stored snapshot may predate
-// the member it must catch up, which would then refuse it). Now and then
-// the snapshot is not ready yet, so the core's retry path runs too.
+// except that asking for a snapshot often builds a fresh one from the
+// state machine, as a real store does (a leader's stored snapshot may
+// predate the member it must catch up, which would then refuse it, so
+// only sending the stored one would never catch that member up). Now and
+// then the snapshot is not ready yet, so the core's retry path runs too.
 type hostStorage struct {
 	*raftgroup.MemoryStorage
 	n   *node
@@ -24,8 +25,8 @@ func (h hostStorage) Snapshot() (raftpb.Snapshot, error) {
 		return raftpb.Snapshot{}, raftgroup.ErrSnapshotTemporarilyUnavailable
 	}
 	snap, err := h.MemoryStorage.Snapshot()
-	if err != nil {
-		return snap, err
+	if err != nil || h.rng.IntN(2) == 0 {
+		return snap, err // the stored one, as a plain MemoryStorage user would send
 	}
 	// Building a snapshot makes the state machine durable first, as a
 	// checkpoint of the applied state would.
