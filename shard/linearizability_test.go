@@ -18,6 +18,7 @@ import (
 var (
 	linSeedFlag    = flag.Uint64("lin.seed", 0, "seed of the linearizability and crash tests (0: from the clock)")
 	linHistoryFlag = flag.String("lin.history", "", "where a failing linearizability test writes its history (HTML); default a file in the test's temp dir")
+	linDuration    = flag.Duration("lin.duration", 0, "how long each linearizability workload runs (0: a few seconds, halved by -short)")
 )
 
 // linTestSeed returns -lin.seed or a seed from the clock, and makes sure

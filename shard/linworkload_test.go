@@ -281,6 +281,9 @@ func runLinearizability(t *testing.T, cfg linConfig) {
 	if testing.Short() {
 		cfg.duration /= 2
 	}
+	if *linDuration > 0 {
+		cfg.duration = *linDuration
+	}
 	rng := rand.New(rand.NewPCG(seed, 0x6c696e))
 	// Small logs, so that restarted nodes also catch up by snapshot.
 	c := newMemClusterTweaked(t, cfg.nodes, cfg.shards, seed, func(_ raftpb.NodeID, o *Options) {
