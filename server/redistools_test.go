@@ -83,3 +83,32 @@ func TestRedisBenchmark(t *testing.T) {
 	}
 	t.Logf("redis-benchmark:\n%s", out)
 }
+
+// TestRedisCLIInteractive starts redis-cli in interactive mode on a
+// pseudo-terminal (util-linux's script; TERM=dumb keeps its line editor
+// simple): it must connect, show its prompt and print replies.
+func TestRedisCLIInteractive(t *testing.T) {
+	cli := redisTool(t, "redis-cli")
+	script, err := exec.LookPath("script")
+	if err != nil {
+		t.Skip("script (util-linux) not installed: cannot give redis-cli a terminal")
+	}
+	n := openSingle(t, nil)
+	port := portOf(n.Server.ClientAddr())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, script, "-qfec", cli+" -p "+port, "/dev/null")
+	cmd.Env = append(cmd.Environ(), "TERM=dumb")
+	cmd.Stdin = strings.NewReader("set k0001 hello\nget k0001\nincr k0002\nquit\n")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("interactive redis-cli: %v\n%s", err, out)
+	}
+	text := strings.ReplaceAll(string(out), "\r", "")
+	prompt := "127.0.0.1:" + port + "> "
+	for _, want := range []string{prompt + "OK", prompt + `"hello"`, prompt + "(integer) 1"} {
+		if !strings.Contains(text, want) {
+			t.Fatalf("interactive output lacks %q:\n%s", want, text)
+		}
+	}
+}
