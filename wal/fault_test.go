@@ -308,3 +308,34 @@ func TestInvalidBatches(t *testing.T) {
 		t.Fatalf("group 1 changed: %+v", st)
 	}
 }
+
+// TestLostTailOfOlderSegment: damage to the last batch of a segment that
+// is not the last one looks like a torn tail inside that segment, but the
+// next segment starts at a later batch, so Open must report corruption
+// (naming the damaged segment) rather than silently drop an acknowledged
+// batch.
+func TestLostTailOfOlderSegment(t *testing.T) {
+	mem := vfs.NewMem()
+	opts := testOptions(mem)
+	opts.NoPreallocate = true
+	opts.SegmentBytes = 4 << 10
+	w := openT(t, opts)
+	for i := range 40 {
+		commit(t, w, func(b *Batch) { b.Append(1, ents(i+1, 1, 1, 300)) })
+	}
+	if len(w.wr.segNums) < 3 {
+		t.Fatalf("only %d segments", len(w.wr.segNums))
+	}
+	first := w.wr.segNums[0]
+	w.Close()
+	name := segName(first)
+	data := readFile(t, mem, "/wal/"+name)
+	// The last record of the segment is its last batch's commit record.
+	flip(t, mem, "/wal/"+name, int64(len(data)-3))
+	_, err := Open(opts)
+	var ce *CorruptionError
+	if !errors.As(err, &ce) || ce.File != name {
+		t.Fatalf("open: %v, want corruption in %s", err, name)
+	}
+	t.Log(err)
+}
