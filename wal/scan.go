@@ -41,7 +41,14 @@ type scanResult struct {
 // after this one was synced, in which case it is corruption and the error
 // names the segment and offset. Batches are synced in order, and each
 // write is one batch, so a batch more than one past the last good one can
-// only exist if the damaged one had been synced.
+// only exist if the damaged one had been synced. Across segments, recover
+// checks that each segment starts right after the batch the previous one
+// ends with.
+//
+// NB: damage inside the very last batch of the newest segment, with
+// nothing written after it, cannot be told from a torn write and is cut
+// off like one; every format without a separate durable end marker shares
+// this limit.
 func scanSegment(num uint32, data []byte, prevSeq uint64, prevKnown bool, fn func(recs []rawRec, seq uint64) error) (scanResult, error) {
 	mask := segMask(uint64(num))
 	res := scanResult{lastSeq: prevSeq, known: prevKnown}
