@@ -151,3 +151,5 @@ func openLonelyMember(t testing.TB) *Node {
 	t.Cleanup(func() { _ = n.Close() })
 	return n
 }
+
+func shardOptions(t testing.TB) shard.Options { return shard.Options{Dir: t.TempDir()} }

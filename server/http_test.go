@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/flotilladb/flotilla/raftgroup/raftpb"
 )
 
 func httpDo(t *testing.T, method, u, body string) (int, string) {
@@ -129,5 +131,15 @@ func TestReadyzNotReady(t *testing.T) {
 	}
 	if code, body := httpDo(t, "GET", base+"/readyz", ""); code != 503 || !strings.Contains(body, "no known leader") {
 		t.Fatalf("/readyz = %d %s", code, body)
+	}
+}
+
+func TestNodeOptionsValidate(t *testing.T) {
+	o := NodeOptions{Store: shardOptions(t), PeerHTTP: map[raftpb.NodeID]string{7: "x:1"}}
+	if err := o.EnsureDefaults().Validate(); err == nil || !strings.Contains(err.Error(), "node 7") {
+		t.Fatalf("PeerHTTP outside Peers accepted: %v", err)
+	}
+	if _, err := New(Options{}); err == nil {
+		t.Fatal("New without a store succeeded")
 	}
 }

@@ -40,18 +40,36 @@ type Node struct {
 	closed atomic.Bool
 }
 
+// EnsureDefaults fills the zero fields of Store and Server (but
+// Server.Store, which OpenNode sets) and returns o.
+func (o *NodeOptions) EnsureDefaults() *NodeOptions {
+	o.Store.EnsureDefaults()
+	o.Server.EnsureDefaults()
+	return o
+}
+
+// Validate reports the first invalid field.
+func (o *NodeOptions) Validate() error {
+	if o.Store.Transport != nil || o.Store.Caller != nil {
+		return errors.New("server: NodeOptions.Store must not set Transport or Caller")
+	}
+	for id := range o.PeerHTTP {
+		if _, ok := o.Store.Peers[id]; !ok {
+			return fmt.Errorf("server: PeerHTTP names node %d, which is not in Store.Peers", id)
+		}
+	}
+	return o.Store.Validate()
+}
+
 // OpenNode opens the store (creating or recovering it), its transport
 // and its server. Close stops them in reverse order.
 func OpenNode(ctx context.Context, o NodeOptions) (*Node, error) {
-	if o.Store.Transport != nil || o.Store.Caller != nil {
-		return nil, errors.New("server: NodeOptions.Store must not set Transport or Caller")
+	o.EnsureDefaults()
+	if err := o.Validate(); err != nil {
+		return nil, err
 	}
 	n := &Node{}
 	so := o.Store
-	so.EnsureDefaults()
-	if err := so.Validate(); err != nil {
-		return nil, err
-	}
 	if len(so.Peers) > 0 {
 		if err := n.openTransport(&so, o.PeerHTTP); err != nil {
 			return nil, err
