@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/flotilladb/flotilla/raftgroup/raftpb"
+	"github.com/flotilladb/flotilla/transport"
 )
 
 // Caller carries a request to another node and brings its answer back
@@ -187,6 +188,11 @@ func (s *Store) forward(ctx context.Context, to raftpb.NodeID, req forwardReques
 	defer cancel()
 	ans, err := s.caller.Call(ctx, to, req.marshal())
 	if err != nil {
+		if errors.Is(err, transport.ErrCallRefused) {
+			// The leader's node did not run it (it answers no calls, is
+			// overloaded or closing): the client may still go there.
+			return nil, &NotLeaderError{Shard: req.shard, Leader: to}
+		}
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("%w: forwarding to node %d: %w", ErrTimeout, to, err)
 		}

@@ -13,7 +13,18 @@ import (
 // transport's reader: messages only go into replica inboxes.
 type handler struct{ s *Store }
 
-var _ transport.Handler = handler{}
+var (
+	_ transport.Handler     = handler{}
+	_ transport.CallHandler = handler{}
+)
+
+// HandleCall implements transport.CallHandler: a request another node
+// forwarded here because this node leads its shard. It blocks until the
+// request is applied or fails, which the transport allows (each Call runs
+// in its own goroutine, off the Raft message path).
+func (h handler) HandleCall(ctx context.Context, from raftpb.NodeID, req []byte) []byte {
+	return h.s.HandleCall(ctx, from, req)
+}
 
 // HandleMessages implements transport.Handler.
 func (h handler) HandleMessages(batch []raftpb.Message) {

@@ -49,8 +49,12 @@ type Options struct {
 	// it by the caller via Store.Handler.
 	Transport transport.Sender
 	// Caller, with Transport, carries forwarded requests to the leader's
-	// node (nil: requests at a non-leader fail with *NotLeaderError). The
-	// node on the other side must pass them to Store.HandleCall.
+	// node. The node on the other side must pass them to Store.HandleCall.
+	// Nil means Transport itself if it implements Caller (as
+	// *transport.Transport and *transport.MemTransport do, delivering to
+	// the Handler from Store.Handler), else none: requests at a non-leader
+	// then fail with *NotLeaderError. Without Transport, the store's own
+	// TCP transport carries them.
 	Caller Caller
 	// TransportOptions tunes the TCP transport (NodeID, ClusterID,
 	// ListenAddr and Resolver are filled in by the store).

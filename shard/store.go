@@ -114,6 +114,9 @@ func (s *Store) openTransport() error {
 	if s.opts.Transport != nil {
 		s.tr = s.opts.Transport
 		s.caller = s.opts.Caller
+		if c, ok := s.opts.Transport.(Caller); ok && s.caller == nil {
+			s.caller = c
+		}
 		return nil
 	}
 	if len(s.opts.Peers) == 0 {
@@ -144,7 +147,9 @@ func (s *Store) openTransport() error {
 	if err != nil {
 		return fmt.Errorf("shard: starting transport: %w", err)
 	}
-	s.tcp, s.tr = tcp, tcp
+	// The transport also carries requests forwarded to a leader's node;
+	// handler{s} answers them on the other side.
+	s.tcp, s.tr, s.caller = tcp, tcp, tcp
 	return nil
 }
 
