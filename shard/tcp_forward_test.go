@@ -15,7 +15,7 @@ import (
 // and succeed; the leader's transport counts the calls it served.
 func TestTCPClusterForwardsToLeader(t *testing.T) {
 	c := newTCPCluster(t, 3, 1, 31, nil)
-	c.put("k000001", "warm") // waits for a leader
+	c.put("k000001", "warm")           // waits for a leader
 	leader := c.leaderOf(t, "k000001") // leaderOf is in linearizability_test.go
 	var followers []raftpb.NodeID
 	for _, id := range c.live() {
