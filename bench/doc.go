@@ -33,9 +33,13 @@
 //     highest figure the disk gives and the strictest yardstick. The three
 //     replicas of the store share the same disk, so the store is compared
 //     with ceiling/3.
-//   - all: ceiling, write at 64 and 1,024 shards with 16 B and 1 KiB
-//     values, read at 1,024 shards, and idle at 10,000 shards, in one run,
-//     so that ratios between them come from one machine at one time.
+//   - ceiling3: the ceiling with three such logs (files) on the same disk,
+//     each with a third of the writers, as three replicas' WALs would be:
+//     it shows whether the disk loses throughput when three logs sync.
+//   - all: ceiling, ceiling3, idle at 10,000 shards, write at 64 and 1,024
+//     shards with 16 B and 1 KiB values, and read at 1,024 shards, in one
+//     run, so that ratios between them come from one machine at one time.
+//     The file system is flushed between steps, outside the windows.
 //
 // The stores do not forward requests to the leader yet, so a client sends
 // each request to the node it believes leads the key's shard, follows a
@@ -50,6 +54,13 @@
 // the three stores' WAL counters (Store.Metrics) over the window. rss_mb
 // is the resident set (VmRSS) at the end of the window.
 //
-// -cpuprofile and -memprofile write pprof profiles of the measured
-// windows (CPU: every window; heap: at the end of the run).
+// cpu_us_per_op is that CPU time per request, and load_avg the machine's
+// one-minute load average at the end of the window: on a shared machine
+// other processes take cores the store would use, while the ceiling
+// needs almost none, so read ratios with the load in mind.
+//
+// Every store option is the default except -workers (round workers per
+// store). -cpuprofile and -memprofile write a CPU profile of each measured
+// window and a heap profile at its end; with several steps in a run the
+// step's label goes into each file name.
 package main
