@@ -90,7 +90,9 @@ func (t *Transport) call(ctx context.Context, to raftpb.NodeID, req []byte) ([]b
 		deadline = d
 	}
 	h := frameHeader{cluster: t.opts.ClusterID, from: t.opts.NodeID, to: to}
-	r := &callRequest{buf: appendCall(nil, h, time.Until(deadline), req)}
+	// At least 1 ms: 0 would tell the callee the caller has no deadline.
+	wait := max(time.Until(deadline), time.Millisecond)
+	r := &callRequest{buf: appendCall(nil, h, wait, req)}
 	rep := &callReply{t: t, peer: to}
 	t.m.callsSent.Add(1)
 	p.stats.bytesSent.Add(uint64(len(r.buf)))

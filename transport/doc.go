@@ -122,6 +122,8 @@
 //
 //   - block a Raft worker on a slow or dead peer;
 //   - let snapshot traffic delay heartbeats or messages;
+//   - let a Call, however long its handler blocks, delay heartbeats,
+//     messages or other Calls;
 //   - decide anything about Raft: it does not look inside messages beyond
 //     routing (To), coalescing heartbeat-type messages, and encoding;
 //   - import raftgroup (only raftgroup/raftpb, for the types);
