@@ -130,49 +130,62 @@ func (s *Server) setIfExists(key, val []byte) (prev []byte, applied bool, err er
 	return nil, false, errors.New("server: SET XX: the key kept changing, gave up")
 }
 
-// cmdDel deletes each key on its own (keys of several shards are not
-// deleted atomically) and counts those that existed.
+// cmdDel deletes each key on its own, several at a time (keys of several
+// shards are not deleted atomically), and counts those that existed.
 func (s *Server) cmdDel(cs *connState, w replier, args [][]byte) {
+	keys := args[1:]
+	existed := make([]bool, len(keys))
+	err := fanOut(len(keys), func(i int) error {
+		res, err := s.store.Exec(s.reqContext(), shard.Command{Ops: []shard.Op{{Kind: shard.OpDelete, Key: keys[i]}}, ReturnPrev: true})
+		existed[i] = err == nil && len(res.PrevExists) == 1 && res.PrevExists[0]
+		return err
+	})
+	if err != nil {
+		s.replyStoreError(w, err)
+		return
+	}
+	w.WriteInt(countTrue(existed))
+}
+
+func countTrue(b []bool) int {
 	n := 0
-	for _, k := range args[1:] {
-		res, err := s.store.Exec(s.reqContext(), shard.Command{Ops: []shard.Op{{Kind: shard.OpDelete, Key: k}}, ReturnPrev: true})
-		if err != nil {
-			s.replyStoreError(w, err)
-			return
-		}
-		if len(res.PrevExists) == 1 && res.PrevExists[0] {
+	for _, v := range b {
+		if v {
 			n++
 		}
 	}
-	w.WriteInt(n)
+	return n
 }
 
 func (s *Server) cmdExists(cs *connState, w replier, args [][]byte) {
-	n := 0
-	for _, k := range args[1:] {
-		_, found, err := s.store.Get(s.reqContext(), k)
-		if err != nil {
-			s.replyStoreError(w, err)
-			return
-		}
-		if found {
-			n++
-		}
+	keys := args[1:]
+	found := make([]bool, len(keys))
+	err := fanOut(len(keys), func(i int) error {
+		var err error
+		_, found[i], err = s.store.Get(s.reqContext(), keys[i])
+		return err
+	})
+	if err != nil {
+		s.replyStoreError(w, err)
+		return
 	}
-	w.WriteInt(n)
+	w.WriteInt(countTrue(found))
 }
 
-// cmdMGet reads the keys one by one (each read linearizable on its own;
-// together not a snapshot across shards).
+// cmdMGet reads the keys, several at a time (each read linearizable on
+// its own; together not a snapshot across shards).
 func (s *Server) cmdMGet(cs *connState, w replier, args [][]byte) {
-	vals := make([][]byte, len(args)-1)
-	found := make([]bool, len(vals))
-	for i, k := range args[1:] {
+	keys := args[1:]
+	vals := make([][]byte, len(keys))
+	found := make([]bool, len(keys))
+	err := fanOut(len(keys), func(i int) error {
 		var err error
-		if vals[i], found[i], err = s.store.Get(s.reqContext(), k); err != nil {
-			s.replyStoreError(w, err)
-			return
-		}
+		vals[i], found[i], err = s.store.Get(s.reqContext(), keys[i])
+		return err
+	})
+	if err != nil {
+		s.replyStoreError(w, err)
+		return
 	}
 	w.WriteArray(len(vals))
 	for i, v := range vals {
@@ -184,9 +197,9 @@ func (s *Server) cmdMGet(cs *connState, w replier, args [][]byte) {
 	}
 }
 
-// cmdMSet writes every pair in one atomic command when all keys share a
-// shard, and otherwise key by key: MSET across shards is not atomic, and
-// an error part way leaves the earlier pairs written.
+// cmdMSet writes the pairs of each shard in one atomic command, the
+// shards' commands at the same time. MSET across shards is therefore not
+// atomic: an error part way leaves some shards' pairs written.
 func (s *Server) cmdMSet(cs *connState, w replier, args [][]byte) {
 	if len(args)%2 != 1 {
 		s.replyError(w, "ERR wrong number of arguments for 'mset' command")
@@ -199,20 +212,29 @@ func (s *Server) cmdMSet(cs *connState, w replier, args [][]byte) {
 		}
 		ops = append(ops, shard.Op{Kind: shard.OpPut, Key: args[i], Value: args[i+1]})
 	}
-	_, err := s.store.Exec(s.reqContext(), shard.Command{Ops: ops})
-	if errors.Is(err, shard.ErrCrossShard) {
-		err = nil
-		for _, op := range ops {
-			if err = s.store.Put(s.reqContext(), op.Key, op.Value); err != nil {
-				break
-			}
+	groups := groupByShard(s.store.Shards(), ops)
+	err := fanOut(len(groups), func(i int) error {
+		_, err := s.store.Exec(s.reqContext(), shard.Command{Ops: groups[i]})
+		if errors.Is(err, shard.ErrCrossShard) {
+			return s.putEach(groups[i]) // the routing changed under us
 		}
-	}
+		return err
+	})
 	if err != nil {
 		s.replyStoreError(w, err)
 		return
 	}
 	w.WriteString("OK")
+}
+
+// putEach writes ops one at a time, in order.
+func (s *Server) putEach(ops []shard.Op) error {
+	for _, op := range ops {
+		if err := s.store.Put(s.reqContext(), op.Key, op.Value); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *Server) cmdIncr(cs *connState, w replier, args [][]byte) { s.incr(w, args[1], 1) }

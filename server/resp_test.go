@@ -170,6 +170,14 @@ func testMultiKey(t *testing.T, c *redis.Client) {
 	if n, _ := c.Exists(ctx, "k0200", "k2600").Result(); n != 0 {
 		t.Fatalf("EXISTS after DEL = %d", n)
 	}
+	// A repeated key: the last value wins, as in Redis.
+	must(t, c.MSet(ctx, "k0203", "first", "k9001", "x", "k0203", "last").Err())
+	if v, _ := c.Get(ctx, "k0203").Result(); v != "last" {
+		t.Fatalf("MSET with a repeated key left %q", v)
+	}
+	if n, _ := c.Del(ctx, "k0203", "k0203", "k9001").Result(); n != 2 {
+		t.Fatalf("DEL with a repeated key = %d, want 2", n)
+	}
 	wantErr(t, c.Do(ctx, "MSET", "a", "1", "b").Err(), "ERR wrong number of arguments")
 }
 
