@@ -19,9 +19,11 @@
 //   - SET supports NX, XX and GET. EX, PX, EXAT, PXAT and KEEPTTL are
 //     refused with an error: keys do not expire. SET XX reads the value
 //     and writes conditioned on it, retrying on a concurrent change.
-//   - DEL, EXISTS and MGET work key by key. MSET is atomic only when all
-//     its keys fall in one shard; across shards it writes key by key, and
-//     a failure part way leaves the earlier keys written.
+//   - DEL, EXISTS and MGET work key by key, several keys at a time: each
+//     key's read or delete is linearizable, the command as a whole is not
+//     a snapshot. MSET writes each shard's pairs in one atomic command
+//     and the shards in parallel: it is atomic only when all its keys fall
+//     in one shard, and a failure part way leaves some shards written.
 //   - SCAN walks the ordered key space. Its cursor is a number naming a
 //     resume key the server remembers (the newest Options.MaxCursors);
 //     see cursorTable. Keys come in order, none twice.
