@@ -10,6 +10,8 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -281,6 +283,33 @@ func TestCallClose(t *testing.T) {
 		t.Fatalf("CallsActive %d after Close", m.CallsActive)
 	}
 	wait("callee closed", done) // an answer written before the close, or an error
+	c.nodes[1].Close()
+	// Nothing of ours runs any more (fastrpc's parked client goroutines
+	// have no frame of this package; see doc.go).
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		left := transportGoroutines()
+		if left == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("goroutines still running after Close:\n%s", left)
+		}
+	}
+}
+
+// transportGoroutines returns the stacks of goroutines running code of
+// this package, tests excluded.
+func transportGoroutines() string {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	var out []string
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "flotilla/transport.") && !strings.Contains(g, "flotilla/transport.Test") &&
+			!strings.Contains(g, "flotilla/transport.waitFor") {
+			out = append(out, g)
+		}
+	}
+	return strings.Join(out, "\n\n")
 }
 
 // TestCallTooLarge: a request that cannot fit MaxFrameBytes is not sent.
