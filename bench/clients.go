@@ -11,6 +11,7 @@ import (
 // counterSnapshot is a reading of the counters a result reports as rates.
 type counterSnapshot struct {
 	fsyncs, entries, messages uint64
+	forwarded                 uint64
 	replicas, quiesced        int
 }
 
@@ -126,6 +127,7 @@ func rates(c0, c1 counterSnapshot, u0, u1 usage, rss int64) Result {
 	if r.Seconds > 0 {
 		r.FsyncsPerSec = float64(c1.fsyncs-c0.fsyncs) / r.Seconds
 		r.MessagesPerSec = float64(c1.messages-c0.messages) / r.Seconds
+		r.ForwardedPerSec = float64(c1.forwarded-c0.forwarded) / r.Seconds
 	}
 	if f := c1.fsyncs - c0.fsyncs; f > 0 {
 		r.EntriesPerFsync = float64(c1.entries-c0.entries) / float64(f)

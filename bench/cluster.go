@@ -109,15 +109,64 @@ func (c *cluster) counters() counterSnapshot {
 		// Metrics reports entries as a mean per fsync; undo the division.
 		cs.entries += uint64(m.EntriesPerSync*float64(m.Fsyncs) + 0.5)
 		cs.messages += m.MessagesSent
+		cs.forwarded += m.Forwarded
 		cs.replicas += m.Replicas
 		cs.quiesced += m.QuiescedReplicas
 	}
 	return cs
 }
 
-// waitLeaders returns once every shard has served a linearizable read at
-// its leader (which also fills rt's leader cache), or ctx ends.
+// waitLeaders returns once every shard has a leader that serves a
+// linearizable read, with rt's cache holding each shard's leader, or ctx
+// ends.
 func (c *cluster) waitLeaders(ctx context.Context, rt *router, parallel int) error {
+	if err := c.learnLeaders(ctx, rt); err != nil {
+		return err
+	}
+	if err := c.probeShards(ctx, rt, parallel); err != nil {
+		return err
+	}
+	return c.learnLeaders(ctx, rt) // an election may have moved some
+}
+
+// learnLeaders polls the stores until every shard's leader is known to
+// some store, and puts the leaders into rt's cache. NB: a store that can
+// forward requests to the leader answers a request sent to a follower
+// without a NotLeaderError, so the cache would never learn from hints.
+func (c *cluster) learnLeaders(ctx context.Context, rt *router) error {
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for {
+		known := make([]bool, c.ks.groups())
+		n := 0
+		for _, s := range c.stores {
+			for _, st := range s.Shards() {
+				i := int(st.Desc.ID - firstShardID)
+				if st.Leader == raftpb.None || i < 0 || i >= len(known) || known[i] {
+					continue
+				}
+				rt.leaders[i].Store(uint64(st.Leader))
+				known[i] = true
+				n++
+			}
+		}
+		if n == len(known) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%d of %d shards have no leader: %w", len(known)-n, len(known), ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// firstShardID is the ID of the first shard the stores bootstrap (their
+// default); shard i of the key space has ID firstShardID+i.
+const firstShardID = 1
+
+// probeShards returns once every shard has served a linearizable read.
+func (c *cluster) probeShards(ctx context.Context, rt *router, parallel int) error {
 	shards := make(chan int)
 	errs := make(chan error, parallel)
 	var wg sync.WaitGroup

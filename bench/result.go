@@ -35,6 +35,10 @@ type Result struct {
 
 	// MessagesPerSec is the Raft messages the three stores sent per second.
 	MessagesPerSec float64 `json:"messages_per_sec,omitempty"`
+	// ForwardedPerSec is the requests the stores forwarded to a leader on
+	// another node per second (the clients aim at leaders; a few land on
+	// a follower after an election).
+	ForwardedPerSec float64 `json:"forwarded_per_sec,omitempty"`
 	// Replicas and Quiesced count replicas at the end of the window.
 	Replicas int `json:"replicas,omitempty"`
 	Quiesced int `json:"quiesced,omitempty"`
