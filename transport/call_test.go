@@ -346,8 +346,9 @@ func rawCallConn(t *testing.T, addr string) net.Conn {
 }
 
 // TestCallBadFramesCloseConnection: corrupt, oversized, misdirected and
-// wrong-kind frames on a call connection close it and are counted; a good
-// call frame written by hand is answered with a valid reply frame.
+// wrong-kind frames on a call connection close it and are counted, as
+// does a call frame on a message connection; a good call frame written by
+// hand is answered with a valid reply frame, and bad replies are refused.
 func TestCallBadFramesCloseConnection(t *testing.T) {
 	c := newCluster(t, 2, func(o *Options) { o.MaxFrameBytes = 64 << 10 })
 	b := c.nodes[2]
@@ -374,11 +375,19 @@ func TestCallBadFramesCloseConnection(t *testing.T) {
 		want++
 		waitFor(t, name+" counted", 5*time.Second, func() bool { return b.Metrics().FramesRejected == want })
 	}
+	// A call frame on a message connection is refused there too.
+	conn := rawConn(t, b.Addr().String())
+	if _, err := conn.Write(append([]byte{1, 0, 0, 0}, good...)); err != nil {
+		t.Fatal(err)
+	}
+	expectClosed(t, conn)
+	want++
+	waitFor(t, "call frame on a message connection counted", 5*time.Second, func() bool { return b.Metrics().FramesRejected == want })
 	if m := b.Metrics(); m.CallsServed != 0 {
 		t.Fatalf("%d calls served from bad frames", m.CallsServed)
 	}
 
-	conn := rawCallConn(t, b.Addr().String())
+	conn = rawCallConn(t, b.Addr().String())
 	if _, err := conn.Write(append([]byte{9, 0, 0, 0}, good...)); err != nil {
 		t.Fatal(err)
 	}
