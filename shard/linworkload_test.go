@@ -11,6 +11,7 @@ import (
 
 	"github.com/anishathalye/porcupine"
 	"github.com/flotilladb/flotilla/raftgroup/raftpb"
+	"github.com/flotilladb/flotilla/transport"
 )
 
 // Budgets of one client operation: each attempt at one node, and all the
@@ -330,6 +331,7 @@ func runLinearizability(t *testing.T, cfg linConfig) {
 	// Heal, restart everything, and read every key once more: these reads
 	// pin down what the writes of unknown outcome did.
 	c.net.Heal()
+	c.net.SetFaults(transport.Faults{})
 	for id := raftpb.NodeID(1); id <= raftpb.NodeID(cfg.nodes); id++ {
 		if c.node(id) == nil {
 			c.start(id)
@@ -389,26 +391,32 @@ func staleReader(t *testing.T, c *testCluster, rec *linRecorder, keys []string, 
 }
 
 // linNemesis injects one fault at a time until the deadline: a network
-// fault replaces the previous one; stopped nodes come back later.
+// fault (partition, one-way cut, isolated node, or loss, duplication,
+// delay and reordering on every link) replaces the previous one; stopped
+// nodes come back later.
 func linNemesis(c *testCluster, rec *linRecorder, rng *rand.Rand, cfg linConfig, until time.Time) {
 	down := map[raftpb.NodeID]bool{}
 	all := make([]raftpb.NodeID, cfg.nodes)
 	for i := range all {
 		all[i] = raftpb.NodeID(i + 1)
 	}
+	heal := func() {
+		c.net.Heal()
+		c.net.SetFaults(transport.Faults{})
+	}
 	for time.Now().Before(until) {
 		time.Sleep(time.Duration(50+rng.IntN(250)) * time.Millisecond) // how long the current fault lasts
-		switch rng.IntN(7) {
+		switch rng.IntN(8) {
 		case 0:
-			c.net.Heal()
+			heal()
 			rec.event("heal")
 		case 1:
-			c.net.Heal()
+			heal()
 			n := all[rng.IntN(len(all))]
 			c.net.Isolate(n)
 			rec.event("isolate %d", n)
 		case 2:
-			c.net.Heal()
+			heal()
 			perm := rng.Perm(len(all))
 			k := 1 + rng.IntN((len(all)-1)/2)
 			var minority, majority []raftpb.NodeID
@@ -422,7 +430,7 @@ func linNemesis(c *testCluster, rec *linRecorder, rng *rand.Rand, cfg linConfig,
 			c.net.Partition(minority, majority)
 			rec.event("partition %v | %v", minority, majority)
 		case 3:
-			c.net.Heal()
+			heal()
 			a := all[rng.IntN(len(all))]
 			b := all[(int(a)+rng.IntN(len(all)-1))%len(all)]
 			c.net.Cut(a, b)
@@ -435,6 +443,11 @@ func linNemesis(c *testCluster, rec *linRecorder, rng *rand.Rand, cfg linConfig,
 				down[n] = true
 				rec.event("stop %d", n)
 			}
+		case 7:
+			heal()
+			c.net.SetFaults(transport.Faults{DropRate: 0.1, DuplicateRate: 0.05, MaxDelay: 3 * time.Millisecond,
+				ReorderRate: 0.1, ReorderWindow: 5 * time.Millisecond})
+			rec.event("lossy network")
 		case 6:
 			for _, n := range all {
 				if down[n] {
