@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"runtime"
 	"testing"
@@ -61,5 +62,36 @@ func TestCloseRightAfterNew(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			t.Fatal("Close hung")
 		}
+	}
+}
+
+// TestCloseWithSilentHTTPConn: a connection that was accepted but sent
+// nothing (as a peer's forwarding client right after dialing) must not
+// hold Close up.
+func TestCloseWithSilentHTTPConn(t *testing.T) {
+	n := openSingle(t, nil)
+	s, err := New(Options{Store: n.Store, ClientAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", ShutdownTimeout: 20 * time.Second})
+	must(t, err)
+	conn, err := net.Dial("tcp", s.HTTPAddr())
+	must(t, err)
+	defer conn.Close()
+	// Wait until the server has accepted it.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s.httpConns.Lock()
+		k := len(s.httpConns.m)
+		s.httpConns.Unlock()
+		if k == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("connection not accepted")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	start := time.Now()
+	must(t, s.Close())
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("Close took %v with a silent connection open", d)
 	}
 }

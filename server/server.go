@@ -32,10 +32,15 @@ type Server struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	respLn   net.Listener
-	resp     *redcon.Server
-	httpLn   net.Listener
-	httpSrv  *http.Server
+	respLn  net.Listener
+	resp    *redcon.Server
+	httpLn  net.Listener
+	httpSrv *http.Server
+	// httpConns tracks the HTTP connections' states for Close.
+	httpConns struct {
+		sync.Mutex
+		m map[net.Conn]http.ConnState
+	}
 	conns    sync.WaitGroup // one per RESP connection, done in redcon's closed callback
 	serving  sync.WaitGroup // the RESP and HTTP accept loops
 	closeMu  sync.Mutex
@@ -82,19 +87,21 @@ func (s *Server) startRESP() {
 	s.serving.Add(1)
 	go func() {
 		defer s.serving.Done()
-		if err := s.resp.Serve(s.respLn); err != nil {
+		if err := s.resp.Serve(s.respLn); err != nil && !s.closed() {
 			s.opts.Logger.Error("server: RESP listener stopped", "err", err)
 		}
 	}()
 }
 
 func (s *Server) startHTTP() {
+	s.httpConns.m = make(map[net.Conn]http.ConnState)
 	s.httpSrv = &http.Server{Handler: s.httpHandler(), ReadHeaderTimeout: readHeaderTimeout,
-		BaseContext: func(net.Listener) context.Context { return s.ctx }}
+		BaseContext: func(net.Listener) context.Context { return s.ctx },
+		ConnState:   s.trackHTTPConn}
 	s.serving.Add(1)
 	go func() {
 		defer s.serving.Done()
-		if err := s.httpSrv.Serve(s.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := s.httpSrv.Serve(s.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) && !s.closed() {
 			s.opts.Logger.Error("server: HTTP listener stopped", "err", err)
 		}
 	}()
@@ -122,9 +129,7 @@ func (s *Server) Close() error {
 	if errors.Is(errResp, net.ErrClosed) {
 		errResp = nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
-	defer cancel()
-	errHTTP := s.httpSrv.Shutdown(ctx)
+	errHTTP := s.shutdownHTTP()
 	s.serving.Wait()
 	s.conns.Wait()
 	return errors.Join(errResp, errHTTP)
@@ -135,4 +140,43 @@ func (s *Server) closed() bool {
 	s.closeMu.Lock()
 	defer s.closeMu.Unlock()
 	return s.isClosed
+}
+
+func (s *Server) trackHTTPConn(c net.Conn, st http.ConnState) {
+	s.httpConns.Lock()
+	defer s.httpConns.Unlock()
+	if st == http.StateClosed || st == http.StateHijacked {
+		delete(s.httpConns.m, c)
+		return
+	}
+	s.httpConns.m[c] = st
+}
+
+// shutdownHTTP stops the HTTP server: no new connections, requests in
+// flight (already cancelled through s.ctx) finish, then every connection
+// closes.
+//
+// NB: http.Server.Shutdown waits up to 5s for connections that were
+// accepted but have not sent a request yet (a peer's forwarding client
+// that just dialed, say). Closing the listener first and then those
+// connections lets Shutdown return as soon as the handlers have.
+func (s *Server) shutdownHTTP() error {
+	err := s.httpLn.Close()
+	if errors.Is(err, net.ErrClosed) {
+		err = nil
+	}
+	s.httpConns.Lock()
+	for c, st := range s.httpConns.m {
+		if st == http.StateNew {
+			_ = c.Close()
+		}
+	}
+	s.httpConns.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
+	defer cancel()
+	if serr := s.httpSrv.Shutdown(ctx); serr != nil && !errors.Is(serr, net.ErrClosed) {
+		err = errors.Join(err, serr)
+		_ = s.httpSrv.Close()
+	}
+	return err
 }
