@@ -31,7 +31,9 @@
 // applying is not durable by itself (like pebble without sync), a persist
 // makes it durable only with probability SyncApplyRate, and installing a
 // snapshot always does. Compaction snapshots the durable state and
-// compacts the log at or below it.
+// compacts the log at or below it; a leader that needs a snapshot for a
+// follower sends the stored one or builds a fresh one, as a real store
+// may.
 //
 // # Fault model
 //
@@ -65,9 +67,8 @@
 // matching: every (index, term) that any replica made durable or sent in a
 // MsgApp names the same log prefix everywhere (compared by chain hashes;
 // entries lost in a crash before anyone saw them do not count). On every
-// Ready: leader completeness (a
-// leader holds every entry committed before its term began), and the
-// Ready contract (hard state term never decreases, vote never changes
+// Ready: leader completeness (a leader holds every entry committed before
+// its term began), and the Ready contract (hard state term never decreases, vote never changes
 // within a term, commit never decreases, MustSync set when needed, entries
 // contiguous and never rewriting committed ones, committed entries
 // contiguous, never handed out twice and present in the log, snapshots
@@ -97,4 +98,11 @@
 // with -short); -seeds, -first and -steps run any number; -lease forces
 // lease reads; a failure prints the one-line command that replays it, and
 // -seed=N -dump -events=K prints the last K events of any run.
+//
+// # What it must never do
+//
+// Use a clock, a goroutine, the global random source, or iterate a map
+// where order could reach the run: any of these would make a failing seed
+// impossible to replay. A Simulator is not safe for concurrent use; Run
+// may be called from several goroutines on different Configs.
 package rafttest
