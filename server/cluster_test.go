@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -11,41 +10,10 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// TestRESPWithoutForwarding: a node that cannot forward answers requests
-// for shards it does not lead with "ERR not leader", naming the leader,
-// and serves the shards it leads.
-func TestRESPWithoutForwarding(t *testing.T) {
-	nodes := openClusterWith(t, false, nil)
-	ctx := context.Background()
-	served, refused := 0, 0
-	for _, n := range nodes {
-		c := newClient(t, n, "")
-		for _, sh := range n.Store.Shards() {
-			err := c.Set(ctx, string(sh.Desc.Start)+"x", "v", 0).Err()
-			var nl string
-			switch {
-			case err == nil:
-				served++
-			case strings.HasPrefix(err.Error(), "ERR not leader: node "):
-				nl = strings.TrimPrefix(err.Error(), "ERR not leader: node ")
-				if strings.HasPrefix(nl, fmt.Sprint(n.Store.NodeID())+" ") {
-					t.Fatalf("node %d names itself as the leader: %v", n.Store.NodeID(), err)
-				}
-				refused++
-			default:
-				t.Fatalf("node %d, shard %d: %v", n.Store.NodeID(), sh.Desc.ID, err)
-			}
-		}
-	}
-	if refused == 0 || served == 0 {
-		t.Fatalf("served %d, refused %d: every shard has one leader and two refusing followers", served, refused)
-	}
-}
-
 // TestRESPNodeLoss: with one node of three down the others serve every
 // key; with two down the survivor answers with a retryable error.
 func TestRESPNodeLoss(t *testing.T) {
-	nodes := openClusterWith(t, true, func(o *NodeOptions) { o.Store.RequestTimeout = time.Second })
+	nodes := openClusterWith(t, func(o *NodeOptions) { o.Store.RequestTimeout = time.Second })
 	ctx := context.Background()
 	c := newClient(t, nodes[0], "")
 	must(t, nodes[2].Close())

@@ -1,7 +1,7 @@
 // Package server serves a node store (package shard) to clients: the
 // Redis protocol (RESP2) on the client address, and HTTP on the admin
-// address. [OpenNode] bundles a store, its TCP transport and a [Server]
-// into one running node; `shardnode` is a thin command line over it.
+// address. [OpenNode] bundles a store and a [Server] into one running
+// node; `shardnode` is a thin command line over it.
 //
 // # RESP
 //
@@ -47,7 +47,6 @@
 //	PUT    /api/kv/{key}        set a value (the raw request body)
 //	DELETE /api/kv/{key}        delete a key
 //	GET    /api/scan?start=&end=&limit=
-//	POST   /internal/forward    requests forwarded by peer nodes
 //	GET    /metrics             Prometheus, from the server's own registry
 //	/debug/pprof/               Go profiles
 //	GET    /healthz             200 while the process is up
@@ -55,7 +54,7 @@
 //
 // The HTTP port has no authentication yet (Options.Password guards RESP
 // only): expose it to trusted networks only. TODO(admin token): require
-// a token on the API and the forwarding endpoint.
+// a token on the API.
 //
 // Commands of one connection run one after another, as Redis orders
 // them, so a single connection's throughput is bounded by the commit
@@ -67,7 +66,7 @@
 // connection; commands of one connection run in order. Close stops the
 // listeners, cancels requests in flight, and returns after every
 // connection goroutine and accept loop has ended. The server never
-// closes the store; a Node closes server, store and transport in order.
+// closes the store; a Node closes the server, then the store.
 //
 // The server must never use process-wide state: no default Prometheus
 // registry (several servers share a process in `shardnode local`), no

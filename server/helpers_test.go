@@ -61,31 +61,27 @@ func openSingle(t testing.TB, tweak func(o *NodeOptions)) *Node {
 }
 
 // openCluster opens three nodes over TCP on loopback, each with its own
-// server, forwarding to each other over HTTP.
+// server; they forward requests to shard leaders over the transport.
 func openCluster(t testing.TB) []*Node {
 	t.Helper()
-	return openClusterWith(t, true, nil)
+	return openClusterWith(t, nil)
 }
 
-// openClusterWith is openCluster, without forwarding unless forward, and
-// with tweak applied to each node's options.
-func openClusterWith(t testing.TB, forward bool, tweak func(o *NodeOptions)) []*Node {
+// openClusterWith is openCluster with tweak applied to each node's
+// options.
+func openClusterWith(t testing.TB, tweak func(o *NodeOptions)) []*Node {
 	t.Helper()
 	peers := map[raftpb.NodeID]string{}
-	httpAddrs := map[raftpb.NodeID]string{}
-	free := freeAddrs(t, 6)
+	free := freeAddrs(t, 3)
 	for id := raftpb.NodeID(1); id <= 3; id++ {
-		peers[id], httpAddrs[id] = free[2*id-2], free[2*id-1]
+		peers[id] = free[id-1]
 	}
 	nodes := make([]*Node, 0, 3)
 	for id := raftpb.NodeID(1); id <= 3; id++ {
 		o := NodeOptions{
 			Store: shard.Options{Dir: t.TempDir(), NodeID: id, Peers: peers, SplitKeys: testSplits(t),
 				TickInterval: 20 * time.Millisecond},
-			Server: Options{ClientAddr: "127.0.0.1:0", HTTPAddr: httpAddrs[id]},
-		}
-		if forward {
-			o.PeerHTTP = httpAddrs
+			Server: Options{ClientAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0"},
 		}
 		if tweak != nil {
 			tweak(&o)

@@ -11,7 +11,7 @@ import (
 )
 
 // httpHandler routes the HTTP port: the JSON admin API under /api/, the
-// forwarding endpoint other nodes call, /metrics, /debug/pprof/, /healthz
+// /metrics, /debug/pprof/, /healthz
 // and /readyz.
 func (s *Server) httpHandler() http.Handler {
 	mux := http.NewServeMux()
@@ -21,7 +21,6 @@ func (s *Server) httpHandler() http.Handler {
 	mux.HandleFunc("PUT /api/kv/{key...}", s.handlePut)
 	mux.HandleFunc("DELETE /api/kv/{key...}", s.handleDelete)
 	mux.HandleFunc("GET /api/scan", s.handleScan)
-	mux.HandleFunc("POST "+ForwardPath, s.handleForward)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry(), promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", s.handleHealthz)
 	mux.HandleFunc("GET /readyz", s.handleReadyz)

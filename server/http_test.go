@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/flotilladb/flotilla/raftgroup/raftpb"
+	"github.com/flotilladb/flotilla/shard"
 )
 
 func httpDo(t *testing.T, method, u, body string) (int, string) {
@@ -116,9 +116,6 @@ func TestHTTPMetricsHealthPprof(t *testing.T) {
 	if code, body := httpDo(t, "GET", base+"/debug/pprof/", ""); code != 200 || !strings.Contains(body, "goroutine") {
 		t.Fatalf("pprof = %d", code)
 	}
-	if code, _ := httpDo(t, "POST", base+ForwardPath, "junk"); code != 400 {
-		t.Fatalf("forward without From = %d", code)
-	}
 }
 
 // TestReadyzNotReady: a node of a 3-node cluster whose peers never start
@@ -135,9 +132,10 @@ func TestReadyzNotReady(t *testing.T) {
 }
 
 func TestNodeOptionsValidate(t *testing.T) {
-	o := NodeOptions{Store: shardOptions(t), PeerHTTP: map[raftpb.NodeID]string{7: "x:1"}}
-	if err := o.EnsureDefaults().Validate(); err == nil || !strings.Contains(err.Error(), "node 7") {
-		t.Fatalf("PeerHTTP outside Peers accepted: %v", err)
+	o := NodeOptions{Store: shardOptions(t)}
+	o.Server.Store = &shard.Store{}
+	if err := o.EnsureDefaults().Validate(); err == nil {
+		t.Fatal("Server.Store accepted")
 	}
 	if _, err := New(Options{}); err == nil {
 		t.Fatal("New without a store succeeded")

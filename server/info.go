@@ -13,12 +13,11 @@ import (
 
 // serverCounters are the server's own counters, next to the store's.
 type serverCounters struct {
-	commands, errors  atomic.Uint64
-	connectionsTotal  atomic.Uint64
-	connections       atomic.Int64
-	httpRequests      atomic.Uint64
-	forwardedRequests atomic.Uint64
-	started           atomic.Int64 // unix nanoseconds; set by New
+	commands, errors atomic.Uint64
+	connectionsTotal atomic.Uint64
+	connections      atomic.Int64
+	httpRequests     atomic.Uint64
+	started          atomic.Int64 // unix nanoseconds; set by New
 }
 
 // redisCompatVersion is the Redis version whose command behaviour the

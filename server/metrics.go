@@ -69,7 +69,6 @@ func metricDefs() []metricDef {
 		{"resp_connections", "Open RESP connections.", gauge, func(x sample) float64 { return float64(x.s.connections.Load()) }},
 		{"resp_connections_total", "RESP connections accepted.", counter, func(x sample) float64 { return float64(x.s.connectionsTotal.Load()) }},
 		{"http_requests_total", "HTTP requests received.", counter, func(x sample) float64 { return float64(x.s.httpRequests.Load()) }},
-		{"forward_requests_served_total", "Requests other nodes forwarded here.", counter, func(x sample) float64 { return float64(x.s.forwardedRequests.Load()) }},
 	}
 }
 

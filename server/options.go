@@ -18,7 +18,6 @@ const (
 	DefaultScanCount       = 10
 	DefaultMaxScanCount    = 10000
 	DefaultMaxCursors      = 4096
-	DefaultMaxForwardBytes = 16 << 20
 	DefaultShutdownTimeout = 5 * time.Second
 	DefaultMaxClients      = 10000
 )
@@ -60,9 +59,6 @@ type Options struct {
 	// MaxCursors bounds the SCAN cursors the server remembers; the oldest
 	// are forgotten first. Default 4096.
 	MaxCursors int
-	// MaxForwardBytes bounds a request forwarded by another node to the
-	// HTTP forwarding endpoint. Default 16 MiB.
-	MaxForwardBytes int
 	// ShutdownTimeout bounds how long Close waits for HTTP requests in
 	// flight. Default 5s.
 	ShutdownTimeout time.Duration
@@ -83,7 +79,6 @@ func (o *Options) EnsureDefaults() *Options {
 	setDefault(&o.MaxScanCount, DefaultMaxScanCount)
 	setDefault(&o.MaxCursors, DefaultMaxCursors)
 	setDefault(&o.MaxClients, DefaultMaxClients)
-	setDefault(&o.MaxForwardBytes, DefaultMaxForwardBytes)
 	setDefault(&o.ShutdownTimeout, DefaultShutdownTimeout)
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

@@ -157,8 +157,8 @@ func (s *Server) trackHTTPConn(c net.Conn, st http.ConnState) {
 // closes.
 //
 // NB: http.Server.Shutdown waits up to 5s for connections that were
-// accepted but have not sent a request yet (a peer's forwarding client
-// that just dialed, say). Closing the listener first and then those
+// accepted but have not sent a request yet (a client that just dialed,
+// say). Closing the listener first and then those
 // connections lets Shutdown return as soon as the handlers have.
 func (s *Server) shutdownHTTP() error {
 	err := s.httpLn.Close()

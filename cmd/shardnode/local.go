@@ -128,7 +128,7 @@ func localAddrs(f *localFlags) (raft, client, http map[raftpb.NodeID]string, err
 }
 
 func openLocalNodes(ctx context.Context, f *localFlags, dir string, splits [][]byte, log *slog.Logger) ([]*server.Node, error) {
-	peers, clients, peerHTTP, err := localAddrs(f)
+	peers, clients, https, err := localAddrs(f)
 	if err != nil {
 		return nil, err
 	}
@@ -139,9 +139,8 @@ func openLocalNodes(ctx context.Context, f *localFlags, dir string, splits [][]b
 		n, err := server.OpenNode(ctx, server.NodeOptions{
 			Store: shard.Options{Dir: filepath.Join(dir, "node"+strconv.Itoa(i)), NodeID: id,
 				Peers: peers, SplitKeys: splits, Logger: nlog},
-			Server: server.Options{ClientAddr: clients[id], HTTPAddr: peerHTTP[id],
+			Server: server.Options{ClientAddr: clients[id], HTTPAddr: https[id],
 				Password: f.password, Logger: nlog, Version: version},
-			PeerHTTP: peerHTTP,
 		})
 		if err != nil {
 			closeNodes(nodes, log)

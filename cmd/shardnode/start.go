@@ -19,7 +19,6 @@ type startFlags struct {
 	clientAddr string
 	httpAddr   string
 	peers      string
-	peerHTTP   string
 	password   string
 	split      splitFlags
 }
@@ -34,15 +33,13 @@ func newStartCmd() *cobra.Command {
 Without --peers it is a single-node cluster. With --peers it is one member
 of a static cluster: start every member with the same --peers and --shards
 (the first start of an empty --data-dir creates the initial shards with
-every member as a replica). --peer-http lets a node forward requests for
-shards it does not lead to the leader's node; without it such requests
-fail with "not leader" and the leader's ID.
+every member as a replica). A request for a shard the node does not lead
+is forwarded to the leader's node over the Raft transport.
 
 Example, three nodes on one machine:
 
   shardnode start --id 1 --data-dir d1 --client-addr :6379 --http-addr :7379 \
-    --peers 1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003 \
-    --peer-http 1=127.0.0.1:7379,2=127.0.0.1:7380,3=127.0.0.1:7381
+    --peers 1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003
   (and the same with --id 2, 3 and their own addresses)
 
 Membership by gossip (--join, --bootstrap-expect) comes with placement.`,
@@ -56,7 +53,6 @@ Membership by gossip (--join, --bootstrap-expect) comes with placement.`,
 	fl.StringVar(&f.clientAddr, "client-addr", server.DefaultClientAddr, "Redis-protocol listen address")
 	fl.StringVar(&f.httpAddr, "http-addr", server.DefaultHTTPAddr, "HTTP listen address (admin API, /metrics, pprof, health)")
 	fl.StringVar(&f.peers, "peers", "", "static cluster: every node's Raft address, as id=host:port,... (this node included)")
-	fl.StringVar(&f.peerHTTP, "peer-http", "", "every node's HTTP address, as id=host:port,..., for forwarding requests to shard leaders")
 	fl.StringVar(&f.password, "password", "", "require this password (AUTH) on the Redis-protocol port")
 	f.split.register(cmd)
 	_ = cmd.MarkFlagRequired("data-dir")
@@ -95,10 +91,6 @@ func (f *startFlags) nodeOptions() (server.NodeOptions, error) {
 	if err != nil {
 		return server.NodeOptions{}, err
 	}
-	peerHTTP, err := parsePeers("--peer-http", f.peerHTTP)
-	if err != nil {
-		return server.NodeOptions{}, err
-	}
 	id := raftpb.NodeID(f.id)
 	if len(peers) == 0 && f.raftAddr != "" {
 		return server.NodeOptions{}, fmt.Errorf("--raft-addr needs --peers (a single node talks to no other node)")
@@ -114,7 +106,6 @@ func (f *startFlags) nodeOptions() (server.NodeOptions, error) {
 		Store: shard.Options{Dir: f.dataDir, NodeID: id, ListenAddr: f.raftAddr, Peers: peers, SplitKeys: splits},
 		Server: server.Options{ClientAddr: f.clientAddr, HTTPAddr: f.httpAddr, Password: f.password,
 			Version: version},
-		PeerHTTP: peerHTTP,
 	}, nil
 }
 

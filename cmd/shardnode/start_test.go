@@ -31,16 +31,15 @@ func freeAddrs(t *testing.T, n int) []string {
 func TestStartStaticCluster(t *testing.T) {
 	a := freeAddrs(t, 9)
 	raft, resp, http := a[0:3], a[3:6], a[6:9]
-	var peers, peerHTTP []string
+	var peers []string
 	for i := range 3 {
 		peers = append(peers, fmt.Sprintf("%d=%s", i+1, raft[i]))
-		peerHTTP = append(peerHTTP, fmt.Sprintf("%d=%s", i+1, http[i]))
 	}
 	dirs := []string{t.TempDir(), t.TempDir(), t.TempDir()}
 	start := func(i int) *proc {
 		p := startProc(t, shardnodeBin, "start", "--id", fmt.Sprint(i+1), "--data-dir", dirs[i],
 			"--client-addr", resp[i], "--http-addr", http[i], "--shards", "4", "--log-level", "warn",
-			"--peers", strings.Join(peers, ","), "--peer-http", strings.Join(peerHTTP, ","))
+			"--peers", strings.Join(peers, ","))
 		p.waitLine(t, fmt.Sprintf("node %d:", i+1), 30*time.Second)
 		return p
 	}
