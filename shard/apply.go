@@ -51,14 +51,17 @@ func (w *worker) apply() error {
 			r.state.Applied, r.state.AppliedTerm = e.Index, e.Term
 			changed = true
 			w.s.m.applied.Add(1)
-			if p := r.pending[e.Index]; p != nil {
-				delete(r.pending, e.Index)
+			// The entry committed at this index decides every proposal
+			// made at it: the one with its term succeeded, the others
+			// can never commit.
+			for _, p := range r.pending[e.Index] {
 				if p.term == e.Term {
 					done = append(done, finished{p: p, res: res})
 				} else {
 					done = append(done, finished{p: p, err: ErrProposalDropped})
 				}
 			}
+			delete(r.pending, e.Index)
 		}
 		if changed {
 			ab.SetState(r.state)

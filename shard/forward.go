@@ -193,7 +193,11 @@ func (s *Store) forward(ctx context.Context, to raftpb.NodeID, req forwardReques
 			// overloaded or closing): the client may still go there.
 			return nil, &NotLeaderError{Shard: req.shard, Leader: to}
 		}
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || req.kind == fwdPropose {
+			// NB: a forwarded write may have run at the leader although
+			// its answer was lost: its outcome is unknown, never "not
+			// applied" (a client retrying on ErrNoQuorum could apply it
+			// twice).
 			return nil, fmt.Errorf("%w: forwarding to node %d: %w", ErrTimeout, to, err)
 		}
 		return nil, fmt.Errorf("%w: forwarding to node %d: %w", ErrNoQuorum, to, err)

@@ -22,8 +22,9 @@ type replica struct {
 
 	// state is the persisted ShardState as of the last applied entry.
 	state ShardState
-	// pending proposals by log index, resolved when that index applies.
-	pending map[raftpb.Index]*proposal
+	// pending proposals by log index, resolved when that index applies
+	// (more than one when a new leader term reused the index here).
+	pending map[raftpb.Index][]*proposal
 	// reads waiting for their ReadState, by read ID.
 	reads map[uint64]*readReq
 	// readsToApply have a read index not yet applied.

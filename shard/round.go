@@ -137,10 +137,11 @@ func (w *worker) propose(r *replica, p *proposal) {
 		return
 	}
 	p.index, p.term = idx, term
-	if old := r.pending[idx]; old != nil {
-		old.finish(nil, ErrProposalDropped) // its entry was replaced
-	}
-	r.pending[idx] = p
+	// NB: an earlier proposal may be pending at the same index with an
+	// older term: this node's copy of it was replaced, but another node may
+	// still hold it and commit it as leader. Its outcome is decided only
+	// when the index is applied (apply.go), so both stay pending.
+	r.pending[idx] = append(r.pending[idx], p)
 	w.s.m.proposals.Add(1)
 }
 

@@ -222,7 +222,7 @@ func (s *Store) bootstrap(ctx context.Context) ([]ShardState, error) {
 // addReplica creates and registers the replica for st.
 func (s *Store) addReplica(st ShardState) (*replica, error) {
 	r := &replica{id: st.Desc.ID, store: s, state: st,
-		pending: make(map[raftpb.Index]*proposal), reads: make(map[uint64]*readReq)}
+		pending: make(map[raftpb.Index][]*proposal), reads: make(map[uint64]*readReq)}
 	r.storage = &raftStorage{w: s.wal, r: r}
 	r.refreshDesc()
 	g, err := raftgroup.New(raftgroup.Config{
@@ -367,8 +367,10 @@ func (s *Store) closeStorage() error {
 // failAll fails every request waiting on r (the store is closing; no
 // worker runs any more).
 func (r *replica) failAll(err error) {
-	for _, p := range r.pending {
-		p.finish(nil, err)
+	for _, ps := range r.pending {
+		for _, p := range ps {
+			p.finish(nil, err)
+		}
 	}
 	for _, q := range r.reads {
 		q.finish(err)
