@@ -39,6 +39,11 @@ type Config struct {
 	// batching and flow control are exercised.
 	MaxMsgBytes     uint64
 	MaxInflightMsgs int
+	// MaxCommittedBytesPerReady and MaxUncommittedBytes are tiny in some
+	// runs, so committed entries are handed out over several Readys and
+	// proposals are refused for a full uncommitted log (0: default).
+	MaxCommittedBytesPerReady uint64
+	MaxUncommittedBytes       uint64
 
 	// DropRate is the probability that a sent message is lost.
 	DropRate float64
@@ -81,26 +86,28 @@ func ConfigForSeed(seed uint64, steps int) Config {
 	}
 	r := rand.New(rand.NewPCG(seed, 0x5eed))
 	c := Config{
-		Seed:              seed,
-		Steps:             steps,
-		RoundSteps:        2000,
-		Nodes:             []int{3, 5, 7}[r.IntN(3)],
-		MaxAddedNodes:     3,
-		ElectionTicks:     []int{6, 10}[r.IntN(2)],
-		LeaseReads:        r.IntN(4) == 0,
-		DisableQuiesce:    r.IntN(3) == 0,
-		MaxMsgBytes:       []uint64{64, 1 << 10, 1 << 20}[r.IntN(3)],
-		MaxInflightMsgs:   []int{2, 16, 256}[r.IntN(3)],
-		DropRate:          []float64{0, 0.02, 0.1, 0.3}[r.IntN(4)],
-		DupRate:           []float64{0, 0.05, 0.2}[r.IntN(3)],
-		MaxDelayTicks:     r.IntN(4),
-		CrashWeight:       []int{0, 1, 4}[r.IntN(3)],
-		PartitionWeight:   []int{0, 1, 4}[r.IntN(3)],
-		SyncApplyRate:     []float64{1, 0.5, 0.1}[r.IntN(3)],
-		MalformedRate:     []float64{0, 0.01}[r.IntN(2)],
-		DriftTicks:        []int{0, 0, 3, 20}[r.IntN(4)],
-		MaxQueuedMessages: 4096,
-		TraceEvents:       60,
+		Seed:                      seed,
+		Steps:                     steps,
+		RoundSteps:                2000,
+		Nodes:                     []int{3, 5, 7}[r.IntN(3)],
+		MaxAddedNodes:             3,
+		ElectionTicks:             []int{6, 10}[r.IntN(2)],
+		LeaseReads:                r.IntN(4) == 0,
+		DisableQuiesce:            r.IntN(3) == 0,
+		MaxMsgBytes:               []uint64{64, 1 << 10, 1 << 20}[r.IntN(3)],
+		MaxInflightMsgs:           []int{2, 16, 256}[r.IntN(3)],
+		DropRate:                  []float64{0, 0.02, 0.1, 0.3}[r.IntN(4)],
+		DupRate:                   []float64{0, 0.05, 0.2}[r.IntN(3)],
+		MaxDelayTicks:             r.IntN(4),
+		CrashWeight:               []int{0, 1, 4}[r.IntN(3)],
+		PartitionWeight:           []int{0, 1, 4}[r.IntN(3)],
+		SyncApplyRate:             []float64{1, 0.5, 0.1}[r.IntN(3)],
+		MalformedRate:             []float64{0, 0.01}[r.IntN(2)],
+		MaxCommittedBytesPerReady: []uint64{0, 0, 40}[r.IntN(3)],
+		MaxUncommittedBytes:       []uint64{0, 0, 64}[r.IntN(3)],
+		DriftTicks:                []int{0, 0, 3, 20}[r.IntN(4)],
+		MaxQueuedMessages:         4096,
+		TraceEvents:               60,
 	}
 	if !c.LeaseReads {
 		c.DisablePreVote = r.IntN(4) == 0

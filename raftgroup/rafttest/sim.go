@@ -120,15 +120,17 @@ func (s *Simulator) addNode(cs raftpb.ConfState) error {
 
 func (s *Simulator) groupConfig(n *node) raftgroup.Config {
 	return raftgroup.Config{
-		ElectionTicks:      s.cfg.ElectionTicks,
-		HeartbeatTicks:     1,
-		MaxMsgBytes:        s.cfg.MaxMsgBytes,
-		MaxInflightMsgs:    s.cfg.MaxInflightMsgs,
-		LeaseReads:         s.cfg.LeaseReads,
-		DisableQuiesce:     s.cfg.DisableQuiesce,
-		DisablePreVote:     s.cfg.DisablePreVote,
-		DisableCheckQuorum: s.cfg.DisableCheckQuorum,
-		Seed:               s.cfg.Seed ^ uint64(n.incarnation)<<32,
+		ElectionTicks:             s.cfg.ElectionTicks,
+		HeartbeatTicks:            1,
+		MaxMsgBytes:               s.cfg.MaxMsgBytes,
+		MaxInflightMsgs:           s.cfg.MaxInflightMsgs,
+		LeaseReads:                s.cfg.LeaseReads,
+		DisableQuiesce:            s.cfg.DisableQuiesce,
+		DisablePreVote:            s.cfg.DisablePreVote,
+		DisableCheckQuorum:        s.cfg.DisableCheckQuorum,
+		MaxCommittedBytesPerReady: s.cfg.MaxCommittedBytesPerReady,
+		MaxUncommittedBytes:       s.cfg.MaxUncommittedBytes,
+		Seed:                      s.cfg.Seed ^ uint64(n.incarnation)<<32,
 	}
 }
 
