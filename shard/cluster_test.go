@@ -58,6 +58,18 @@ func (h memHandler) HandleSnapshot(ctx context.Context, m raftpb.Message, r ioRe
 	return s.Handler().HandleSnapshot(ctx, m, r)
 }
 
+// HandleCall passes forwarded requests to the store. They travel by the
+// in-memory network's Call (the store's Caller unless Options name one),
+// so partitions and cuts apply to them too, and a link cut while a
+// request runs loses its answer.
+func (h memHandler) HandleCall(ctx context.Context, from raftpb.NodeID, req []byte) []byte {
+	s := h.s.Load()
+	if s == nil {
+		return encodeAnswer(nil, ErrClosed)
+	}
+	return s.HandleCall(ctx, from, req)
+}
+
 func splitKeys(n int) [][]byte {
 	var keys [][]byte
 	for i := 1; i < n; i++ {
@@ -108,7 +120,6 @@ func (c *testCluster) start(id raftpb.NodeID) {
 	shim := &shimHandler{}
 	if c.net != nil {
 		o.Transport = c.net.Add(id, memHandler{shim})
-		o.Caller = memCaller{c: c, from: id}
 	}
 	s, err := Open(context.Background(), o)
 	if err != nil {
@@ -148,23 +159,6 @@ func (c *testCluster) live() []raftpb.NodeID {
 	}
 	sortNodes(ids)
 	return ids
-}
-
-// memCaller forwards requests straight to the target store of the
-// in-memory cluster (unless the network cuts the link).
-type memCaller struct {
-	c    *testCluster
-	from raftpb.NodeID
-}
-
-func (m memCaller) Call(ctx context.Context, to raftpb.NodeID, req []byte) ([]byte, error) {
-	m.c.mu.Lock()
-	dst := m.c.stores[to]
-	m.c.mu.Unlock()
-	if dst == nil || dst.closed.Load() {
-		return nil, fmt.Errorf("node %d is down", to)
-	}
-	return dst.HandleCall(ctx, m.from, req), nil
 }
 
 // pump delivers in-memory messages in real time.

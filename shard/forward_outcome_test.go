@@ -3,9 +3,41 @@ package shard
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
+
+	"github.com/flotilladb/flotilla/raftgroup/raftpb"
+	"github.com/flotilladb/flotilla/transport"
 )
+
+// directCaller carries forwarded requests straight to the target store,
+// past the network's cuts; with loseAnswers it then fails as a broken
+// connection would after the request ran.
+type directCaller struct {
+	c           func() *testCluster
+	from        raftpb.NodeID
+	loseAnswers bool
+}
+
+func (d directCaller) Call(ctx context.Context, to raftpb.NodeID, req []byte) ([]byte, error) {
+	dst := d.c().node(to)
+	if dst == nil {
+		return nil, fmt.Errorf("%w: node %d is down", transport.ErrCallRefused, to)
+	}
+	ans := dst.HandleCall(ctx, d.from, req)
+	if d.loseAnswers {
+		return nil, fmt.Errorf("%w: connection to node %d broke before the answer", transport.ErrUnreachable, to)
+	}
+	return ans, nil
+}
+
+// retrySafe reports whether err tells the client that its write did not
+// happen.
+func retrySafe(err error) bool {
+	var nl *NotLeaderError
+	return errors.Is(err, ErrNoQuorum) || errors.Is(err, ErrProposalDropped) || errors.As(err, &nl)
+}
 
 // TestForwardedWriteCutShortIsNotRetrySafe: a write forwarded to the
 // leader, which stops while the write is pending, may still be applied by
@@ -14,7 +46,10 @@ import (
 // that retried a CAS on it could apply it twice (found by the
 // linearizability test, as a CAS failing on its own new value).
 func TestForwardedWriteCutShortIsNotRetrySafe(t *testing.T) {
-	c := newMemCluster(t, 3, 1, 41)
+	var c *testCluster
+	c = newMemClusterTweaked(t, 3, 1, 41, func(id raftpb.NodeID, o *Options) {
+		o.Caller = directCaller{c: func() *testCluster { return c }, from: id}
+	})
 	c.put("k000001", "v")
 	leader := c.leaderOf(t, "k000001")
 	follower := c.live()[0]
@@ -40,13 +75,39 @@ func TestForwardedWriteCutShortIsNotRetrySafe(t *testing.T) {
 	}
 	c.stopNode(leader)
 	err := <-errc
-	var nl *NotLeaderError
 	switch {
 	case err == nil:
 		t.Fatal("the write succeeded although its leader was isolated and stopped")
-	case errors.Is(err, ErrNoQuorum), errors.Is(err, ErrProposalDropped), errors.As(err, &nl):
+	case retrySafe(err):
 		t.Fatalf("a write cut short at the leader reports %v, which says it was not applied", err)
 	case !errors.Is(err, ErrTimeout):
 		t.Fatalf("unexpected error %v", err)
+	}
+}
+
+// TestForwardedWriteAnswerLostIsNotRetrySafe: when the forwarding call
+// fails after the leader ran the write (the connection broke, the answer
+// was lost), the write is applied; the client must not be told it was
+// not (found by the linearizability test once forwarding went through
+// the network's Call).
+func TestForwardedWriteAnswerLostIsNotRetrySafe(t *testing.T) {
+	var c *testCluster
+	c = newMemClusterTweaked(t, 3, 1, 42, func(id raftpb.NodeID, o *Options) {
+		o.Caller = directCaller{c: func() *testCluster { return c }, from: id, loseAnswers: true}
+	})
+	c.put("k000001", "v")
+	leader := c.leaderOf(t, "k000001")
+	follower := c.live()[0]
+	if follower == leader {
+		follower = c.live()[1]
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := c.node(follower).Put(ctx, []byte("k000001"), []byte("applied"))
+	if err == nil || retrySafe(err) || !errors.Is(err, ErrTimeout) {
+		t.Fatalf("forwarded write whose answer was lost: %v; want ErrTimeout (it may have been applied)", err)
+	}
+	if got, ok := c.get("k000001"); !ok || got != "applied" {
+		t.Fatalf("read after the lost answer = %q %v; the write was applied at the leader", got, ok)
 	}
 }
