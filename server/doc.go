@@ -36,8 +36,10 @@
 //
 // Store errors become RESP errors whose first word says what to do:
 // TRYAGAIN (no quorum, no leader, dropped write: nothing applied, retry),
-// "ERR timeout" (a write may have applied), "ERR not leader" (only when
-// the node cannot forward to the leader), "ERR node is shutting down".
+// "ERR timeout" (a write may have applied), "ERR not leader" (the store
+// forwards to the shard's leader itself; this reaches the client only
+// when leadership moved while the request was on its way: nothing was
+// applied, retry), "ERR node is shutting down".
 //
 // # HTTP
 //

@@ -16,7 +16,7 @@ func respError(err error) string {
 	var nl *shard.NotLeaderError
 	switch {
 	case errors.As(err, &nl) && nl.Leader != raftpb.None:
-		return fmt.Sprintf("ERR not leader: node %d leads shard %d and this node cannot forward to it; retry at node %d", nl.Leader, nl.Shard, nl.Leader)
+		return fmt.Sprintf("ERR not leader: node %d leads shard %d and the request could not be served through it (a leadership change under way); nothing was applied, retry", nl.Leader, nl.Shard)
 	case errors.As(err, &nl):
 		return fmt.Sprintf("TRYAGAIN no leader known for shard %d (election in progress)", nl.Shard)
 	case errors.Is(err, shard.ErrNoQuorum):
