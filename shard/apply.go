@@ -15,10 +15,13 @@ type finished struct {
 	err error
 }
 
-// apply applies the committed entries of every group of the round in ONE
+// apply applies committed entries of every group of the round in ONE
 // state machine batch, committed without sync, together with each
-// group's new applied index.
-func (w *worker) apply() error {
+// group's new applied index. With durableOnly it applies only the entries
+// that were durable before this round (see readyItem.durableCommitted),
+// so it can run while the round's own WAL write is being synced; the
+// second call applies the rest.
+func (w *worker) apply(durableOnly bool) error {
 	ab := w.s.sm.NewApplyBatch()
 	defer ab.Close()
 	var done []finished
@@ -27,15 +30,18 @@ func (w *worker) apply() error {
 		it := &w.readies[i]
 		r := it.r
 		changed := false
-		if snap := it.rd.Snapshot; snap != nil {
+		limit := len(it.rd.CommittedEntries)
+		if durableOnly {
+			limit = it.durableCommitted()
+		} else if snap := it.rd.Snapshot; snap != nil {
 			// The image is already in the state machine (Install); only
 			// the in-memory state catches up.
 			md := snap.Metadata
 			r.state.Applied, r.state.AppliedTerm, r.state.ConfState = md.Index, md.Term, md.ConfState
 			r.refreshDesc()
 		}
-		for j := range it.rd.CommittedEntries {
-			e := &it.rd.CommittedEntries[j]
+		for ; it.applied < limit; it.applied++ {
+			e := &it.rd.CommittedEntries[it.applied]
 			if e.Index <= r.state.Applied {
 				continue // already in the state machine (replay after restart, or a snapshot)
 			}

@@ -25,6 +25,23 @@ type worker struct {
 type readyItem struct {
 	r  *replica
 	rd raftgroup.Ready
+	// applied counts the CommittedEntries already applied this round.
+	applied int
+}
+
+// durableCommitted is how many of the Ready's committed entries were
+// durable before this round: those below its first new entry. They may be
+// applied (and their clients answered) while the round's fsync runs.
+func (it *readyItem) durableCommitted() int {
+	if len(it.rd.Entries) == 0 {
+		return len(it.rd.CommittedEntries)
+	}
+	first := it.rd.Entries[0].Index
+	n := 0
+	for n < len(it.rd.CommittedEntries) && it.rd.CommittedEntries[n].Index < first {
+		n++
+	}
+	return n
 }
 
 // run takes rounds until the store closes.
@@ -71,12 +88,25 @@ func (w *worker) round() {
 	}
 	s.m.rounds.Add(1)
 	s.m.roundGroups.Add(uint64(len(w.readies)))
-	if err := w.persist(); err != nil {
+	pending, err := w.persist()
+	if err != nil {
 		s.fail(err)
 		return
 	}
+	// While the WAL syncs this round's writes, apply what was already
+	// durable (on a leader, everything committed) and answer its clients.
+	if err := w.apply(true); err != nil {
+		s.fail(err)
+		return
+	}
+	if pending != nil {
+		if err := pending.Wait(context.Background()); err != nil {
+			s.fail(fmt.Errorf("shard: persisting round: %w", err))
+			return
+		}
+	}
 	w.sendAfterPersist()
-	if err := w.apply(); err != nil {
+	if err := w.apply(false); err != nil {
 		s.fail(err)
 		return
 	}
@@ -162,10 +192,11 @@ func (w *worker) readIndex(r *replica, q *readReq) {
 	w.s.m.reads.Add(1)
 }
 
-// persist writes every Ready's snapshot mark, entries and hard state in
-// one WAL batch and waits for it to be durable; leader appends leave
-// before the wait.
-func (w *worker) persist() error {
+// persist puts every Ready's snapshot mark, entries and hard state in one
+// WAL batch, sends the messages that need not wait (leader appends), and
+// submits the batch; the caller waits on the returned Pending (nil if
+// there was nothing to sync).
+func (w *worker) persist() (*wal.Pending, error) {
 	s := w.s
 	if w.wb == nil {
 		w.wb = s.wal.NewBatch()
@@ -200,19 +231,17 @@ func (w *worker) persist() error {
 	}
 	w.flushReadBeats()
 	if !mustSync {
-		return nil // only commit indexes changed: see hardstate.go
+		return nil, nil // only commit indexes changed: see hardstate.go
 	}
 	for _, r := range w.batch {
 		w.writeHardState(r)
 	}
 	if w.wb.Empty() {
-		return nil
+		return nil, nil
 	}
 	s.m.walBatches.Add(1)
-	if err := s.wal.Commit(context.Background(), w.wb); err != nil {
-		return fmt.Errorf("shard: persisting round: %w", err)
-	}
-	return nil
+	p := s.wal.Submit(w.wb)
+	return &p, nil
 }
 
 func (w *worker) sendAfterPersist() {
