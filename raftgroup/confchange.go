@@ -33,21 +33,11 @@ func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalidConfChange, fmt.Sprintf(format, args...))
 }
 
-func cloneConfState(cs raftpb.ConfState) raftpb.ConfState {
-	return raftpb.ConfState{
-		Voters:         slices.Clone(cs.Voters),
-		VotersOutgoing: slices.Clone(cs.VotersOutgoing),
-		Learners:       slices.Clone(cs.Learners),
-		LearnersNext:   slices.Clone(cs.LearnersNext),
-		AutoLeave:      cs.AutoLeave,
-	}
-}
-
 func leaveJoint(cs raftpb.ConfState) (raftpb.ConfState, error) {
 	if !cs.Joint() {
 		return cs, invalid("not in a joint configuration")
 	}
-	out := cloneConfState(cs)
+	out := cs.Clone()
 	for _, id := range out.LearnersNext {
 		out.Learners = addID(out.Learners, id)
 	}
@@ -62,7 +52,7 @@ func enterJoint(cs raftpb.ConfState, autoLeave bool, changes []raftpb.ConfChange
 	if len(cs.Voters) == 0 {
 		return cs, invalid("cannot enter a joint configuration from an empty one")
 	}
-	out := cloneConfState(cs)
+	out := cs.Clone()
 	out.VotersOutgoing = slices.Clone(cs.Voters)
 	if err := applySteps(&out, changes); err != nil {
 		return cs, err
@@ -75,7 +65,7 @@ func simpleChange(cs raftpb.ConfState, changes []raftpb.ConfChangeSingle) (raftp
 	if cs.Joint() {
 		return cs, invalid("a simple change cannot apply to a joint configuration; leave it first")
 	}
-	out := cloneConfState(cs)
+	out := cs.Clone()
 	if err := applySteps(&out, changes); err != nil {
 		return cs, err
 	}

@@ -37,7 +37,7 @@ func (g *Group) Status() Status {
 		Applied:        g.log.applied,
 		FirstIndex:     g.log.firstIndex(),
 		LastIndex:      g.log.lastIndex(),
-		Config:         cloneConfState(g.trk.cs),
+		Config:         g.trk.cs.Clone(),
 		LeadTransferee: g.leadTransferee,
 		Quiesced:       g.quiesced,
 	}
@@ -61,7 +61,7 @@ func (g *Group) Leader() raftpb.NodeID { return g.lead }
 func (g *Group) Term() raftpb.Term { return g.term }
 
 // ConfState returns the membership in force.
-func (g *Group) ConfState() raftpb.ConfState { return cloneConfState(g.trk.cs) }
+func (g *Group) ConfState() raftpb.ConfState { return g.trk.cs.Clone() }
 
 // ReportUnreachable tells the leader that a message to `to` could not be
 // delivered; it stops streaming to that follower and probes instead.

@@ -27,7 +27,7 @@ type tracker struct {
 // setConfig installs cs, keeping progress for members that stay and
 // creating it (probing from next) for new ones.
 func (t *tracker) setConfig(cs raftpb.ConfState, next raftpb.Index) {
-	t.cs = cloneConfState(cs)
+	t.cs = cs.Clone()
 	t.voters = joint{majority(slices.Clone(cs.Voters)), majority(slices.Clone(cs.VotersOutgoing))}
 	old := t.progress
 	t.progress = make(map[raftpb.NodeID]*progress, len(cs.Voters)+len(cs.Learners))

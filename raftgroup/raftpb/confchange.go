@@ -28,6 +28,17 @@ type ConfState struct {
 // Joint reports whether cs is a joint configuration.
 func (cs ConfState) Joint() bool { return len(cs.VotersOutgoing) > 0 }
 
+// Clone returns a deep copy of cs (its slices are not shared).
+func (cs ConfState) Clone() ConfState {
+	return ConfState{
+		Voters:         slices.Clone(cs.Voters),
+		VotersOutgoing: slices.Clone(cs.VotersOutgoing),
+		Learners:       slices.Clone(cs.Learners),
+		LearnersNext:   slices.Clone(cs.LearnersNext),
+		AutoLeave:      cs.AutoLeave,
+	}
+}
+
 // Equal reports whether cs and o describe the same membership, ignoring
 // order.
 func (cs ConfState) Equal(o ConfState) bool {

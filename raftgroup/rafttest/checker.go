@@ -64,7 +64,7 @@ func newChecker(bootstrap raftpb.ConfState) *checker {
 		votes:   map[termNode]raftpb.NodeID{},
 		known:   map[indexTerm]uint64{},
 		canon:   []canonEntry{{}, {entry: boot, chain: chainHash(0, &boot)}},
-		confs:   []confPoint{{index: 0, cs: cloneCS(bootstrap)}},
+		confs:   []confPoint{{index: 0, cs: bootstrap.Clone()}},
 		writes:  map[string][]raftpb.Index{},
 	}
 	c.known[indexTerm{bootIndex, bootTerm}] = c.canon[1].chain
@@ -168,7 +168,7 @@ func (c *checker) applied(id raftpb.NodeID, e *raftpb.Entry, chain uint64) error
 // membership change at index i.
 func (c *checker) appliedConf(id raftpb.NodeID, i raftpb.Index, cs raftpb.ConfState) error {
 	if last := c.confs[len(c.confs)-1]; i > last.index {
-		c.confs = append(c.confs, confPoint{index: i, cs: cloneCS(cs)})
+		c.confs = append(c.confs, confPoint{index: i, cs: cs.Clone()})
 		return nil
 	}
 	if want := c.confAt(i); !want.Equal(cs) {

@@ -28,17 +28,7 @@ type kvState struct {
 }
 
 func (s kvState) clone() kvState {
-	return kvState{applied: s.applied, cs: cloneCS(s.cs), kv: maps.Clone(s.kv)}
-}
-
-func cloneCS(cs raftpb.ConfState) raftpb.ConfState {
-	return raftpb.ConfState{
-		Voters:         slices.Clone(cs.Voters),
-		VotersOutgoing: slices.Clone(cs.VotersOutgoing),
-		Learners:       slices.Clone(cs.Learners),
-		LearnersNext:   slices.Clone(cs.LearnersNext),
-		AutoLeave:      cs.AutoLeave,
-	}
+	return kvState{applied: s.applied, cs: s.cs.Clone(), kv: maps.Clone(s.kv)}
 }
 
 // stateMachine holds the live state and the state last made durable. Like
@@ -53,7 +43,7 @@ type stateMachine struct {
 // newStateMachine returns the state of a bootstrapped replica (applied
 // the bootstrap snapshot, if cs has members) or of an empty one.
 func newStateMachine(cs raftpb.ConfState) stateMachine {
-	s := kvState{cs: cloneCS(cs), kv: map[string]kvValue{}}
+	s := kvState{cs: cs.Clone(), kv: map[string]kvValue{}}
 	if len(cs.Voters) > 0 {
 		s.applied = bootIndex
 	}
@@ -89,7 +79,7 @@ func (sm *stateMachine) install(s *raftpb.Snapshot) error {
 	if err != nil {
 		return err
 	}
-	sm.live = kvState{applied: s.Metadata.Index, cs: cloneCS(s.Metadata.ConfState), kv: kv}
+	sm.live = kvState{applied: s.Metadata.Index, cs: s.Metadata.ConfState.Clone(), kv: kv}
 	sm.sync()
 	return nil
 }
