@@ -171,6 +171,9 @@ func (w *worker) propose(r *replica, p *proposal) {
 	// older term: this node's copy of it was replaced, but another node may
 	// still hold it and commit it as leader. Its outcome is decided only
 	// when the index is applied (apply.go), so both stay pending.
+	if r.pending == nil {
+		r.pending = make(map[raftpb.Index][]*proposal)
+	}
 	r.pending[idx] = append(r.pending[idx], p)
 	w.s.m.proposals.Add(1)
 }
@@ -187,6 +190,9 @@ func (w *worker) readIndex(r *replica, q *readReq) {
 	if err != nil {
 		q.finish(r.translate(err))
 		return
+	}
+	if r.reads == nil {
+		r.reads = make(map[uint64]*readReq)
 	}
 	r.reads[q.id] = q
 	w.s.m.reads.Add(1)
