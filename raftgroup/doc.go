@@ -57,7 +57,12 @@
 //     clocks whose rates differ by a bounded drift, reads are safe as long
 //     as that drift is well under one tick per election timeout, and a
 //     heartbeat's answer arrives well within a tick (the leader counts
-//     from the answer's arrival, the follower from the heartbeat's).
+//     from the answer's arrival, the follower from the heartbeat's). The
+//     lease therefore ends max(2, ElectionTicks/5) ticks before CheckQuorum
+//     would step down; it is void after a wake from quiescence until a
+//     quorum confirms a read round, and for the rest of the term once the
+//     leader has sent MsgTimeoutNow. ReadIndexQuorum always confirms by a
+//     heartbeat round, so callers can choose per read.
 //   - Membership: learners; any change of more than one voter goes through
 //     joint consensus (entered by one entry, left automatically by another
 //     or explicitly); changes take effect when applied ([ApplyConfChange]
