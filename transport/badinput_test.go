@@ -11,16 +11,20 @@ import (
 	"github.com/flotilladb/flotilla/raftgroup/raftpb"
 )
 
-// rawConn dials addr and performs fastrpc's handshake by hand, so the test
-// can write arbitrary bytes where a frame belongs.
-func rawConn(t *testing.T, addr string) net.Conn {
+// rawConn dials addr's message server and performs fastrpc's handshake by
+// hand, so the test can write arbitrary bytes where a frame belongs.
+func rawConn(t *testing.T, addr string) net.Conn { return rawConnAs(t, addr, sniffHeader) }
+
+// rawConnAs is rawConn for the server that sniff names (the message or the
+// call connection).
+func rawConnAs(t *testing.T, addr, sniff string) net.Conn {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	hello := append([]byte(sniffHeader), fastrpcProtocolVersion, 1 /* CompressNone */, 0 /* no TLS */)
+	hello := append([]byte(sniff), fastrpcProtocolVersion, 1 /* CompressNone */, 0 /* no TLS */)
 	if _, err := c.Write(hello); err != nil {
 		t.Fatal(err)
 	}

@@ -326,24 +326,7 @@ func TestCallTooLarge(t *testing.T) {
 
 // rawCallConn dials addr's call server and performs fastrpc's handshake
 // by hand.
-func rawCallConn(t *testing.T, addr string) net.Conn {
-	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	hello := append([]byte(callSniffHeader), fastrpcProtocolVersion, 1 /* CompressNone */, 0 /* no TLS */)
-	if _, err := c.Write(hello); err != nil {
-		t.Fatal(err)
-	}
-	reply := make([]byte, len(hello))
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if _, err := io.ReadFull(c, reply); err != nil || !bytes.Equal(reply, hello) {
-		t.Fatalf("handshake reply %q, %v", reply, err)
-	}
-	return c
-}
+func rawCallConn(t *testing.T, addr string) net.Conn { return rawConnAs(t, addr, callSniffHeader) }
 
 // TestCallBadFramesCloseConnection: corrupt, oversized, misdirected and
 // wrong-kind frames on a call connection close it and are counted, as
