@@ -50,11 +50,6 @@ type Result struct {
 	CeilingRatio float64 `json:"ceiling_ratio,omitempty"`
 }
 
-// label names the result in file names.
-func (r Result) label() string {
-	return fmt.Sprintf("%s-%dg-%dc-%db", r.Workload, r.Groups, r.Clients, r.Size)
-}
-
 func writeJSONLine(w io.Writer, r Result) error {
 	b, err := json.Marshal(r)
 	if err != nil {

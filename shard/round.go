@@ -17,7 +17,6 @@ type worker struct {
 	readies []readyItem
 	in      inbox
 	wb      *wal.Batch
-	after   []raftpb.Message
 	// readBeats: this round queued a heartbeat of a fresh read round.
 	readBeats bool
 }

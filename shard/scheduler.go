@@ -19,7 +19,6 @@ type scheduler struct {
 	queue  []*replica
 	head   int
 	notify chan struct{}
-	closed bool
 }
 
 func newScheduler() *scheduler {

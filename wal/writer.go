@@ -52,7 +52,6 @@ type writerState struct {
 	nextSeg uint32
 	// segNums lists the live segment files in order.
 	segNums []uint32
-	taken   []*Batch
 	undo    []undo
 	// gc is the batch of rewritten records for the next write, if any.
 	gc *Batch
