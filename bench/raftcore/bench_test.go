@@ -2,6 +2,7 @@ package raftcore
 
 import (
 	"fmt"
+	"github.com/flotilladb/flotilla/raftgroup/raftbench"
 	"testing"
 )
 
@@ -12,16 +13,16 @@ import (
 func BenchmarkPropose(b *testing.B) {
 	impls := []struct {
 		name string
-		new  func() (Driver, error)
+		new  func() (raftbench.Driver, error)
 	}{
-		{"raftgroup", func() (Driver, error) { return NewFlotilla() }},
-		{"etcd", func() (Driver, error) { return newEtcdCluster(false) }},
-		{"etcd-each", func() (Driver, error) { return newEtcdCluster(true) }},
+		{"raftgroup", func() (raftbench.Driver, error) { return raftbench.NewFlotilla() }},
+		{"etcd", func() (raftbench.Driver, error) { return newEtcdCluster(false) }},
+		{"etcd-each", func() (raftbench.Driver, error) { return newEtcdCluster(true) }},
 	}
-	for _, batch := range Batches() {
+	for _, batch := range raftbench.Batches() {
 		for _, im := range impls {
 			b.Run(fmt.Sprintf("batch=%d/impl=%s", batch, im.name), func(b *testing.B) {
-				BenchPropose(b, im.new, batch)
+				raftbench.BenchPropose(b, im.new, batch)
 			})
 		}
 	}
@@ -32,11 +33,11 @@ func BenchmarkPropose(b *testing.B) {
 func TestDriver(t *testing.T) {
 	const rounds, batch = 40, 256
 	t.Run("raftgroup", func(t *testing.T) {
-		c, err := NewFlotilla()
+		c, err := raftbench.NewFlotilla()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := SmokeRounds(c, rounds, batch); err != nil {
+		if err := raftbench.SmokeRounds(c, rounds, batch); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -46,7 +47,7 @@ func TestDriver(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := SmokeRounds(c, rounds, batch); err != nil {
+			if err := raftbench.SmokeRounds(c, rounds, batch); err != nil {
 				t.Fatal(err)
 			}
 		})

@@ -3,9 +3,10 @@
 // in the same process.
 //
 // It is a module of its own so that etcd raft never enters the main
-// module's dependencies. The driver and the raftgroup side are exported so
-// that the etcd36 module (etcd raft v3.6.0, for reference) reuses them;
-// the etcd side and the benchmarks are in the tests. Run
+// module's dependencies. The driver and the raftgroup side live in the main
+// module (raftgroup/raftbench), shared with raftgroup's own benchmark and
+// with the etcd36 module (etcd raft v3.6.0, for reference); the etcd side
+// and the benchmarks are in the tests. Run
 //
 //	cd bench/raftcore && go test -run '^$' -bench . -benchmem
 //

@@ -2,6 +2,7 @@ package raftcore
 
 import (
 	"fmt"
+	"github.com/flotilladb/flotilla/raftgroup/raftbench"
 	"io"
 	"log"
 
@@ -23,7 +24,7 @@ type etcdReplica struct {
 
 // newEtcdCluster returns an etcd raft cluster with node 1 elected. With
 // each, batches are proposed one RawNode.Propose at a time.
-func newEtcdCluster(each bool) (*Cluster[*pb.Message, *etcdReplica], error) {
+func newEtcdCluster(each bool) (*raftbench.Cluster[*pb.Message, *etcdReplica], error) {
 	ids := []uint64{1, 2, 3}
 	logger := &raft.DefaultLogger{Logger: log.New(io.Discard, "", 0)}
 	nodes := make([]*etcdReplica, len(ids))
@@ -57,7 +58,7 @@ func newEtcdCluster(each bool) (*Cluster[*pb.Message, *etcdReplica], error) {
 		}
 		nodes[i] = &etcdReplica{id: id, rn: rn, st: st, each: each}
 	}
-	return NewCluster(nodes, func(m *pb.Message) int { return int(m.GetTo()) - 1 })
+	return raftbench.NewCluster(nodes, func(m *pb.Message) int { return int(m.GetTo()) - 1 })
 }
 
 func (r *etcdReplica) Campaign() error { return r.rn.Campaign() }

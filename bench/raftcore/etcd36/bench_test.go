@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/flotilladb/flotilla/bench/raftcore"
+	"github.com/flotilladb/flotilla/raftgroup/raftbench"
 )
 
 // BenchmarkPropose is raftcore's benchmark with etcd raft v3.6.0 in place
@@ -12,16 +12,16 @@ import (
 func BenchmarkPropose(b *testing.B) {
 	impls := []struct {
 		name string
-		new  func() (raftcore.Driver, error)
+		new  func() (raftbench.Driver, error)
 	}{
-		{"raftgroup", func() (raftcore.Driver, error) { return raftcore.NewFlotilla() }},
-		{"etcd36", func() (raftcore.Driver, error) { return newEtcdCluster(false) }},
-		{"etcd36-each", func() (raftcore.Driver, error) { return newEtcdCluster(true) }},
+		{"raftgroup", func() (raftbench.Driver, error) { return raftbench.NewFlotilla() }},
+		{"etcd36", func() (raftbench.Driver, error) { return newEtcdCluster(false) }},
+		{"etcd36-each", func() (raftbench.Driver, error) { return newEtcdCluster(true) }},
 	}
-	for _, batch := range raftcore.Batches() {
+	for _, batch := range raftbench.Batches() {
 		for _, im := range impls {
 			b.Run(fmt.Sprintf("batch=%d/impl=%s", batch, im.name), func(b *testing.B) {
-				raftcore.BenchPropose(b, im.new, batch)
+				raftbench.BenchPropose(b, im.new, batch)
 			})
 		}
 	}
@@ -35,7 +35,7 @@ func TestDriver(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := raftcore.SmokeRounds(c, 40, 256); err != nil {
+		if err := raftbench.SmokeRounds(c, 40, 256); err != nil {
 			t.Fatalf("each=%v: %v", each, err)
 		}
 	}

@@ -1,4 +1,4 @@
-package raftcore
+package raftbench
 
 import (
 	"runtime"

@@ -1,4 +1,4 @@
-package raftcore
+package raftbench
 
 import (
 	"errors"
@@ -91,7 +91,7 @@ func (c *Cluster[M, R]) settle(done func() bool) error {
 		clear(msgs) // drop references to delivered entries
 		c.spare = msgs[:0]
 		if !busy {
-			return errors.New("raftcore: group went idle before reaching its goal")
+			return errors.New("raftbench: group went idle before reaching its goal")
 		}
 	}
 	return nil
@@ -135,11 +135,11 @@ func (c *Cluster[M, R]) SettleAll() error {
 func (c *Cluster[M, R]) Check(want int) error {
 	for i, n := range c.nodes {
 		if got := n.AppliedProposals(); got != want {
-			return fmt.Errorf("raftcore: node %d applied %d proposals, want %d", i+1, got, want)
+			return fmt.Errorf("raftbench: node %d applied %d proposals, want %d", i+1, got, want)
 		}
 	}
 	if c.compacted == 0 {
-		return errors.New("raftcore: storages never compacted")
+		return errors.New("raftbench: storages never compacted")
 	}
 	return nil
 }

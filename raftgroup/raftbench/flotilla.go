@@ -1,4 +1,4 @@
-package raftcore
+package raftbench
 
 import (
 	"fmt"
@@ -51,7 +51,7 @@ func (r *FlotillaReplica) HandleReady(out []raftpb.Message) ([]raftpb.Message, b
 	}
 	rd := r.g.Ready()
 	if rd.Snapshot != nil {
-		return out, true, fmt.Errorf("raftcore: unexpected snapshot at %d", rd.Snapshot.Metadata.Index)
+		return out, true, fmt.Errorf("raftbench: unexpected snapshot at %d", rd.Snapshot.Metadata.Index)
 	}
 	if err := r.st.Append(rd.Entries); err != nil {
 		return out, true, err
