@@ -10,11 +10,15 @@ import (
 	"github.com/flotilladb/flotilla/raftgroup/raftpb"
 )
 
-// httpHandler routes the HTTP port: the JSON admin API under /api/, the
-// /metrics, /debug/pprof/, /healthz
-// and /readyz.
+// httpHandler routes the HTTP port: the dashboard at /, the JSON admin
+// API under /api/, /metrics, /debug/pprof/, /healthz and /readyz.
 func (s *Server) httpHandler() http.Handler {
 	mux := http.NewServeMux()
+	index, assets := dashboardHandler()
+	mux.Handle("GET /{$}", index)
+	mux.Handle("GET /dashboard/", assets)
+	mux.HandleFunc("GET /api/cluster", s.handleCluster)
+	mux.Handle("GET /api/rates", newRateSampler(s))
 	mux.HandleFunc("GET /api/status", s.handleStatus)
 	mux.HandleFunc("GET /api/shards", s.handleShards)
 	mux.HandleFunc("GET /api/kv/{key...}", s.handleGet)

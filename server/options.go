@@ -66,6 +66,14 @@ type Options struct {
 	Logger *slog.Logger
 	// Version is reported by INFO and /api/status. Default "dev".
 	Version string
+	// Cluster supplies the cluster view of GET /api/cluster and the
+	// dashboard. Default (nil): the view from the local store (see
+	// ClusterSource); the placement layer supplies its own.
+	Cluster ClusterSource
+	// Liveness, when set, gives the default cluster view its peers'
+	// states (hook it to the store's transport with Liveness.Watch).
+	// Default: none, peers are reported live. Unused when Cluster is set.
+	Liveness *Liveness
 }
 
 // EnsureDefaults fills zero fields with their defaults and returns o.
