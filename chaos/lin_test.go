@@ -1,0 +1,166 @@
+package chaos
+
+import (
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/anishathalye/porcupine"
+)
+
+// linRun is one linearizability run against real processes.
+type linRun struct {
+	nodes, shards, clients, registers, counters int
+	duration                                    time.Duration
+	maxOps                                      int // per client
+	faults                                      []Fault
+	maxDown                                     int
+	// net: each node in its own network namespace (else loopback).
+	net *Net
+}
+
+// runLinearizable starts a cluster, runs the workload under the nemesis,
+// heals everything, reads every key once more, checks the history with
+// porcupine and the ledger of write-once keys, and reports the figures.
+func runLinearizable(t *testing.T, cfg linRun) {
+	seed := testSeed(t)
+	dir := artifacts(t, seed)
+	bin := shardnode(t)
+	if *durationFlag > 0 {
+		cfg.duration = *durationFlag
+	}
+	var spec ClusterSpec
+	if cfg.net != nil {
+		spec = netnsSpec(bin, dir, cfg.net, cfg.nodes, cfg.shards)
+	} else {
+		spec = loopbackSpec(bin, dir, cfg.nodes, cfg.shards)
+	}
+	started := time.Now()
+	c := startCluster(t, spec)
+
+	rec, ledger := NewRecorder(), NewLedger()
+	until := time.Now().Add(cfg.duration)
+	w := &Workload{Cluster: c, Rec: rec, Ledger: ledger, Clients: cfg.clients, MaxOps: cfg.maxOps, Until: until,
+		Registers: HotKeys(cfg.registers, ".r"), Counters: HotKeys(cfg.counters, ".n"), Seed: seed}
+	nm := &Nemesis{Cluster: c, Net: cfg.net, Rec: rec, Rng: rand.New(rand.NewPCG(seed, 0x6e656d)), Faults: cfg.faults,
+		MaxDown: cfg.maxDown, MinGap: 300 * time.Millisecond, MaxGap: 2 * time.Second, Log: t.Logf}
+	stop := make(chan struct{})
+	nemesisDone := make(chan error, 1)
+	go func() { nemesisDone <- nm.Run(stop, until, 10000) }()
+	w.Run()
+	close(stop)
+	if err := <-nemesisDone; err != nil {
+		t.Fatalf("nemesis: %v", err)
+	}
+	if err := c.CheckExits(); err != nil {
+		t.Fatalf("%v (node logs in %s)", err, dir)
+	}
+
+	// Heal, wait for every shard to have a leader, and read every key
+	// again: these reads pin down what the writes of unknown outcome did.
+	if err := nm.Heal(); err != nil {
+		t.Fatalf("healing: %v", err)
+	}
+	if err := c.WaitReady(60 * time.Second); err != nil {
+		t.Fatalf("after healing: %v (node logs in %s)", err, dir)
+	}
+	final := &client{w: w, name: -1, id: rec.NewClient(), rng: rand.New(rand.NewPCG(seed, 0xf17a1)), conns: NewConns(c.Nodes)}
+	defer final.conns.Close()
+	for _, k := range append(append([]string(nil), w.Registers...), w.Counters...) {
+		if _, ok := final.do(Input{Kind: OpGet, Key: k}, 30*time.Second); !ok {
+			t.Fatalf("seed %d: the healed cluster could not serve a read of %s in 30s", seed, k)
+		}
+	}
+	lrep, err := ledger.Verify(c, time.Now().Add(60*time.Second))
+	if err != nil {
+		t.Fatalf("seed %d: %v", seed, err)
+	}
+	history, events := rec.Finish()
+	counts := rec.Counts()
+	timeout := 2 * time.Minute
+	if longMode() {
+		timeout = 30 * time.Minute
+	}
+	v, err := Check(history, events, timeout, dir)
+	if err != nil {
+		t.Errorf("writing the history: %v", err)
+	}
+	res := result{Seed: seed, Seconds: int(time.Since(started).Seconds()), Ops: counts.OK + counts.Unknown,
+		Unknown: counts.Unknown, GaveUp: counts.GaveUp, Faults: nm.Counts(), Verdict: verdictName(v.Result),
+		AckedChecked: lrep.Acked, AckedLost: len(lrep.Lost)}
+	if v.Result == porcupine.Illegal {
+		res.Anomalies = 1
+	}
+	report(t, res)
+	t.Logf("porcupine: %s in %v over %d operations (%d of unknown outcome); ledger: %d acknowledged write-once keys read back, %d of unknown outcome not checked",
+		res.Verdict, v.Took.Round(time.Millisecond), len(history), counts.Unknown, lrep.Acked, lrep.Unknown)
+	for _, l := range lrep.Lost {
+		t.Errorf("seed %d: acknowledged write lost: %s", seed, l)
+	}
+	switch v.Result {
+	case porcupine.Illegal:
+		t.Fatalf("seed %d: the history is not linearizable: see %s and %s", seed, v.HTMLPath, v.TextPath)
+	case porcupine.Unknown:
+		t.Logf("seed %d: porcupine timed out after %v: inconclusive", seed, timeout)
+	}
+	if counts.OK < 200 {
+		t.Fatalf("seed %d: only %d operations completed; the check would prove little", seed, counts.OK)
+	}
+}
+
+func verdictName(r porcupine.CheckResult) string {
+	switch r {
+	case porcupine.Ok:
+		return "linearizable"
+	case porcupine.Illegal:
+		return "NOT linearizable"
+	}
+	return "inconclusive (check timed out)"
+}
+
+// linDefaults is the CI size of a run; long mode runs 10 minutes.
+func linDefaults(faults []Fault) linRun {
+	cfg := linRun{nodes: 3, shards: 4, clients: 6, registers: 8, counters: 4, duration: 25 * time.Second,
+		maxOps: 4000, faults: faults, maxDown: 1}
+	if longMode() {
+		cfg.duration, cfg.maxOps = 10*time.Minute, 200000
+	}
+	return cfg
+}
+
+// TestProcessLinearizable: three shardnode processes on loopback, kill -9
+// and restart, SIGSTOP and SIGCONT.
+func TestProcessLinearizable(t *testing.T) {
+	needChaos(t)
+	runLinearizable(t, linDefaults(ProcessFaults()))
+}
+
+// TestNetnsLinearizable: three shardnode processes, each in a network
+// namespace of its own; partitions, one-way cuts, loss, slow links, and
+// the process faults.
+func TestNetnsLinearizable(t *testing.T) {
+	needChaos(t)
+	if why := NetUnavailable(); why != "" {
+		t.Skip("network namespaces unavailable: " + why)
+	}
+	if gone := Sweep(); len(gone) > 0 {
+		t.Logf("removed what dead runs left: %s", strings.Join(gone, ", "))
+	}
+	nt, err := NewNet(3, uint64(time.Now().UnixNano()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := nt.Close(); err != nil {
+			t.Errorf("removing the test network: %v", err)
+		}
+	})
+	if !nt.Netem {
+		t.Logf("tc netem is not available in this kernel: lossy links drop packets (iptables statistic) without delay; slow links use tbf")
+	}
+	t.Logf("network %s, namespaces %s..%s", nt.Subnet(), nt.Netns(1), nt.Netns(3))
+	cfg := linDefaults(append(NetworkFaults(), ProcessFaults()...))
+	cfg.net = nt
+	runLinearizable(t, cfg)
+}
