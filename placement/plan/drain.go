@@ -4,8 +4,9 @@ package plan
 // Draining node first has its leadership transferred to a Live voter (the
 // one with the fewest leaderships); its replica moves in a later call. A
 // shard with no Live voter to lead it has the replica moved first. A
-// replica no Live node can take stays until one can: a drain never lowers
-// a shard's voter count.
+// replica no Live node can take is removed if the shard keeps
+// min(target, Live nodes) up voters, and otherwise stays until a node can
+// take it.
 func (p *planner) drain() {
 	for i := range p.shards {
 		s := &p.shards[i]
@@ -24,8 +25,12 @@ func (p *planner) drain() {
 				continue
 			}
 		}
-		if to, _ := p.pickTarget(s, d); to >= 0 {
+		to, exists := p.pickTarget(s, d)
+		switch {
+		case to >= 0:
 			p.emit(MoveReplica, s, d, to, "voter on a draining node")
+		case !exists && s.upVoters > p.placeable(s) && p.canMove(d, -1):
+			p.emit(RemoveReplica, s, d, -1, "voter on a draining node, and no live node can take its place")
 		}
 	}
 }

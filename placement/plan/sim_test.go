@@ -1,0 +1,228 @@
+package plan
+
+import (
+	"flag"
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+)
+
+var (
+	flagSeed  = flag.Uint64("seed", 0, "run the simulations with this seed only (0: the built-in seeds)")
+	flagSeeds = flag.Int("seeds", 0, "random-cluster simulations to run (default 40, 8 with -short)")
+)
+
+// seeds returns the seeds a simulation runs, and prints the failing one.
+func seeds(t *testing.T, n int) []uint64 {
+	if *flagSeed != 0 {
+		return []uint64{*flagSeed}
+	}
+	out := make([]uint64, n)
+	for i := range out {
+		out[i] = uint64(i + 1)
+	}
+	return out
+}
+
+func withSeed(t *testing.T, seed uint64, f func(t *testing.T)) {
+	t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("replay with: go test ./placement/plan -run '%s' -seed %d", t.Name(), seed)
+			}
+		})
+		f(t)
+	})
+}
+
+// run plans and applies actions until Plan returns nothing with nothing in
+// flight, checking every step's actions; it fails after maxSteps steps. It
+// returns the number of steps taken.
+func (m *model) run(t *testing.T, maxSteps, maxDelay int) int {
+	t.Helper()
+	for step := 0; step < maxSteps; step++ {
+		m.tick(t)
+		before := m.c.clone()
+		acts := Plan(m.c, m.cfg)
+		if !reflect.DeepEqual(m.c, before) {
+			t.Fatalf("step %d: Plan changed its input", step)
+		}
+		checkActions(t, m.c, m.cfg, acts)
+		if len(acts) == 0 && len(m.c.InFlight) == 0 {
+			return step
+		}
+		m.start(t, acts, maxDelay)
+	}
+	t.Fatalf("no fixed point after %d steps", maxSteps)
+	return 0
+}
+
+func testConfig() Config {
+	cfg := Config{DeadTimeout: time.Minute}
+	cfg.EnsureDefaults()
+	return cfg
+}
+
+// TestSimAddNode: 3 nodes with 1,024 shards of 3 replicas, then a 4th
+// node joins and must take its share of replicas and leaderships.
+func TestSimAddNode(t *testing.T) {
+	for _, seed := range seeds(t, 2) {
+		withSeed(t, seed, func(t *testing.T) {
+			m := newModel(seed, testConfig(), 3, 1024, 3, true)
+			steps := m.run(t, 50, 0)
+			checkConverged(t, m.c, m.cfg)
+			m.c.Nodes = append(m.c.Nodes, Node{ID: 4, Capacity: 1 << 40})
+			steps = m.run(t, 1000, 0)
+			checkConverged(t, m.c, m.cfg)
+			t.Logf("4th node balanced in %d steps", steps)
+		})
+	}
+}
+
+// TestSimDeadNode: 5 nodes, one Dead past the timeout: its replicas are
+// re-replicated elsewhere and the rest rebalanced.
+func TestSimDeadNode(t *testing.T) {
+	for _, seed := range seeds(t, 2) {
+		withSeed(t, seed, func(t *testing.T) {
+			m := newModel(seed, testConfig(), 5, 1024, 3, true)
+			m.run(t, 50, 0)
+			m.setState(3, Dead, 2*m.cfg.DeadTimeout)
+			steps := m.run(t, 1000, 0)
+			checkConverged(t, m.c, m.cfg)
+			t.Logf("dead node replaced in %d steps", steps)
+		})
+	}
+}
+
+// TestSimDrain: 5 nodes, one Draining: it ends with no replicas and no
+// leaderships, and the rest stay balanced.
+func TestSimDrain(t *testing.T) {
+	for _, seed := range seeds(t, 2) {
+		withSeed(t, seed, func(t *testing.T) {
+			m := newModel(seed, testConfig(), 5, 1024, 3, true)
+			m.run(t, 50, 0)
+			m.setState(2, Draining, 0)
+			steps := m.run(t, 1500, 0)
+			checkConverged(t, m.c, m.cfg)
+			t.Logf("node drained in %d steps", steps)
+		})
+	}
+}
+
+// TestSimSlowMoves runs the three scenarios with moves that take up to 4
+// steps, so the limits are tested against moves in flight.
+func TestSimSlowMoves(t *testing.T) {
+	for _, seed := range seeds(t, 2) {
+		withSeed(t, seed, func(t *testing.T) {
+			m := newModel(seed, testConfig(), 4, 512, 3, true)
+			m.run(t, 500, 4)
+			checkConverged(t, m.c, m.cfg)
+			m.c.Nodes = append(m.c.Nodes, Node{ID: 5}, Node{ID: 6})
+			m.setState(1, Dead, 2*m.cfg.DeadTimeout)
+			m.setState(2, Draining, 0)
+			m.run(t, 3000, 4)
+			checkConverged(t, m.c, m.cfg)
+		})
+	}
+}
+
+// TestSimRandom: random clusters with random events between runs (nodes
+// join, die, come back, drain, are decommissioned), random limits, and
+// splits. After each event the planner must reach a fixed point that meets
+// the goals.
+func TestSimRandom(t *testing.T) {
+	n := *flagSeeds
+	if n == 0 {
+		n = 40
+		if testing.Short() {
+			n = 8
+		}
+	}
+	for _, seed := range seeds(t, n) {
+		withSeed(t, seed, func(t *testing.T) { simRandom(t, seed) })
+	}
+}
+
+func simRandom(t *testing.T, seed uint64) {
+	m := newModel(seed, Config{}, 0, 0, 0, false)
+	r := m.rng
+	m.cfg = Config{
+		DeadTimeout:        time.Minute,
+		// Odd counts of at least 3, so that losing one node leaves every
+		// shard a quorum and the planner can repair it.
+		Replicas:           3 + 2*r.IntN(2),
+		MetaReplicas:       3 + 2*r.IntN(2),
+		MaxMovesPerNode:    1 + r.IntN(4),
+		MaxMoves:           1 + r.IntN(12),
+		MaxLeaderTransfers: 1 + r.IntN(40),
+		MaxSplits:          1 + r.IntN(3),
+	}
+	if r.IntN(2) == 0 {
+		m.cfg.Tolerance = 0.05 + 0.2*r.Float64()
+	}
+	m.cfg.EnsureDefaults()
+	*m = *newModel(seed, m.cfg, 3+r.IntN(5), 20+r.IntN(300), m.cfg.Replicas, true)
+	r = m.rng
+	if r.IntN(2) == 0 {
+		m.cfg.SplitSizeBytes = 256 << 20 // grown below
+	}
+	delay := r.IntN(4)
+	t.Logf("config %v, %d nodes, %d shards, move delay <= %d", m.cfg, len(m.c.Nodes), len(m.c.Shards), delay)
+	m.run(t, 5000, delay)
+	checkConverged(t, m.c, m.cfg)
+	nextNode := NodeID(len(m.c.Nodes) + 1)
+	for event := 0; event < 6; event++ {
+		if m.cfg.SplitSizeBytes > 0 {
+			s := &m.c.Shards[r.IntN(len(m.c.Shards))]
+			if !s.Meta {
+				s.SizeBytes = 600 << 20
+			}
+		}
+		id := m.c.Nodes[r.IntN(len(m.c.Nodes))].ID
+		var what string
+		switch k := r.IntN(6); {
+		case k == 0 || liveNodes(m.c) < 3:
+			m.c.Nodes = append(m.c.Nodes, Node{ID: nextNode})
+			what = fmt.Sprintf("node %d joins", nextNode)
+			nextNode++
+		case k == 1:
+			m.setState(id, Dead, 2*m.cfg.DeadTimeout)
+			what = fmt.Sprintf("node %d dies", id)
+		case k == 2:
+			m.setState(id, Suspect, m.cfg.DeadTimeout/2)
+			what = fmt.Sprintf("node %d is suspect", id)
+		case k == 3:
+			m.setState(id, Draining, 0)
+			what = fmt.Sprintf("node %d drains", id)
+		case k == 4:
+			m.setState(id, Decommissioned, 0)
+			what = fmt.Sprintf("node %d is decommissioned", id)
+		default:
+			m.setState(id, Live, 0)
+			what = fmt.Sprintf("node %d is live", id)
+		}
+		steps := m.run(t, 5000, delay)
+		t.Logf("event %d: %s; fixed point after %d steps", event, what, steps)
+		if suspects(m.c) {
+			// A Suspect node keeps its replicas until the timeout, so the
+			// goals are not met yet; let the timeout pass.
+			for i := range m.c.Nodes {
+				if m.c.Nodes[i].State == Suspect {
+					m.c.Nodes[i].DownFor = m.cfg.DeadTimeout
+				}
+			}
+			m.run(t, 5000, delay)
+		}
+		checkConverged(t, m.c, m.cfg)
+	}
+}
+
+func suspects(c Cluster) bool {
+	for _, n := range c.Nodes {
+		if n.State == Suspect {
+			return true
+		}
+	}
+	return false
+}
