@@ -10,7 +10,7 @@ import (
 
 var (
 	flagSeed  = flag.Uint64("seed", 0, "run the simulations with this seed only (0: the built-in seeds)")
-	flagSeeds = flag.Int("seeds", 0, "random-cluster simulations to run (default 40, 8 with -short)")
+	flagSeeds = flag.Int("seeds", 0, "random-cluster simulations to run (default 16, 4 with -short)")
 )
 
 // seeds returns the seeds a simulation runs, and prints the failing one.
@@ -134,9 +134,9 @@ func TestSimSlowMoves(t *testing.T) {
 func TestSimRandom(t *testing.T) {
 	n := *flagSeeds
 	if n == 0 {
-		n = 40
+		n = 16
 		if testing.Short() {
-			n = 8
+			n = 4
 		}
 	}
 	for _, seed := range seeds(t, n) {
@@ -167,6 +167,7 @@ func simRandom(t *testing.T, seed uint64) {
 	if r.IntN(2) == 0 {
 		m.cfg.SplitSizeBytes = 256 << 20 // grown below
 	}
+	m.cfg.BalanceLoad = r.IntN(2) == 0
 	delay := r.IntN(4)
 	t.Logf("config %v, %d nodes, %d shards, move delay <= %d", m.cfg, len(m.c.Nodes), len(m.c.Shards), delay)
 	m.run(t, 5000, delay)
@@ -225,4 +226,60 @@ func suspects(c Cluster) bool {
 		}
 	}
 	return false
+}
+
+// TestSimLoad: with BalanceLoad, leaderships move until the request rate
+// every node serves as leader is within Tolerance of the mean, without
+// pushing leader counts outside their band.
+func TestSimLoad(t *testing.T) {
+	for _, seed := range seeds(t, 4) {
+		withSeed(t, seed, func(t *testing.T) {
+			cfg := testConfig()
+			cfg.BalanceLoad = true
+			m := newModel(seed, cfg, 5, 1024, 3, true)
+			// Skewed rates: the shards nodes 1 and 2 lead are four times
+			// as busy, so leader counts are even but load is not.
+			for i := range m.c.Shards {
+				s := &m.c.Shards[i]
+				s.RequestsPerSec = m.rng.ExpFloat64() * 10
+				if s.Leader <= 2 {
+					s.RequestsPerSec *= 4
+				}
+			}
+			m.cfg.BalanceLoad = false
+			m.run(t, 100, 0) // leader counts first, as they would be
+			m.cfg.BalanceLoad = true
+			before := leaderRates(m.c)
+			steps := m.run(t, 500, 0)
+			checkConverged(t, m.c, m.cfg)
+			after := leaderRates(m.c)
+			mean := 0.0
+			for _, r := range after {
+				mean += r / float64(len(after))
+			}
+			for id, r := range after {
+				if r > mean*(1+cfg.Tolerance) || r < mean*(1-cfg.Tolerance) {
+					t.Fatalf("node %d serves %.1f req/s, mean %.1f: outside %.0f%% (before: %v)", id, r, mean, 100*cfg.Tolerance, before)
+				}
+			}
+			t.Logf("%d steps; rates before %v after %v", steps, before, after)
+		})
+	}
+}
+
+// leaderRates sums, per Live node, the request rates of the shards it
+// leads.
+func leaderRates(c Cluster) map[NodeID]float64 {
+	out := map[NodeID]float64{}
+	for _, n := range c.Nodes {
+		if n.State == Live {
+			out[n.ID] = 0
+		}
+	}
+	for _, s := range c.Shards {
+		if _, ok := out[s.Leader]; ok {
+			out[s.Leader] += s.RequestsPerSec
+		}
+	}
+	return out
 }
