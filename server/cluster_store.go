@@ -68,6 +68,14 @@ func (c storeCluster) ClusterStatus(ctx context.Context) (ClusterStatus, error) 
 	return cs, nil
 }
 
+// StoreCluster returns the cluster as this node's store sees it: what
+// GET /api/cluster serves when Options.Cluster is nil (see
+// [ClusterSource]). A source that knows more, such as other nodes'
+// addresses, can start from it.
+func (s *Server) StoreCluster(ctx context.Context) (ClusterStatus, error) {
+	return storeCluster{s}.ClusterStatus(ctx)
+}
+
 func (c storeCluster) peerState(id raftpb.NodeID) string {
 	if c.s.opts.Liveness == nil {
 		return NodeLive

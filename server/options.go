@@ -70,9 +70,10 @@ type Options struct {
 	// dashboard. Default (nil): the view from the local store (see
 	// ClusterSource); the placement layer supplies its own.
 	Cluster ClusterSource
-	// Liveness, when set, gives the default cluster view its peers'
-	// states (hook it to the store's transport with Liveness.Watch).
-	// Default: none, peers are reported live. Unused when Cluster is set.
+	// Liveness, when set, gives the store's cluster view (the default
+	// Cluster, and Server.StoreCluster) its peers' states; hook it to the
+	// store's transport with Liveness.Watch. Default: none, peers are
+	// reported live.
 	Liveness *Liveness
 }
 

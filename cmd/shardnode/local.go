@@ -37,8 +37,8 @@ func newLocalCmd() *cobra.Command {
 		Short: "Run a 3-node cluster in this process, on loopback",
 		Long: `local runs three nodes in one process: three stores replicating every shard
 over real TCP on 127.0.0.1, each with its own Redis-protocol port and HTTP
-port. It prints the addresses, waits until every shard has a leader, and
-runs until Ctrl-C (SIGINT) or SIGTERM, then closes every node cleanly.
+port. It prints the addresses and the dashboard's URL (node 1's HTTP
+port), waits until every shard has a leader, and runs until Ctrl-C (SIGINT) or SIGTERM, then closes every node cleanly.
 
 Node i (1..3) listens for clients on --client-port+i-1 and for HTTP on
 --http-port+i-1 (port 0: free ports). A request reaching a node that does
@@ -82,6 +82,7 @@ func runLocal(cmd *cobra.Command, f *localFlags) error {
 	for _, n := range nodes {
 		printNode(out, n)
 	}
+	fmt.Fprintf(out, "dashboard: http://%s/\n", nodes[0].Server.HTTPAddr())
 	if err := waitReady(cmd.Context(), nodes, 60*time.Second); err != nil {
 		return err
 	}
@@ -133,19 +134,24 @@ func openLocalNodes(ctx context.Context, f *localFlags, dir string, splits [][]b
 		return nil, err
 	}
 	var nodes []*server.Node
+	view := &localCluster{}
 	for i := 1; i <= localNodes; i++ {
 		id := raftpb.NodeID(i)
 		nlog := log.With("node", i)
-		n, err := server.OpenNode(ctx, server.NodeOptions{
+		o := server.NodeOptions{
 			Store: shard.Options{Dir: filepath.Join(dir, "node"+strconv.Itoa(i)), NodeID: id,
 				Peers: peers, SplitKeys: splits, Logger: nlog},
 			Server: server.Options{ClientAddr: clients[id], HTTPAddr: https[id],
-				Password: f.password, Logger: nlog, Version: version},
-		})
+				Password: f.password, Logger: nlog, Version: version, Liveness: &server.Liveness{},
+				Cluster: view.source(id)},
+		}
+		o.Server.Liveness.Watch(&o.Store.TransportOptions.Events)
+		n, err := server.OpenNode(ctx, o)
 		if err != nil {
 			closeNodes(nodes, log)
 			return nil, fmt.Errorf("node %d: %w", i, err)
 		}
+		view.add(id, n.Server)
 		nodes = append(nodes, n)
 	}
 	return nodes, nil

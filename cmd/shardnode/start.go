@@ -102,11 +102,13 @@ func (f *startFlags) nodeOptions() (server.NodeOptions, error) {
 	if err != nil {
 		return server.NodeOptions{}, err
 	}
-	return server.NodeOptions{
+	o := server.NodeOptions{
 		Store: shard.Options{Dir: f.dataDir, NodeID: id, ListenAddr: f.raftAddr, Peers: peers, SplitKeys: splits},
 		Server: server.Options{ClientAddr: f.clientAddr, HTTPAddr: f.httpAddr, Password: f.password,
-			Version: version},
-	}, nil
+			Version: version, Liveness: &server.Liveness{}},
+	}
+	o.Server.Liveness.Watch(&o.Store.TransportOptions.Events)
+	return o, nil
 }
 
 // parsePeers parses id=host:port,id=host:port.
