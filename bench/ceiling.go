@@ -168,9 +168,9 @@ func runLogs(ctx context.Context, cfg config, s step, n int) (Result, error) {
 		}
 		return cs
 	}
-	res, err := runClients(ctx, runSpec{
+	res, _, err := runClients(ctx, runSpec{
 		clients: s.clients, warmup: cfg.warmup(), duration: cfg.duration,
-		counters: counters, prof: cfg.prof, label: fmt.Sprintf("%s-%dc", s.workload, s.clients),
+		counters: counters, prof: cfg.prof, progress: cfg.progress, label: fmt.Sprintf("%s-%dc", s.workload, s.clients),
 		newOp: func(i int) clientOp {
 			l := logs[i%n]
 			rec := make([]byte, ceilingRecordBytes)

@@ -4,14 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/flotilladb/flotilla/raftgroup/raftpb"
 	"github.com/flotilladb/flotilla/shard"
+	"github.com/flotilladb/flotilla/transport"
 )
 
 // clusterNodes is the size of the in-process cluster: three replicas per
@@ -20,11 +22,34 @@ const clusterNodes = 3
 
 // cluster is three shard.Stores in this process, talking over the real
 // TCP transport on loopback, each with its own data directory and WAL.
+//
+// The harness builds each node's transport itself and hands it to the
+// store (shard.Options.Transport), so that it can read the transport's
+// counters (heartbeat frames); the store does not expose them. The
+// transport is the one the store would build, with the same options,
+// except that the store's PeerUnreachable hook (which makes leaders stop
+// streaming appends to an unreachable peer) is not wired: it matters only
+// while a peer is down, that is in the failover scenario.
 type cluster struct {
-	dir    string
-	rmDir  bool
-	stores []*shard.Store // stores[i] is node i+1
-	ks     keySpace
+	cfg   config
+	dir   string
+	rmDir bool
+	ks    keySpace
+	addrs []string
+	res   *transport.StaticResolver
+	peers map[raftpb.NodeID]string
+	// openTimes[i] is how long node i's last shard.Open took.
+	openTimes []time.Duration
+
+	// mu guards the nodes, which the failover scenario closes while the
+	// counters are read. Only the goroutine running the scenario opens
+	// and closes nodes.
+	mu     sync.Mutex
+	trs    []*transport.Transport
+	stores []*shard.Store // stores[i] is node i+1; nil once closed
+	// hbBase holds the heartbeat frames of transports already closed, so
+	// that the cluster's count never goes back.
+	hbBase uint64
 }
 
 // startCluster opens the three stores under cfg.dir (a fresh temporary
@@ -35,64 +60,139 @@ func startCluster(ctx context.Context, cfg config, ks keySpace) (*cluster, error
 	if err != nil {
 		return nil, err
 	}
-	c := &cluster{dir: dir, rmDir: true, ks: ks, stores: make([]*shard.Store, clusterNodes)}
-	addrs, err := freeAddrs(clusterNodes)
-	if err != nil {
+	c := &cluster{cfg: cfg, dir: dir, rmDir: true, ks: ks, res: &transport.StaticResolver{},
+		addrs: make([]string, clusterNodes), peers: make(map[raftpb.NodeID]string, clusterNodes),
+		trs: make([]*transport.Transport, clusterNodes), stores: make([]*shard.Store, clusterNodes),
+		openTimes: make([]time.Duration, clusterNodes)}
+	if err := c.openAll(ctx); err != nil {
 		c.close()
 		return nil, err
-	}
-	peers := make(map[raftpb.NodeID]string, clusterNodes)
-	for i, a := range addrs {
-		peers[raftpb.NodeID(i+1)] = a
-	}
-	split := ks.splitKeys()
-	errs := make([]error, clusterNodes)
-	var wg sync.WaitGroup
-	for i := range clusterNodes {
-		wg.Go(func() {
-			id := raftpb.NodeID(i + 1)
-			c.stores[i], errs[i] = shard.Open(ctx, shard.Options{
-				Dir: filepath.Join(dir, fmt.Sprintf("node%d", id)), NodeID: id,
-				Peers: peers, SplitKeys: split, Logger: cfg.logger, Workers: cfg.workers,
-			})
-		})
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		c.close()
-		return nil, fmt.Errorf("opening stores: %w", err)
 	}
 	return c, nil
 }
 
-// freeAddrs picks n free loopback TCP addresses. NB: a port is free when
-// picked; another process could take it before the store listens.
-func freeAddrs(n int) ([]string, error) {
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			_ = l.Close()
+// openAll opens every node that is not open, in parallel.
+func (c *cluster) openAll(ctx context.Context) error {
+	errs := make([]error, clusterNodes)
+	hs := make([]*lateHandler, clusterNodes)
+	// Transports first, so that every address is known before a store
+	// starts sending.
+	for i := range clusterNodes {
+		if c.stores[i] == nil {
+			hs[i], errs[i] = c.listen(i)
 		}
-	}()
-	out := make([]string, 0, n)
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		ls = append(ls, l)
-		out = append(out, l.Addr().String())
 	}
-	return out, nil
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	for i := range clusterNodes {
+		if hs[i] != nil {
+			wg.Go(func() { errs[i] = c.openStore(ctx, i, hs[i]) })
+		}
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
-// close closes every store and removes the data directory.
+// listen starts node i's transport, on its previous address if it had one.
+func (c *cluster) listen(i int) (*lateHandler, error) {
+	id := raftpb.NodeID(i + 1)
+	addr := c.addrs[i]
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	h := &lateHandler{}
+	tr, err := transport.New(transport.Options{NodeID: id, ClusterID: shard.DefaultClusterID,
+		ListenAddr: addr, Resolver: c.res, Logger: c.cfg.logger}, h)
+	if err != nil {
+		return nil, fmt.Errorf("node %d: %w", id, err)
+	}
+	c.mu.Lock()
+	c.trs[i] = tr
+	c.mu.Unlock()
+	c.addrs[i] = tr.Addr().String()
+	c.res.Set(id, c.addrs[i])
+	c.peers[id] = c.addrs[i]
+	return h, nil
+}
+
+func (c *cluster) openStore(ctx context.Context, i int, h *lateHandler) error {
+	id := raftpb.NodeID(i + 1)
+	start := time.Now()
+	s, err := shard.Open(ctx, shard.Options{
+		Dir: filepath.Join(c.dir, fmt.Sprintf("node%d", id)), NodeID: id,
+		Peers: c.peers, SplitKeys: c.ks.splitKeys(), Logger: c.cfg.logger, Workers: c.cfg.workers,
+		Transport: c.trs[i],
+	})
+	if err != nil {
+		return fmt.Errorf("opening node %d: %w", id, err)
+	}
+	c.openTimes[i] = time.Since(start)
+	h.s.Store(s)
+	c.mu.Lock()
+	c.stores[i] = s
+	c.mu.Unlock()
+	return nil
+}
+
+// lateHandler passes what a transport receives to a store that is opened
+// after the transport (the store needs its transport to open). Messages
+// that arrive before are dropped, as a lossy network would.
+type lateHandler struct{ s atomic.Pointer[shard.Store] }
+
+var (
+	_ transport.Handler     = (*lateHandler)(nil)
+	_ transport.CallHandler = (*lateHandler)(nil)
+)
+
+func (h *lateHandler) HandleMessages(batch []raftpb.Message) {
+	if s := h.s.Load(); s != nil {
+		s.Handler().HandleMessages(batch)
+	}
+}
+
+func (h *lateHandler) HandleSnapshot(ctx context.Context, msg raftpb.Message, data io.Reader) error {
+	s := h.s.Load()
+	if s == nil {
+		return errors.New("bench: store not open yet")
+	}
+	return s.Handler().HandleSnapshot(ctx, msg, data)
+}
+
+func (h *lateHandler) HandleCall(ctx context.Context, from raftpb.NodeID, req []byte) []byte {
+	s := h.s.Load()
+	if s == nil {
+		return nil
+	}
+	return s.HandleCall(ctx, from, req)
+}
+
+// closeNode closes node i: its transport first, so that its peers see
+// the node vanish from the network at once, then its store.
+func (c *cluster) closeNode(i int) error {
+	c.mu.Lock()
+	tr, s := c.trs[i], c.stores[i]
+	c.trs[i], c.stores[i] = nil, nil
+	if tr != nil {
+		c.hbBase += tr.Metrics().HeartbeatFramesSent
+	}
+	c.mu.Unlock()
+	var errs []error
+	if tr != nil {
+		errs = append(errs, tr.Close())
+	}
+	if s != nil {
+		errs = append(errs, s.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// close closes every node and removes the data directory.
 func (c *cluster) close() error {
 	var errs []error
-	for _, s := range c.stores {
-		if s != nil {
-			errs = append(errs, s.Close())
-		}
+	for i := range c.stores {
+		errs = append(errs, c.closeNode(i))
 	}
 	if c.rmDir {
 		errs = append(errs, os.RemoveAll(c.dir))
@@ -100,10 +200,18 @@ func (c *cluster) close() error {
 	return errors.Join(errs...)
 }
 
-// counters sums the three stores' WAL and message counters.
+// counters sums the open stores' WAL and message counters and their
+// transports' heartbeat frames.
 func (c *cluster) counters() counterSnapshot {
-	var cs counterSnapshot
-	for _, s := range c.stores {
+	c.mu.Lock()
+	stores := append([]*shard.Store(nil), c.stores...)
+	trs := append([]*transport.Transport(nil), c.trs...)
+	cs := counterSnapshot{hbFrames: c.hbBase}
+	c.mu.Unlock()
+	for i, s := range stores {
+		if s == nil {
+			continue
+		}
 		m := s.Metrics()
 		cs.fsyncs += m.Fsyncs
 		// Metrics reports entries as a mean per fsync; undo the division.
@@ -112,8 +220,24 @@ func (c *cluster) counters() counterSnapshot {
 		cs.forwarded += m.Forwarded
 		cs.replicas += m.Replicas
 		cs.quiesced += m.QuiescedReplicas
+		if tr := trs[i]; tr != nil {
+			cs.hbFrames += tr.Metrics().HeartbeatFramesSent
+		}
 	}
 	return cs
+}
+
+// open returns the stores that are open.
+func (c *cluster) open() []*shard.Store {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []*shard.Store
+	for _, s := range c.stores {
+		if s != nil {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // waitLeaders returns once every shard has a leader that serves a
@@ -129,33 +253,43 @@ func (c *cluster) waitLeaders(ctx context.Context, rt *router, parallel int) err
 	return c.learnLeaders(ctx, rt) // an election may have moved some
 }
 
-// learnLeaders polls the stores until every shard's leader is known to
-// some store, and puts the leaders into rt's cache. NB: a store that can
-// forward requests to the leader answers a request sent to a follower
-// without a NotLeaderError, so the cache would never learn from hints.
+// leaderCount returns how many shards have a leader on an open node, as
+// that node itself reports (a follower's belief about a dead leader does
+// not count), and stores each into rt's cache when rt is not nil.
+func (c *cluster) leaderCount(rt *router) int {
+	known := make([]bool, c.ks.groups())
+	n := 0
+	for _, s := range c.open() {
+		for _, st := range s.Shards() {
+			j := int(st.Desc.ID - firstShardID)
+			if st.Leader != s.NodeID() || j < 0 || j >= len(known) || known[j] {
+				continue
+			}
+			if rt != nil {
+				rt.leaders[j].Store(uint64(st.Leader))
+			}
+			known[j] = true
+			n++
+		}
+	}
+	return n
+}
+
+// learnLeaders polls the stores until every shard has a leader on an open
+// node, and puts the leaders into rt's cache. NB: a store that forwards
+// requests to the leader answers a request sent to a follower without a
+// NotLeaderError, so the cache would never learn from hints.
 func (c *cluster) learnLeaders(ctx context.Context, rt *router) error {
 	t := time.NewTicker(20 * time.Millisecond)
 	defer t.Stop()
 	for {
-		known := make([]bool, c.ks.groups())
-		n := 0
-		for _, s := range c.stores {
-			for _, st := range s.Shards() {
-				i := int(st.Desc.ID - firstShardID)
-				if st.Leader == raftpb.None || i < 0 || i >= len(known) || known[i] {
-					continue
-				}
-				rt.leaders[i].Store(uint64(st.Leader))
-				known[i] = true
-				n++
-			}
-		}
-		if n == len(known) {
+		n := c.leaderCount(rt)
+		if n == c.ks.groups() {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%d of %d shards have no leader: %w", len(known)-n, len(known), ctx.Err())
+			return fmt.Errorf("%d of %d shards have no leader: %w", c.ks.groups()-n, c.ks.groups(), ctx.Err())
 		case <-t.C:
 		}
 	}

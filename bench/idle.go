@@ -18,26 +18,31 @@ const quiesceTimeout = 3 * time.Minute
 // opened.
 func runIdle(ctx context.Context, cfg config, s step) (Result, error) {
 	base := settledRSS()
+	t0 := time.Now()
 	c, _, err := newKVCluster(ctx, cfg, s)
 	if err != nil {
 		return Result{}, err
 	}
 	defer c.close()
 	qctx, cancel := context.WithTimeout(ctx, quiesceTimeout)
+	t1 := time.Now()
 	cs := c.waitQuiesced(qctx)
 	cancel()
+	t2 := time.Now()
 	if cs.quiesced < cs.replicas {
 		fmt.Fprintf(os.Stderr, "bench: idle: only %d of %d replicas quiesced after %v\n", cs.quiesced, cs.replicas, quiesceTimeout)
 	}
 	settledRSS()
 	label := fmt.Sprintf("idle-%dg", s.groups)
 	start := time.Now()
-	res, err := measureWindow(ctx, runSpec{counters: c.counters, prof: cfg.prof, label: label},
-		start, start.Add(cfg.duration))
+	res, err := measureWindow(ctx, runSpec{counters: c.counters, prof: cfg.prof, progress: cfg.progress, label: label},
+		start, start.Add(cfg.duration), nil)
 	if err != nil {
 		return Result{}, err
 	}
 	res.System, res.Workload, res.Groups = "flotilla", "idle", s.groups
+	res.Note = fmt.Sprintf("setup: open and every shard led and read in %.1f s, all quiesced %.1f s later",
+		t1.Sub(t0).Seconds(), t2.Sub(t1).Seconds())
 	if res.Replicas > 0 {
 		res.RSSPerReplicaBytes = (res.RSSMB*(1<<20) - float64(base)) / float64(res.Replicas)
 	}

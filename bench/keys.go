@@ -46,3 +46,6 @@ func (ks keySpace) groups() int { return len(ks.starts) }
 func formatKey(dst []byte, k uint32) []byte {
 	return fmt.Appendf(dst, "%08x", k)
 }
+
+// keyBytes is the length of every key formatKey makes.
+const keyBytes = 8

@@ -29,10 +29,10 @@ func newKVCluster(ctx context.Context, cfg config, s step) (*cluster, *router, e
 
 // runKV runs the clients of a key-value step against c.
 func runKV(ctx context.Context, cfg config, s step, c *cluster, newOp func(int) clientOp) (Result, error) {
-	res, err := runClients(ctx, runSpec{
+	res, _, err := runClients(ctx, runSpec{
 		clients: s.clients, warmup: cfg.warmup(), duration: cfg.duration,
-		newOp: newOp, counters: c.counters, prof: cfg.prof,
-		label: fmt.Sprintf("%s-%dg-%dc-%db", s.workload, s.groups, s.clients, s.size),
+		newOp: newOp, counters: c.counters, prof: cfg.prof, progress: cfg.progress,
+		label: s.label(),
 	})
 	res.System, res.Workload = "flotilla", s.workload
 	res.Groups, res.Clients, res.Size = s.groups, s.clients, s.size
@@ -47,20 +47,133 @@ func runWrite(ctx context.Context, cfg config, s step) (Result, error) {
 	}
 	defer c.close()
 	return runKV(ctx, cfg, s, c, func(i int) clientOp {
-		rng := rand.New(rand.NewPCG(cfg.seed, uint64(i)))
-		val := make([]byte, s.size)
-		for j := range val {
-			val[j] = byte('a' + rng.IntN(26))
+		return writeOp(rt, cfg.seed, i, s.size, nil)
+	})
+}
+
+// writeOp returns a client that Puts size-byte values to random keys, or
+// to random keys of keys when it is not empty.
+func writeOp(rt *router, seed uint64, client, size int, keys []uint32) clientOp {
+	rng := rand.New(rand.NewPCG(seed, uint64(client)))
+	val := randomValue(rng, size)
+	var key []byte
+	return func(ctx context.Context) error {
+		k := rng.Uint32()
+		if len(keys) > 0 {
+			k = keys[rng.IntN(len(keys))]
 		}
-		var key []byte
+		key = formatKey(key[:0], k)
+		return rt.do(ctx, rt.c.ks.shardOf(k), func(st *shard.Store) error {
+			return st.Put(ctx, key, val)
+		})
+	}
+}
+
+func randomValue(rng *rand.Rand, size int) []byte {
+	val := make([]byte, size)
+	for j := range val {
+		val[j] = byte('a' + rng.IntN(26))
+	}
+	return val
+}
+
+// readOp returns a client that does linearizable Gets of random keys of
+// keys, all written before the run.
+func readOp(rt *router, seed uint64, client int, keys []uint32) clientOp {
+	rng := rand.New(rand.NewPCG(seed, uint64(client)+1))
+	var key []byte
+	return func(ctx context.Context) error {
+		k := keys[rng.IntN(len(keys))]
+		key = formatKey(key[:0], k)
+		return rt.do(ctx, rt.c.ks.shardOf(k), func(st *shard.Store) error {
+			_, found, err := st.Get(ctx, key)
+			if err == nil && !found {
+				return fmt.Errorf("key %s written before the run is missing", key)
+			}
+			return err
+		})
+	}
+}
+
+// preloaded starts a cluster for s and writes n keys with s.size-byte
+// values before any clock starts.
+func preloaded(ctx context.Context, cfg config, s step, n int) (*cluster, *router, []uint32, error) {
+	c, rt, err := newKVCluster(ctx, cfg, s)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	keys := randomKeys(cfg.seed, n)
+	if err := preload(ctx, rt, keys, s.size, s.clients); err != nil {
+		c.close()
+		return nil, nil, nil, err
+	}
+	return c, rt, keys, nil
+}
+
+func randomKeys(seed uint64, n int) []uint32 {
+	rng := rand.New(rand.NewPCG(seed, 0))
+	keys := make([]uint32, n)
+	for i := range keys {
+		keys[i] = rng.Uint32()
+	}
+	return keys
+}
+
+// runMixed: every client reads (linearizable Get) with probability
+// readFraction(s.workload) and otherwise writes, both over keys written
+// before the window, so that every read finds its key.
+func runMixed(ctx context.Context, cfg config, s step) (Result, error) {
+	c, rt, keys, err := preloaded(ctx, cfg, s, readKeys(s.groups))
+	if err != nil {
+		return Result{}, err
+	}
+	defer c.close()
+	frac := readFraction(s.workload)
+	return runKV(ctx, cfg, s, c, func(i int) clientOp {
+		rng := rand.New(rand.NewPCG(cfg.seed, uint64(i)+2))
+		read, write := readOp(rt, cfg.seed, i, keys), writeOp(rt, cfg.seed, i, s.size, keys)
+		return func(ctx context.Context) error {
+			if rng.Float64() < frac {
+				return read(ctx)
+			}
+			return write(ctx)
+		}
+	})
+}
+
+// scanKeys is how many keys the scan scenario writes first: enough that
+// a scan of cfg.scanLimit pairs mostly stays within one or two shards at
+// 1,024 shards, within bounds.
+func scanKeys(groups int) int { return min(max(64*groups, 4096), 1<<16) }
+
+// runScan: every client scans (Store.Scan, linearizable per shard) up to
+// cfg.scanLimit pairs from a random key, over keys written before the
+// window. A scan walks shards in key order from the one holding its start.
+func runScan(ctx context.Context, cfg config, s step) (Result, error) {
+	c, rt, _, err := preloaded(ctx, cfg, s, scanKeys(s.groups))
+	if err != nil {
+		return Result{}, err
+	}
+	defer c.close()
+	res, err := runKV(ctx, cfg, s, c, func(i int) clientOp {
+		rng := rand.New(rand.NewPCG(cfg.seed, uint64(i)+3))
+		var start []byte
 		return func(ctx context.Context) error {
 			k := rng.Uint32()
-			key = formatKey(key[:0], k)
+			start = formatKey(start[:0], k)
+			// The scan starts at the node believed to lead the first
+			// shard; the store forwards the reads of the others.
 			return rt.do(ctx, c.ks.shardOf(k), func(st *shard.Store) error {
-				return st.Put(ctx, key, val)
+				kvs, err := st.Scan(ctx, start, nil, cfg.scanLimit)
+				if err == nil && len(kvs) == 0 && k < 0xff000000 {
+					return fmt.Errorf("scan from %s found nothing", start)
+				}
+				return err
 			})
 		}
 	})
+	res.Note = fmt.Sprintf("scans of up to %d pairs over %d keys", cfg.scanLimit, scanKeys(s.groups))
+	return res, err
 }
 
 // readKeys is how many keys the read scenario writes before its clock
@@ -70,33 +183,13 @@ func readKeys(groups int) int { return min(max(8*groups, 4096), 1<<16) }
 // runRead: every client does linearizable Gets of keys written before
 // the window.
 func runRead(ctx context.Context, cfg config, s step) (Result, error) {
-	c, rt, err := newKVCluster(ctx, cfg, s)
+	c, rt, keys, err := preloaded(ctx, cfg, s, readKeys(s.groups))
 	if err != nil {
 		return Result{}, err
 	}
 	defer c.close()
-	rng := rand.New(rand.NewPCG(cfg.seed, 0))
-	keys := make([]uint32, readKeys(s.groups))
-	for i := range keys {
-		keys[i] = rng.Uint32()
-	}
-	if err := preload(ctx, rt, keys, s.size, s.clients); err != nil {
-		return Result{}, err
-	}
 	return runKV(ctx, cfg, s, c, func(i int) clientOp {
-		rng := rand.New(rand.NewPCG(cfg.seed, uint64(i)+1))
-		var key []byte
-		return func(ctx context.Context) error {
-			k := keys[rng.IntN(len(keys))]
-			key = formatKey(key[:0], k)
-			return rt.do(ctx, c.ks.shardOf(k), func(st *shard.Store) error {
-				_, found, err := st.Get(ctx, key)
-				if err == nil && !found {
-					return fmt.Errorf("key %s written before the run is missing", key)
-				}
-				return err
-			})
-		}
+		return readOp(rt, cfg.seed, i, keys)
 	})
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -22,12 +24,15 @@ func main() {
 }
 
 func run() error {
-	scenario := flag.String("scenario", "write", "write, read, idle, ceiling, ceiling3, or all")
-	groups := flag.Int("groups", 1024, "shards (Raft groups) the key space is split into")
-	clients := flag.Int("clients", 256, "concurrent clients, each with one request outstanding")
-	size := flag.Int("size", 16, "value bytes")
+	scenario := flag.String("scenario", "write", scenarioNames)
+	groups := flag.String("groups", "1024", "shards (Raft groups) the key space is split into; a comma-separated list sweeps")
+	clients := flag.String("clients", "256", "concurrent clients, each with one request outstanding; a list sweeps")
+	size := flag.String("size", "16", "value bytes; a list sweeps")
+	logMB := flag.String("logmb", "64", "recovery: megabytes of WAL to write before the restart; a list sweeps")
+	scanLimit := flag.Int("scanlimit", 100, "scan: pairs per scan")
 	duration := flag.Duration("duration", 15*time.Second, "measured window of each result (after a warm-up of a tenth of it, at most 3s)")
-	out := flag.String("out", "", "directory for results.jsonl and results.md (empty: only print the JSON lines)")
+	addrs := flag.String("addrs", "", "RESP addresses of a running cluster, comma-separated: run the workload through a Redis client against it instead of the in-process cluster")
+	out := flag.String("out", "", "directory for results.jsonl, results.md and the SVG plots (empty: only print the JSON lines)")
 	dir := flag.String("dir", "", "parent directory of the data directories (default: the system's temp dir)")
 	seed := flag.Uint64("seed", 1, "seed of the clients' random keys")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of each measured window to this file")
@@ -36,46 +41,88 @@ func run() error {
 	verbose := flag.Bool("v", false, "log the stores' warnings to stderr")
 	flag.Parse()
 
-	if *groups < 1 || *clients < 1 || *size < 0 || *duration <= 0 {
-		return fmt.Errorf("-groups and -clients must be at least 1, -size at least 0, -duration positive")
+	cfg := config{scanLimit: *scanLimit, duration: *duration, dir: *dir, seed: *seed, workers: *workers}
+	var err error
+	if cfg.groups, err = intList("-groups", *groups, 1); err != nil {
+		return err
 	}
-	logger := slog.New(slog.DiscardHandler)
+	if cfg.clients, err = intList("-clients", *clients, 1); err != nil {
+		return err
+	}
+	if cfg.sizes, err = intList("-size", *size, 0); err != nil {
+		return err
+	}
+	if cfg.logMBs, err = intList("-logmb", *logMB, 1); err != nil {
+		return err
+	}
+	if *duration <= 0 || *scanLimit < 1 {
+		return errors.New("-duration must be positive and -scanlimit at least 1")
+	}
+	if *addrs != "" {
+		cfg.addrs = strings.Split(*addrs, ",")
+	}
+	cfg.logger = slog.New(slog.DiscardHandler)
 	if *verbose {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		cfg.logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	cfg := config{groups: *groups, clients: *clients, size: *size, duration: *duration,
-		dir: *dir, seed: *seed, workers: *workers, logger: logger}
 	steps, err := plan(*scenario, cfg)
 	if err != nil {
 		return err
 	}
 	cfg.prof = newProfiler(*cpuProfile, *memProfile, len(steps) > 1)
+	// The bar goes where the results go when that is a terminal; plain
+	// progress lines go to stderr otherwise.
+	if isTerminal(os.Stdout) {
+		cfg.progress = newProgress(os.Stdout, true)
+	} else {
+		cfg.progress = newProgress(os.Stderr, false)
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	results, err := runSteps(ctx, cfg, steps, os.Stdout)
 	if *out != "" && len(results) > 0 {
-		if werr := writeOut(*out, results); werr != nil && err == nil {
+		cmd := "go run ./bench " + strings.Join(os.Args[1:], " ")
+		if werr := writeOut(*out, cmd, results); werr != nil && err == nil {
 			err = werr
 		}
 	}
 	return err
 }
 
+// intList parses a comma-separated list of integers of at least least.
+func intList(flagName, s string, least int) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < least {
+			return nil, fmt.Errorf("%s: %q is not a list of integers of at least %d", flagName, s, least)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
 // runSteps runs each step in order, printing each result as a JSON line
-// as soon as it is known. A write result gets its ratio to the last
-// ceiling measured in the run.
+// as soon as it is known. A write result gets its ratio to a third of the
+// last ceiling measured in the run, a wal result to the whole ceiling.
 func runSteps(ctx context.Context, cfg config, steps []step, w io.Writer) ([]Result, error) {
 	var results []Result
 	var ceiling float64
 	run := runners()
-	for _, s := range steps {
-		fmt.Fprintf(os.Stderr, "bench: %s: running (%v)\n", s, time.Now().UTC().Format(time.TimeOnly))
+	if len(cfg.addrs) > 0 {
+		run = respRunners()
+	}
+	for i, s := range steps {
+		cfg.progress.clear()
+		fmt.Fprintf(os.Stderr, "bench: step %d/%d: %s (%v)\n", i+1, len(steps), s, time.Now().UTC().Format(time.TimeOnly))
 		res, err := run[s.workload](ctx, cfg, s)
 		if err != nil {
 			return results, fmt.Errorf("%s: %w", s, err)
 		}
-		settleDisk()
+		if len(cfg.addrs) == 0 {
+			settleDisk()
+		}
 		switch res.Workload {
 		case "ceiling":
 			ceiling = res.OpsPerSec
@@ -83,8 +130,13 @@ func runSteps(ctx context.Context, cfg config, steps []step, w io.Writer) ([]Res
 			if ceiling > 0 {
 				res.CeilingRatio = res.OpsPerSec / (ceiling / 3)
 			}
+		case "wal":
+			if ceiling > 0 {
+				res.CeilingRatio = res.OpsPerSec / ceiling
+			}
 		}
 		results = append(results, res)
+		cfg.progress.clear()
 		if err := writeJSONLine(w, res); err != nil {
 			return results, err
 		}
@@ -92,8 +144,8 @@ func runSteps(ctx context.Context, cfg config, steps []step, w io.Writer) ([]Res
 	return results, nil
 }
 
-// writeOut writes results.jsonl and results.md into dir.
-func writeOut(dir string, results []Result) error {
+// writeOut writes results.jsonl, results.md and the plots into dir.
+func writeOut(dir, cmd string, results []Result) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -107,9 +159,18 @@ func writeOut(dir string, results []Result) error {
 		return err
 	}
 	var md strings.Builder
-	cmd := "go run ./bench " + strings.Join(os.Args[1:], " ")
 	if err := writeMarkdown(&md, cmd, results); err != nil {
 		return err
+	}
+	plots := buildPlots(results)
+	if len(plots) > 0 {
+		fmt.Fprintln(&md)
+	}
+	for _, p := range plots {
+		if err := os.WriteFile(filepath.Join(dir, p.file), []byte(p.svg()), 0o644); err != nil {
+			return err
+		}
+		fmt.Fprintf(&md, "![%s](%s)\n", p.title, p.file)
 	}
 	return os.WriteFile(filepath.Join(dir, "results.md"), []byte(md.String()), 0o644)
 }

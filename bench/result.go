@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -27,6 +28,12 @@ type Result struct {
 	FsyncsPerSec    float64 `json:"fsyncs_per_sec"`
 	EntriesPerFsync float64 `json:"entries_per_fsync"`
 	RSSMB           float64 `json:"rss_mb"`
+	// HeartbeatFramesPerSec is the heartbeat-only frames the three nodes'
+	// transports sent per second; HeartbeatFramesPerPairTick divides it by
+	// the six directed node pairs and the ticks per second (goal: at most
+	// 1, whatever the number of shards).
+	HeartbeatFramesPerSec      float64 `json:"heartbeat_frames_per_sec"`
+	HeartbeatFramesPerPairTick float64 `json:"heartbeat_frames_per_pair_tick"`
 	// CPUusPerOp is CPU time per request (all replicas and clients).
 	CPUusPerOp float64 `json:"cpu_us_per_op,omitempty"`
 	// LoadAvg is the machine's one-minute load average at the end of the
@@ -48,6 +55,35 @@ type Result struct {
 	// CeilingRatio is OpsPerSec over a third of the disk's group-commit
 	// ceiling measured earlier in the same run (write results only).
 	CeilingRatio float64 `json:"ceiling_ratio,omitempty"`
+	// LatencyUs is the latency at each of latencyQuantiles, in
+	// microseconds (the latency plots draw it).
+	LatencyUs []float64 `json:"latency_us,omitempty"`
+
+	// Failover (see failover.go): shards whose leader was on the stopped
+	// node; the time from stopping it until every shard had a leader on a
+	// live node, in milliseconds and in election timeouts; and the first
+	// and last failed request, in milliseconds after the stop.
+	LeadersLost      int     `json:"leaders_lost,omitempty"`
+	FailoverMs       float64 `json:"failover_ms,omitempty"`
+	ElectionTimeouts float64 `json:"election_timeouts,omitempty"`
+	FirstErrorMs     float64 `json:"first_error_ms,omitempty"`
+	LastErrorMs      float64 `json:"last_error_ms,omitempty"`
+
+	// Recovery (see recovery.go): the WAL bytes on disk when the nodes
+	// were closed, how long the slowest shard.Open took, and how long
+	// until every shard had a leader again, from the start of the opens.
+	LogMB          float64 `json:"log_mb,omitempty"`
+	OpenSeconds    float64 `json:"open_seconds,omitempty"`
+	LeadersSeconds float64 `json:"leaders_seconds,omitempty"`
+
+	// Note says what the figures need to be read with.
+	Note string `json:"note,omitempty"`
+}
+
+// latencyQuantiles returns the points of the latency distribution a
+// result keeps (LatencyUs).
+func latencyQuantiles() []float64 {
+	return []float64{0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9999}
 }
 
 func writeJSONLine(w io.Writer, r Result) error {
@@ -76,25 +112,72 @@ func (l latencies) percentiles() (p50, p99, p999 float64) {
 	return at(0.50), at(0.99), at(0.999)
 }
 
-// writeMarkdown writes the results as one table.
+// quantiles returns l's latency at each of latencyQuantiles in
+// microseconds; l must be sorted (percentiles sorts it).
+func (l latencies) quantiles() []float64 {
+	if len(l) == 0 {
+		return nil
+	}
+	qs := latencyQuantiles()
+	out := make([]float64, len(qs))
+	for i, q := range qs {
+		j := min(int(q*float64(len(l))), len(l)-1)
+		out[i] = float64(l[j]) / float64(time.Microsecond)
+	}
+	return out
+}
+
+// writeMarkdown writes the results as one table; scenario-specific
+// figures go into the last column.
 func writeMarkdown(w io.Writer, cmd string, results []Result) error {
 	fmt.Fprintf(w, "Command: `%s`\n\n", cmd)
-	fmt.Fprintln(w, "| system | workload | groups | clients | size B | ops/s | vs ceiling/3 | p50 µs | p99 µs | p99.9 µs | CPU cores | CPU µs/op | load avg | fsyncs/s | entries/fsync | RSS MB | RSS B/replica |")
-	fmt.Fprintln(w, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+	fmt.Fprintln(w, "| system | workload | groups | clients | size B | ops/s | errors | p50 µs | p99 µs | p99.9 µs | CPU cores | CPU µs/op | load avg | fsyncs/s | entries/fsync | HB frames/s | HB frames/pair/tick | RSS MB | notes |")
+	fmt.Fprintln(w, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|")
 	for _, r := range results {
-		ratio, perReplica := "", ""
-		if r.CeilingRatio > 0 {
-			ratio = fmt.Sprintf("%.0f%%", 100*r.CeilingRatio)
-		}
-		if r.RSSPerReplicaBytes != 0 {
-			perReplica = fmt.Sprintf("%.0f", r.RSSPerReplicaBytes)
-		}
-		_, err := fmt.Fprintf(w, "| %s | %s | %d | %d | %d | %.0f | %s | %.0f | %.0f | %.0f | %.3f | %.0f | %.1f | %.0f | %.1f | %.0f | %s |\n",
-			r.System, r.Workload, r.Groups, r.Clients, r.Size, r.OpsPerSec, ratio, r.P50us, r.P99us, r.P999us,
-			r.CPUCores, r.CPUusPerOp, r.LoadAvg, r.FsyncsPerSec, r.EntriesPerFsync, r.RSSMB, perReplica)
+		_, err := fmt.Fprintf(w, "| %s | %s | %d | %d | %d | %.0f | %d | %.0f | %.0f | %.0f | %.3f | %.0f | %.1f | %.0f | %.1f | %.1f | %.2f | %.0f | %s |\n",
+			r.System, r.Workload, r.Groups, r.Clients, r.Size, r.OpsPerSec, r.Errors, r.P50us, r.P99us, r.P999us,
+			r.CPUCores, r.CPUusPerOp, r.LoadAvg, r.FsyncsPerSec, r.EntriesPerFsync,
+			r.HeartbeatFramesPerSec, r.HeartbeatFramesPerPairTick, r.RSSMB, r.details())
 		if err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// details is the table's notes column: the figures only some workloads
+// have.
+func (r Result) details() string {
+	var parts []string
+	add := func(format string, a ...any) { parts = append(parts, fmt.Sprintf(format, a...)) }
+	if r.CeilingRatio > 0 {
+		if r.Workload == "wal" {
+			add("%.0f%% of ceiling", 100*r.CeilingRatio)
+		} else {
+			add("%.0f%% of ceiling/3", 100*r.CeilingRatio)
+		}
+	}
+	if r.RSSPerReplicaBytes != 0 {
+		add("%d replicas, %.0f B RSS/replica, %.2f µs CPU/s per replica", r.Replicas, r.RSSPerReplicaBytes,
+			r.CPUCores*1e6/float64(max(r.Replicas, 1)))
+	}
+	if r.FailoverMs > 0 {
+		add("%d leaders lost; all led again after %.0f ms = %.2f election timeouts", r.LeadersLost, r.FailoverMs, r.ElectionTimeouts)
+		if r.LastErrorMs > 0 {
+			add("client errors from %.0f to %.0f ms", r.FirstErrorMs, r.LastErrorMs)
+		} else {
+			add("no client errors")
+		}
+	}
+	if r.LogMB > 0 {
+		add("%.0f MB of WAL: open %.2f s (%.1f s/GiB), all led after %.2f s", r.LogMB, r.OpenSeconds,
+			r.OpenSeconds/(r.LogMB/1024), r.LeadersSeconds)
+	}
+	if r.ForwardedPerSec > 0 {
+		add("%.0f forwarded/s", r.ForwardedPerSec)
+	}
+	if r.Note != "" {
+		parts = append(parts, r.Note)
+	}
+	return strings.Join(parts, "; ")
 }

@@ -76,3 +76,31 @@ func loadAvg() float64 {
 	v, _ := strconv.ParseFloat(fields[0], 64)
 	return v
 }
+
+// clockTicks is the unit of /proc/<pid>/stat's CPU times (USER_HZ, 100
+// on Linux).
+const clockTicks = 100
+
+// procUsage returns process pid's user+system CPU time and resident set,
+// or zeros where /proc cannot tell.
+func procUsage(pid int) (time.Duration, int64) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, 0
+	}
+	// The command name (field 2) may hold spaces: count fields after its
+	// closing parenthesis, where field 3 is the first.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0, 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 22 {
+		return 0, 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64) // field 14
+	st, _ := strconv.ParseInt(f[12], 10, 64) // field 15
+	rssPages, _ := strconv.ParseInt(f[21], 10, 64)
+	cpu := time.Duration(ut+st) * time.Second / clockTicks
+	return cpu, rssPages * int64(os.Getpagesize())
+}
