@@ -250,17 +250,16 @@ func TestSimLoad(t *testing.T) {
 			m.run(t, 100, 0) // leader counts first, as they would be
 			m.cfg.BalanceLoad = true
 			before := leaderRates(m.c)
+			if id, ok := ratesWithin(before, cfg.Tolerance); ok {
+				t.Fatalf("load already balanced before the test (%v)", before)
+			} else {
+				t.Logf("node %d outside the band before", id)
+			}
 			steps := m.run(t, 500, 0)
 			checkConverged(t, m.c, m.cfg)
 			after := leaderRates(m.c)
-			mean := 0.0
-			for _, r := range after {
-				mean += r / float64(len(after))
-			}
-			for id, r := range after {
-				if r > mean*(1+cfg.Tolerance) || r < mean*(1-cfg.Tolerance) {
-					t.Fatalf("node %d serves %.1f req/s, mean %.1f: outside %.0f%% (before: %v)", id, r, mean, 100*cfg.Tolerance, before)
-				}
+			if id, ok := ratesWithin(after, cfg.Tolerance); !ok {
+				t.Fatalf("node %d: rates %v outside %.0f%% of the mean (before: %v)", id, after, 100*cfg.Tolerance, before)
 			}
 			t.Logf("%d steps; rates before %v after %v", steps, before, after)
 		})
@@ -282,4 +281,19 @@ func leaderRates(c Cluster) map[NodeID]float64 {
 		}
 	}
 	return out
+}
+
+// ratesWithin reports whether every rate is within tol of their mean, and
+// if not, a node that is not.
+func ratesWithin(rates map[NodeID]float64, tol float64) (NodeID, bool) {
+	mean := 0.0
+	for _, r := range rates {
+		mean += r / float64(len(rates))
+	}
+	for id, r := range rates {
+		if r > mean*(1+tol) || r < mean*(1-tol) {
+			return id, false
+		}
+	}
+	return 0, true
 }
