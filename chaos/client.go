@@ -33,7 +33,7 @@ func NewConns(nodes []*Node) *Conns {
 			Addr: n.Spec.ClientAddr, Protocol: 2, DisableIdentity: true,
 			// No retries inside the library: a retried INCR or SET is a
 			// second operation the history would not show.
-			MaxRetries: -1, PoolSize: 1, MinIdleConns: 0,
+			MaxRetries: -1, PoolSize: 1, MinIdleConns: 0, DialerRetries: 1,
 			DialTimeout: dialTimeout, ReadTimeout: replyTimeout, WriteTimeout: replyTimeout,
 			PoolTimeout: replyTimeout,
 		})

@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -12,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 var (
@@ -37,8 +40,15 @@ type binary struct {
 // removed by TestMain.
 var shardnodeBin binary
 
+// quietLog drops go-redis's own log lines (a refused dial to a killed
+// node, every time): the harness classifies and counts those errors.
+type quietLog struct{}
+
+func (quietLog) Printf(context.Context, string, ...any) {}
+
 func TestMain(m *testing.M) {
 	flag.Parse()
+	redis.SetLogger(quietLog{})
 	code := m.Run()
 	if shardnodeBin.dir != "" {
 		os.RemoveAll(shardnodeBin.dir)
