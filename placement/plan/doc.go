@@ -43,12 +43,15 @@
 //     against their target): remove a learner no move in flight is using;
 //     replace a voter on a lost node with one on the best Live node, or,
 //     when no Live node could take it, remove it if the shard keeps
-//     min(target, Live nodes) up voters; add a voter to a shard below its
-//     target; remove a voter from a shard above it (a non-up voter first,
-//     then a Draining one, then a non-leader on the fullest node).
+//     min(target, Live nodes) up voters and a quorum; add a voter to a
+//     shard below its target; remove a voter from a shard above it (a
+//     non-up voter first, then a Draining one, then a non-leader on the
+//     fullest node).
 //  2. Drain: a shard led from a Draining node gets its leadership
 //     transferred to a Live voter; otherwise its voter on the Draining node
-//     moves to the best Live node.
+//     moves to the best Live node, or, when no Live node could take it, is
+//     removed if the shard keeps min(target, Live nodes) up voters and a
+//     quorum.
 //  3. Split: a shard (never the meta shard) whose size reaches
 //     SplitSizeBytes or whose request rate reaches SplitRequestsPerSec,
 //     furthest past its threshold first.
@@ -69,11 +72,12 @@
 // # Safety
 //
 // No action leaves a shard with fewer up voters than min(its up voters
-// now, its target): replacements and drains are one joint change that adds
-// before it removes, and removals take either voters that are not up or an
-// up voter from a shard with more up voters than its target. A shard
-// without a quorum of up voters is left alone, since no change could
-// commit.
+// now, its target, the Live nodes), or without a quorum of up voters if it
+// had one: replacements and drains are one joint change that adds before it
+// removes, and removals take either voters that are not up or an up voter
+// from a shard with more up voters than it can have, and only while the
+// rest keep a majority up. A shard without a quorum of up voters is left
+// alone, since no change could commit.
 //
 // # Move limits
 //

@@ -5,8 +5,8 @@ package plan
 // one with the fewest leaderships); its replica moves in a later call. A
 // shard with no Live voter to lead it has the replica moved first. A
 // replica no Live node can take is removed if the shard keeps
-// min(target, Live nodes) up voters, and otherwise stays until a node can
-// take it.
+// min(target, Live nodes) up voters and a quorum of up voters, and
+// otherwise stays until a node can take it.
 func (p *planner) drain() {
 	for i := range p.shards {
 		s := &p.shards[i]
@@ -29,7 +29,7 @@ func (p *planner) drain() {
 		switch {
 		case to >= 0:
 			p.emit(MoveReplica, s, d, to, "voter on a draining node")
-		case !exists && s.upVoters > p.placeable(s) && p.canMove(d, -1):
+		case !exists && s.upVoters > p.placeable(s) && s.keepsQuorum(true) && p.canMove(d, -1):
 			p.emit(RemoveReplica, s, d, -1, "voter on a draining node, and no live node can take its place")
 		}
 	}

@@ -65,7 +65,8 @@ func upVoters(c Cluster, s Shard) int {
 // checkActions checks the actions Plan returned for snapshot c: each one is
 // possible, at most one per shard, none for a shard with a move in flight,
 // the limits hold, and no action lowers a shard's up voters below
-// min(now, target, Live nodes) or its voters below min(now, what can be placed).
+// min(now, target, Live nodes), its voters below min(now, what can be
+// placed), or takes away its quorum of up voters.
 func checkActions(t *testing.T, c Cluster, cfg Config, acts []Action) {
 	t.Helper()
 	cfg.EnsureDefaults()
@@ -150,6 +151,9 @@ func checkAction(t *testing.T, c Cluster, cfg Config, s Shard, a Action) {
 	target := targetOf(s, cfg)
 	if b, af := upVoters(c, s), upVoters(c, after); af < min(b, target, liveNodes(c)) {
 		t.Fatalf("%v: up voters %d -> %d (target %d, live nodes %d)", a, b, af, target, liveNodes(c))
+	}
+	if b, af := upVoters(c, s), upVoters(c, after); 2*b > len(s.Voters) && 2*af <= len(after.Voters) {
+		t.Fatalf("%v: quorum lost: %d of %v up -> %d of %v", a, b, s.Voters, af, after.Voters)
 	}
 	if b, af := len(s.Voters), len(after.Voters); af < min(b, target, liveNodes(c)) || af == 0 {
 		t.Fatalf("%v: voters %d -> %d (target %d, live nodes %d)", a, b, af, target, liveNodes(c))

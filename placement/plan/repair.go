@@ -87,7 +87,7 @@ func (p *planner) repairShard(s *shardInfo) {
 // voter instead, provided the shard keeps as many up voters as it can have.
 func (p *planner) replaceLost(s *shardInfo, lost int) {
 	if len(s.voters) > s.target {
-		if p.canMove(lost, -1) {
+		if s.keepsQuorum(false) && p.canMove(lost, -1) {
 			p.emit(RemoveReplica, s, lost, -1, "voter on a lost node, and the shard has more voters than its target")
 		}
 		return
@@ -97,7 +97,7 @@ func (p *planner) replaceLost(s *shardInfo, lost int) {
 		p.emit(MoveReplica, s, lost, to, "voter on a lost node")
 		return
 	}
-	if !exists && len(s.voters) > 1 && s.upVoters >= p.placeable(s) && p.canMove(lost, -1) {
+	if !exists && s.upVoters >= p.placeable(s) && s.keepsQuorum(false) && p.canMove(lost, -1) {
 		p.emit(RemoveReplica, s, lost, -1, "voter on a lost node, and no live node can take its place")
 	}
 }
@@ -106,7 +106,7 @@ func (p *planner) replaceLost(s *shardInfo, lost int) {
 // its target: one on a node that is not up, else one on a Draining node,
 // else the non-leader Live voter on the node with the most replicas (then
 // the highest ID); -1 when removing an up voter would leave s with fewer up
-// voters than its target.
+// voters than its target or without a quorum of up voters.
 func (p *planner) pickExcess(s *shardInfo) int {
 	best, bestRank := -1, 0
 	for _, v := range s.voters {
@@ -124,7 +124,7 @@ func (p *planner) pickExcess(s *shardInfo) int {
 			best, bestRank = v, rank
 		}
 	}
-	if best >= 0 && p.nodes[best].up && s.upVoters <= s.target {
+	if best >= 0 && p.nodes[best].up && (s.upVoters <= s.target || !s.keepsQuorum(true)) {
 		return -1
 	}
 	return best

@@ -148,7 +148,7 @@ func simRandom(t *testing.T, seed uint64) {
 	m := newModel(seed, Config{}, 0, 0, 0, false)
 	r := m.rng
 	m.cfg = Config{
-		DeadTimeout:        time.Minute,
+		DeadTimeout: time.Minute,
 		// Odd counts of at least 3, so that losing one node leaves every
 		// shard a quorum and the planner can repair it.
 		Replicas:           3 + 2*r.IntN(2),

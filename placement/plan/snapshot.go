@@ -50,6 +50,16 @@ func (s *shardInfo) hasQuorum() bool {
 	return s.upVoters > len(s.voters)/2
 }
 
+// keepsQuorum reports whether removing one voter, up or not, leaves a
+// majority of the remaining voters up.
+func (s *shardInfo) keepsQuorum(up bool) bool {
+	ups := s.upVoters
+	if up {
+		ups--
+	}
+	return len(s.voters) > 1 && ups > (len(s.voters)-1)/2
+}
+
 // holds reports whether node n holds a voter or learner of the shard.
 func (s *shardInfo) holds(n int) bool {
 	return slices.Contains(s.voters, n) || slices.Contains(s.learners, n)
