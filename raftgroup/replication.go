@@ -192,6 +192,12 @@ func (g *Group) Propose(data []byte) (raftpb.Index, raftpb.Term, error) {
 	return g.propose(raftpb.EntryNormal, data)
 }
 
+// ProposeStore appends data as an entry of type EntryStore: a command for
+// the application's own bookkeeping, which Raft handles like Propose's.
+func (g *Group) ProposeStore(data []byte) (raftpb.Index, raftpb.Term, error) {
+	return g.propose(raftpb.EntryStore, data)
+}
+
 func (g *Group) propose(typ raftpb.EntryType, data []byte) (raftpb.Index, raftpb.Term, error) {
 	g.wake()
 	switch {

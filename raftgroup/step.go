@@ -84,7 +84,7 @@ func validateEntries(m *raftpb.Message) error {
 		if e.Term < prevTerm || e.Term > m.Term || e.Term == 0 {
 			return malformed(m, "entry terms out of order")
 		}
-		if e.Type > raftpb.EntryConfChange {
+		if e.Type > raftpb.MaxEntryType {
 			return malformed(m, "unknown entry type")
 		}
 		prevTerm = e.Term

@@ -40,23 +40,30 @@ func consistency(c []Consistency) Consistency {
 // defaults to Linearizable. A request reaching a node that does not lead
 // the key's shard is forwarded to the leader's node.
 func (s *Store) Get(ctx context.Context, key []byte, c ...Consistency) ([]byte, bool, error) {
-	r, err := s.route(key)
+	d, err := s.route(key)
 	if err != nil {
 		return nil, false, err
 	}
 	cons := consistency(c)
-	v, found, err := s.getLocal(ctx, r, key, cons)
-	if to, ok := s.forwardTarget(err); ok {
-		ans, err := s.forward(ctx, to, forwardRequest{kind: fwdRead, consistency: cons, shard: r.id, parts: [][]byte{key}})
-		if err != nil {
-			return nil, false, err
+	req := forwardRequest{kind: fwdRead, consistency: cons, shard: d.id, parts: [][]byte{key}}
+	var ans []byte
+	if d.r == nil {
+		ans, err = s.forwardAnywhere(ctx, d.id, req)
+	} else {
+		v, found, lerr := s.getLocal(ctx, d.r, key, cons)
+		to, ok := s.forwardTarget(lerr)
+		if !ok {
+			return v, found, lerr
 		}
-		if len(ans) == 0 {
-			return nil, false, errBadForward
-		}
-		return ans[1:], ans[0] == 1, nil
+		ans, err = s.forward(ctx, to, req)
 	}
-	return v, found, err
+	if err != nil {
+		return nil, false, err
+	}
+	if len(ans) == 0 {
+		return nil, false, errBadForward
+	}
+	return ans[1:], ans[0] == 1, nil
 }
 
 func (s *Store) getLocal(ctx context.Context, r *replica, key []byte, c Consistency) ([]byte, bool, error) {
@@ -93,8 +100,7 @@ func (s *Store) Scan(ctx context.Context, start, end []byte, limit int, c ...Con
 	}
 	cons := consistency(c)
 	var out []KeyValue
-	for _, r := range s.routes.from(start, end) {
-		d := r.descriptor()
+	for _, d := range s.scanPlan(start, end) {
 		lo, hi := start, end
 		if bytes.Compare(d.Start, lo) > 0 {
 			lo = d.Start
@@ -102,9 +108,15 @@ func (s *Store) Scan(ctx context.Context, start, end []byte, limit int, c ...Con
 		if len(d.End) > 0 && (len(hi) == 0 || bytes.Compare(d.End, hi) < 0) {
 			hi = d.End
 		}
-		kvs, err := s.scanLocal(ctx, r, lo, hi, limit-len(out), cons)
-		if to, ok := s.forwardTarget(err); ok {
-			kvs, err = s.forwardScan(ctx, to, r.id, lo, hi, limit-len(out), cons)
+		var kvs []KeyValue
+		var err error
+		if r := s.replica(d.ID); r != nil && r.descriptor().Initialized() {
+			kvs, err = s.scanLocal(ctx, r, lo, hi, limit-len(out), cons)
+			if to, ok := s.forwardTarget(err); ok {
+				kvs, err = s.forwardScan(ctx, to, r.id, lo, hi, limit-len(out), cons)
+			}
+		} else {
+			kvs, err = s.scanRemote(ctx, d.ID, lo, hi, limit-len(out), cons)
 		}
 		if err != nil {
 			return out, err
@@ -129,13 +141,16 @@ func (s *Store) scanLocal(ctx context.Context, r *replica, lo, hi []byte, limit 
 }
 
 func (s *Store) forwardScan(ctx context.Context, to raftpb.NodeID, id ShardID, lo, hi []byte, limit int, c Consistency) ([]KeyValue, error) {
-	req := forwardRequest{kind: fwdScan, consistency: c, shard: id,
-		parts: [][]byte{lo, hi, binary.AppendUvarint(nil, uint64(limit))}}
-	ans, err := s.forward(ctx, to, req)
+	ans, err := s.forward(ctx, to, scanRequest(id, lo, hi, limit, c))
 	if err != nil {
 		return nil, err
 	}
 	return decodePairs(ans)
+}
+
+func scanRequest(id ShardID, lo, hi []byte, limit int, c Consistency) forwardRequest {
+	return forwardRequest{kind: fwdScan, consistency: c, shard: id,
+		parts: [][]byte{lo, hi, binary.AppendUvarint(nil, uint64(limit))}}
 }
 
 // Put sets key to value.
@@ -181,7 +196,7 @@ func (s *Store) Incr(ctx context.Context, key []byte, delta int64) (int64, error
 // returns a *CondFailedError; other non-OK statuses return an error too.
 // Batches spanning shards are not atomic: split them per shard.
 func (s *Store) Exec(ctx context.Context, cmd Command) (Result, error) {
-	r, err := s.commandShard(&cmd)
+	d, err := s.commandShard(&cmd)
 	if err != nil {
 		return Result{}, err
 	}
@@ -189,7 +204,7 @@ func (s *Store) Exec(ctx context.Context, cmd Command) (Result, error) {
 	if len(data) > s.opts.MaxProposalBytes {
 		return Result{}, fmt.Errorf("%w: %d bytes (max %d)", ErrTooLarge, len(data), s.opts.MaxProposalBytes)
 	}
-	out, err := s.propose(ctx, r, data)
+	out, err := s.propose(ctx, d, data)
 	if err != nil {
 		return Result{}, err
 	}
@@ -219,44 +234,55 @@ func resultError(cmd *Command, res *Result) error {
 }
 
 // commandShard finds the one shard every key of cmd belongs to.
-func (s *Store) commandShard(cmd *Command) (*replica, error) {
-	var r *replica
+func (s *Store) commandShard(cmd *Command) (dest, error) {
+	var r dest
+	first := true
 	check := func(key []byte) error {
 		kr, err := s.route(key)
 		if err != nil {
 			return err
 		}
-		if r != nil && kr != r {
+		if !first && kr.id != r.id {
 			return fmt.Errorf("%w: keys of shards %d and %d", ErrCrossShard, r.id, kr.id)
 		}
-		r = kr
+		r, first = kr, false
 		return nil
 	}
 	for _, c := range cmd.Conds {
 		if err := check(c.Key); err != nil {
-			return nil, err
+			return dest{}, err
 		}
 	}
 	for _, o := range cmd.Ops {
 		if err := check(o.Key); err != nil {
-			return nil, err
+			return dest{}, err
 		}
 	}
-	if r == nil {
-		return nil, errors.New("shard: empty command")
+	if first {
+		return dest{}, errors.New("shard: empty command")
 	}
 	return r, nil
 }
 
-func (s *Store) route(key []byte) (*replica, error) {
+// dest is where a request for one shard goes: the local replica r, or,
+// when this node does not host the shard (r nil), another node found
+// through Options.Directory.
+type dest struct {
+	id ShardID
+	r  *replica
+}
+
+func (s *Store) route(key []byte) (dest, error) {
 	if err := s.usable(); err != nil {
-		return nil, err
+		return dest{}, err
 	}
-	r := s.routes.lookup(key)
-	if r == nil {
-		return nil, fmt.Errorf("%w: %q", ErrNoShard, key)
+	if r := s.routes.lookup(key); r != nil {
+		return dest{id: r.id, r: r}, nil
 	}
-	return r, nil
+	if id, ok := s.remoteShardFor(key); ok {
+		return dest{id: id}, nil
+	}
+	return dest{}, fmt.Errorf("%w: %q", ErrNoShard, key)
 }
 
 func (s *Store) usable() error {
@@ -287,10 +313,14 @@ func (s *Store) withTimeout(ctx context.Context) (context.Context, context.Cance
 
 // propose replicates data in r's shard, at this node if it leads the
 // shard, else forwarded to the leader's node.
-func (s *Store) propose(ctx context.Context, r *replica, data []byte) ([]byte, error) {
-	out, err := s.proposeLocal(ctx, r, data)
+func (s *Store) propose(ctx context.Context, d dest, data []byte) ([]byte, error) {
+	req := forwardRequest{kind: fwdPropose, shard: d.id, parts: [][]byte{data}}
+	if d.r == nil {
+		return s.forwardAnywhere(ctx, d.id, req)
+	}
+	out, err := s.proposeLocal(ctx, d.r, data)
 	if to, ok := s.forwardTarget(err); ok {
-		return s.forward(ctx, to, forwardRequest{kind: fwdPropose, shard: r.id, parts: [][]byte{data}})
+		return s.forward(ctx, to, req)
 	}
 	return out, err
 }
@@ -299,13 +329,19 @@ func (s *Store) propose(ctx context.Context, r *replica, data []byte) ([]byte, e
 // While the shard has no leader (an election is under way) it waits, up
 // to the context's deadline, for one.
 func (s *Store) proposeLocal(ctx context.Context, r *replica, data []byte) ([]byte, error) {
+	return s.submit(ctx, r, func() *proposal { return newProposal(data) })
+}
+
+// submit hands the proposal mk makes to r's group and waits for its
+// outcome (see proposeLocal).
+func (s *Store) submit(ctx context.Context, r *replica, mk func() *proposal) ([]byte, error) {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
 	for {
 		if err := s.leaderHere(r); err != nil {
 			return nil, err
 		}
-		p := newProposal(data)
+		p := mk()
 		r.addProposal(p)
 		select {
 		case res := <-p.done:

@@ -25,6 +25,7 @@ func (w *worker) apply(durableOnly bool) error {
 	ab := w.s.sm.NewApplyBatch()
 	defer ab.Close()
 	var done []finished
+	var created []createdShard
 	dirty := false
 	for i := range w.readies {
 		it := &w.readies[i]
@@ -36,9 +37,7 @@ func (w *worker) apply(durableOnly bool) error {
 		} else if snap := it.rd.Snapshot; snap != nil {
 			// The image is already in the state machine (Install); only
 			// the in-memory state catches up.
-			md := snap.Metadata
-			r.state.Applied, r.state.AppliedTerm, r.state.ConfState = md.Index, md.Term, md.ConfState
-			r.refreshDesc()
+			r.restoreState(snap)
 		}
 		for ; it.applied < limit; it.applied++ {
 			e := &it.rd.CommittedEntries[it.applied]
@@ -53,6 +52,11 @@ func (w *worker) apply(durableOnly bool) error {
 				}
 			case raftpb.EntryConfChange:
 				r.applyConfChange(e)
+			case raftpb.EntryStore:
+				var right *ShardState
+				if res, right = w.applyStore(ab, r, e); right != nil {
+					created = append(created, createdShard{st: *right, campaign: r.g.Leader() == w.s.opts.NodeID, parent: r})
+				}
 			}
 			r.state.Applied, r.state.AppliedTerm = e.Index, e.Term
 			changed = true
@@ -86,11 +90,35 @@ func (w *worker) apply(durableOnly bool) error {
 			r := w.readies[i].r
 			r.appliedIdx.Store(uint64(r.state.Applied))
 		}
+		w.createSplit(created)
 	}
 	for _, f := range done {
 		f.p.finish(f.res, f.err)
 	}
 	return nil
+}
+
+// createdShard is a shard a split created in this round's apply batch.
+type createdShard struct {
+	st       ShardState
+	campaign bool // the parent's leader is here: start the election at once
+	parent   *replica
+}
+
+// createSplit registers the replicas of the shards this round's splits
+// created (their state is committed) and re-routes their parents.
+func (w *worker) createSplit(created []createdShard) {
+	for _, c := range created {
+		w.s.routes.update(c.parent)
+		c.parent.notifyDesc()
+		if w.s.replica(c.st.Desc.ID) != nil {
+			continue // replayed after a restart: recovered already
+		}
+		if _, err := w.s.addReplicaCampaign(c.st, c.campaign); err != nil {
+			w.s.fail(fmt.Errorf("shard: creating split shard %d: %w", c.st.Desc.ID, err))
+			return
+		}
+	}
 }
 
 // applyConfChange updates the persisted membership the same way the Raft
@@ -108,6 +136,10 @@ func (r *replica) applyConfChange(e *raftpb.Entry) {
 	r.state.ConfState = cs
 	r.state.Desc.Epoch++
 	r.refreshDesc()
+	if !isMember(&cs, r.store.opts.NodeID) {
+		r.removed = true
+	}
+	r.notifyDesc()
 }
 
 // refreshDesc derives the descriptor's replicas from the membership and
@@ -127,6 +159,7 @@ func (r *replica) refreshDesc() {
 	r.state.Desc = d
 	cp := d
 	r.desc.Store(&cp)
+	r.joint.Store(len(cs.VotersOutgoing) > 0)
 }
 
 func containsNode(ids []raftpb.NodeID, id raftpb.NodeID) bool {

@@ -18,7 +18,7 @@ type Querier interface {
 // With the default key-value state machine use Put, Exec and friends; the
 // command must then be an encoded Command.
 func (s *Store) Propose(ctx context.Context, key, cmd []byte) ([]byte, error) {
-	r, err := s.route(key)
+	d, err := s.route(key)
 	if err != nil {
 		return nil, err
 	}
@@ -28,7 +28,7 @@ func (s *Store) Propose(ctx context.Context, key, cmd []byte) ([]byte, error) {
 	if len(cmd) > s.opts.MaxProposalBytes {
 		return nil, fmt.Errorf("%w: %d bytes (max %d)", ErrTooLarge, len(cmd), s.opts.MaxProposalBytes)
 	}
-	return s.propose(ctx, r, cmd)
+	return s.propose(ctx, d, cmd)
 }
 
 // Query reads from a custom state machine (which must implement Querier)
@@ -39,12 +39,15 @@ func (s *Store) Query(ctx context.Context, key, query []byte, c ...Consistency) 
 	if !ok {
 		return nil, errors.New("shard: the state machine does not implement Querier")
 	}
-	r, err := s.route(key)
+	d, err := s.route(key)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.readBarrier(ctx, r, consistency(c)); err != nil {
+	if d.r == nil {
+		return nil, fmt.Errorf("%w: queries of a custom state machine are served only where the shard lives (shard %d)", ErrNoShard, d.id)
+	}
+	if err := s.readBarrier(ctx, d.r, consistency(c)); err != nil {
 		return nil, err
 	}
-	return q.Query(r.id, query)
+	return q.Query(d.id, query)
 }

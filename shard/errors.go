@@ -30,6 +30,11 @@ var (
 	// ErrNoQuorum: the shard has no leader (no quorum reachable). Retry
 	// later.
 	ErrNoQuorum = errors.New("shard: unavailable, no quorum")
+	// ErrShardMoved: the shard's replica left this node (moved to another
+	// node, or its range changed in a split) while the request was on
+	// it. Nothing was applied by this request unless it had already been
+	// acknowledged; refresh the route and retry.
+	ErrShardMoved = errors.New("shard: shard moved")
 	// ErrCondFailed: a compare-and-swap or conditional batch found
 	// another value; nothing was applied. See *CondFailedError.
 	ErrCondFailed = errors.New("shard: condition failed")

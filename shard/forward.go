@@ -23,6 +23,7 @@ const (
 	fwdPropose byte = 1 // payload: command
 	fwdRead    byte = 2 // payload: key; answer: found byte + value
 	fwdScan    byte = 3 // payload: start, end, limit; answer: pairs
+	fwdAdmin   byte = 4 // payload: an admin operation (admin.go)
 )
 
 // fwdVersion is the first byte of every forwarded request and answer.
@@ -39,6 +40,8 @@ const (
 	fwdClosed
 	fwdNoShard
 	fwdOther
+	fwdMoved
+	fwdEpoch
 )
 
 // errBadForward marks a forwarded request or answer that does not decode.
@@ -49,7 +52,7 @@ var errBadForward = errors.New("shard: malformed forwarded request")
 //	| field        | encoding                                 |
 //	|--------------|------------------------------------------|
 //	| version      | 1 byte                                   |
-//	| kind         | 1 byte (fwdPropose, fwdRead, fwdScan)    |
+//	| kind         | 1 byte (fwdPropose ... fwdAdmin)         |
 //	| consistency  | 1 byte                                   |
 //	| shard        | uvarint                                  |
 //	| parts        | uvarint count, then uvarint length+bytes |
@@ -78,7 +81,7 @@ func (f *forwardRequest) marshal() []byte {
 
 func unmarshalForward(b []byte) (forwardRequest, error) {
 	var f forwardRequest
-	if len(b) < 3 || b[0] != fwdVersion || b[1] < fwdPropose || b[1] > fwdScan || b[2] > byte(Stale) {
+	if len(b) < 3 || b[0] != fwdVersion || b[1] < fwdPropose || b[1] > fwdAdmin || b[2] > byte(Stale) {
 		return f, errBadForward
 	}
 	f.kind, f.consistency = b[1], Consistency(b[2])
@@ -135,6 +138,10 @@ func encodeAnswer(payload []byte, err error) []byte {
 		status = fwdClosed
 	case errors.Is(err, ErrNoShard):
 		status = fwdNoShard
+	case errors.Is(err, ErrShardMoved):
+		status = fwdMoved
+	case errors.Is(err, ErrEpochMismatch):
+		status = fwdEpoch
 	default:
 		status = fwdOther
 	}
@@ -174,6 +181,10 @@ func decodeAnswer(shard ShardID, b []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w: the leader's node stopped before answering; a write may still be applied (%s)", ErrTimeout, msg)
 	case fwdNoShard:
 		return nil, fmt.Errorf("%w (at the leader: %s)", ErrNoShard, msg)
+	case fwdMoved:
+		return nil, fmt.Errorf("%w (at the leader: %s)", ErrShardMoved, msg)
+	case fwdEpoch:
+		return nil, fmt.Errorf("%w (at the leader: %s)", ErrEpochMismatch, msg)
 	}
 	return nil, fmt.Errorf("shard: forwarded request failed at the leader: %s", msg)
 }
@@ -237,6 +248,11 @@ func (s *Store) serveForwarded(ctx context.Context, r *replica, f *forwardReques
 			return []byte{0}, err
 		}
 		return append([]byte{1}, v...), nil
+	case fwdAdmin:
+		if len(f.parts) != 1 {
+			return nil, errBadForward
+		}
+		return s.serveAdmin(ctx, r, f.parts[0])
 	case fwdScan:
 		if len(f.parts) != 3 {
 			return nil, errBadForward

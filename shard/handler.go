@@ -36,7 +36,7 @@ func (h handler) HandleMessages(batch []raftpb.Message) {
 		for j < len(batch) && batch[j].Group == batch[i].Group {
 			j++
 		}
-		if r := s.replica(batch[i].Group); r != nil {
+		if r := s.replicaFor(batch[i].Group, createsReplica(batch[i].Type)); r != nil {
 			if n := r.addMessages(batch[i:j]); n > 0 {
 				s.m.messagesDropped.Add(uint64(n))
 			}
@@ -53,8 +53,18 @@ func (h handler) HandleMessages(batch []raftpb.Message) {
 // image in the state machine, and lets the round hand the MsgSnap to Raft.
 func (h handler) HandleSnapshot(ctx context.Context, msg raftpb.Message, data io.Reader) error {
 	s := h.s
-	r := s.replica(msg.Group)
-	if r == nil || msg.Snapshot == nil {
+	if msg.Snapshot == nil {
+		return fmt.Errorf("shard: snapshot message for shard %d without a snapshot", msg.Group)
+	}
+	// The snapshot names the shard's state (descriptor included) at its
+	// index: the receiver may not know the range yet (a new replica) or
+	// may hold an older one (a split it missed).
+	snapState, err := UnmarshalShardState(msg.Snapshot.Data)
+	if err != nil || snapState.Desc.ID != msg.Group {
+		return fmt.Errorf("%w: snapshot of shard %d carries no valid shard state", ErrBadSnapshot, msg.Group)
+	}
+	r := s.replicaFor(msg.Group, true)
+	if r == nil {
 		return fmt.Errorf("shard: snapshot for shard %d, which this node does not host", msg.Group)
 	}
 	inst := &snapInstall{msg: msg, accept: make(chan error, 1), installed: make(chan error, 1)}
@@ -73,8 +83,8 @@ func (h handler) HandleSnapshot(ctx context.Context, msg raftpb.Message, data io
 		return ErrClosed
 	}
 	md := msg.Snapshot.Metadata
-	st := ShardState{Desc: *r.descriptor(), Applied: md.Index, AppliedTerm: md.Term, ConfState: md.ConfState}
-	err := s.sm.Install(ctx, st, data)
+	st := ShardState{Desc: snapState.Desc, Applied: md.Index, AppliedTerm: md.Term, ConfState: md.ConfState}
+	err = s.sm.Install(ctx, st, data)
 	inst.installed <- err
 	s.sched.enqueue(r)
 	if err == nil {
@@ -110,12 +120,22 @@ func (w *worker) thaw(r *replica) bool {
 		if err != nil {
 			return false
 		}
-		md := msg.Snapshot.Metadata
-		r.state.Applied, r.state.AppliedTerm, r.state.ConfState = md.Index, md.Term, md.ConfState
-		r.refreshDesc()
+		r.restoreState(msg.Snapshot)
 		_ = r.g.Step(msg)
 		return false
 	default:
 		return true
 	}
+}
+
+// restoreState sets r's state to the installed snapshot's: its index,
+// membership and descriptor (the range may be new to this replica).
+func (r *replica) restoreState(snap *raftpb.Snapshot) {
+	md := snap.Metadata
+	r.state.Applied, r.state.AppliedTerm, r.state.ConfState = md.Index, md.Term, md.ConfState
+	if st, err := UnmarshalShardState(snap.Data); err == nil && st.Desc.ID == r.id {
+		r.state.Desc = st.Desc
+	}
+	r.refreshDesc()
+	r.store.routes.update(r)
 }

@@ -18,6 +18,9 @@ import (
 type kvApplyBatch struct {
 	kv   *KV
 	view applyView
+	// sysView is view's twin over the meta shard's key space (made on
+	// first use; it writes to the same pebble batch).
+	sysView applyView
 	// states holds the SetState calls of this batch, published to the
 	// KV's descriptor map after Commit; Apply consults it first so that a
 	// descriptor set earlier in the round governs the later entries.
@@ -35,9 +38,9 @@ func (kv *KV) NewApplyBatch() ApplyBatch {
 	}
 	defer kv.life.RUnlock()
 	if kv.indexedApply {
-		ab.view = &indexedView{b: kv.db.NewIndexedBatch()}
+		ab.view = &indexedView{b: kv.db.NewIndexedBatch(), prefix: kvDataPrefix}
 	} else {
-		ab.view = newOverlayView(kv.db)
+		ab.view = newOverlayView(kv.db, kv.db.NewBatch(), kvDataPrefix)
 	}
 	return ab
 }
@@ -58,9 +61,10 @@ func (ab *kvApplyBatch) Apply(id ShardID, e *raftpb.Entry) []byte {
 	if err != nil {
 		return EncodeResult(Result{Status: StatusBadCommand})
 	}
-	res, writes, err := execute(ab.view, &d, &cmd)
+	v := ab.viewOf(id)
+	res, writes, err := execute(v, &d, &cmd)
 	if err == nil {
-		err = ab.write(writes)
+		err = ab.write(v, writes)
 	}
 	if err != nil {
 		ab.err = fmt.Errorf("shard: apply entry %d of shard %d: %w", e.Index, id, err)
@@ -69,13 +73,29 @@ func (ab *kvApplyBatch) Apply(id ShardID, e *raftpb.Entry) []byte {
 	return EncodeResult(res)
 }
 
-func (ab *kvApplyBatch) write(writes []kvWrite) error {
+// viewOf returns the view over shard id's key space.
+func (ab *kvApplyBatch) viewOf(id ShardID) applyView {
+	if keyspace(id) == kvDataPrefix {
+		return ab.view
+	}
+	if ab.sysView == nil {
+		b := ab.view.batch()
+		if b.Indexed() {
+			ab.sysView = &indexedView{b: b, prefix: kvSystemPrefix}
+		} else {
+			ab.sysView = newOverlayView(ab.kv.db, b, kvSystemPrefix)
+		}
+	}
+	return ab.sysView
+}
+
+func (ab *kvApplyBatch) write(v applyView, writes []kvWrite) error {
 	for _, w := range writes {
 		var err error
 		if w.del {
-			err = ab.view.del(w.key)
+			err = v.del(w.key)
 		} else {
-			err = ab.view.set(w.key, w.value)
+			err = v.set(w.key, w.value)
 		}
 		if err != nil {
 			return err

@@ -187,7 +187,7 @@ func (sg *snapshotStager) add(prev []byte) error {
 		sg.data = w
 	}
 	sg.n++
-	return sg.data.Set(appendDataKey(make([]byte, 0, 1+len(sg.key)), sg.key), sg.val)
+	return sg.data.Set(appendDataKey(make([]byte, 0, 1+len(sg.key)), keyspace(sg.st.Desc.ID), sg.key), sg.val)
 }
 
 // newTable creates a staged sstable writer.

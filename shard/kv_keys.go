@@ -8,25 +8,36 @@ import (
 // The one-byte prefixes of the KV's pebble keys (see the layout on [KV]).
 // 0x00 is left unused so that a future prefix can sort before the data.
 const (
-	kvDataPrefix byte = 0x01
-	kvMetaPrefix byte = 0x02
-	kvMetaKeyLen      = 9
+	kvDataPrefix   byte = 0x01
+	kvMetaPrefix   byte = 0x02
+	kvSystemPrefix byte = 0x03
+	kvMetaKeyLen        = 9
 )
 
-// appendDataKey appends the pebble key of user key k to dst.
-func appendDataKey(dst, k []byte) []byte {
-	dst = append(dst, kvDataPrefix)
+// keyspace returns the prefix of shard id's data: the meta shard's keys
+// live in a key space of their own, apart from every user key.
+func keyspace(id ShardID) byte {
+	if id == MetaShardID {
+		return kvSystemPrefix
+	}
+	return kvDataPrefix
+}
+
+// appendDataKey appends the pebble key of key k in key space p to dst.
+func appendDataKey(dst []byte, p byte, k []byte) []byte {
+	dst = append(dst, p)
 	return append(dst, k...)
 }
 
 // dataSpan returns the pebble span [start, end) holding the data of d's
 // range.
 func dataSpan(d *Descriptor) (start, end []byte) {
-	start = appendDataKey(make([]byte, 0, 1+len(d.Start)), d.Start)
+	p := keyspace(d.ID)
+	start = appendDataKey(make([]byte, 0, 1+len(d.Start)), p, d.Start)
 	if len(d.End) == 0 {
-		return start, []byte{kvDataPrefix + 1}
+		return start, []byte{p + 1}
 	}
-	return start, appendDataKey(make([]byte, 0, 1+len(d.End)), d.End)
+	return start, appendDataKey(make([]byte, 0, 1+len(d.End)), p, d.End)
 }
 
 // metaKey returns the pebble key of shard id's state.
@@ -56,9 +67,10 @@ func clampSpan(d *Descriptor, start, end []byte) (lo, hi []byte, ok bool) {
 	if len(end) > 0 && bytes.Compare(start, end) >= 0 {
 		return nil, nil, false
 	}
-	lo = appendDataKey(nil, start)
+	p := keyspace(d.ID)
+	lo = appendDataKey(nil, p, start)
 	if len(end) == 0 {
-		return lo, []byte{kvDataPrefix + 1}, true
+		return lo, []byte{p + 1}, true
 	}
-	return lo, appendDataKey(nil, end), true
+	return lo, appendDataKey(nil, p, end), true
 }

@@ -78,7 +78,7 @@ func (kv *KV) Get(id ShardID, key []byte) (value []byte, found bool, err error) 
 		return nil, false, err
 	}
 	defer kv.life.RUnlock()
-	value, found, err = getCopy(kv.db, appendDataKey(make([]byte, 0, 1+len(key)), key))
+	value, found, err = getCopy(kv.db, appendDataKey(make([]byte, 0, 1+len(key)), keyspace(id), key))
 	if err != nil {
 		return nil, false, fmt.Errorf("shard: get from shard %d: %w", id, err)
 	}

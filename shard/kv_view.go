@@ -46,6 +46,7 @@ type overlayEntry struct {
 type overlayView struct {
 	db     *pebble.DB
 	b      *pebble.Batch
+	prefix byte // the key space (keyspace)
 	keyBuf []byte
 	log    []overlayEntry
 	// index maps a key to its latest write in log[:indexed].
@@ -53,8 +54,8 @@ type overlayView struct {
 	indexed int
 }
 
-func newOverlayView(db *pebble.DB) *overlayView {
-	return &overlayView{db: db, b: db.NewBatch()}
+func newOverlayView(db *pebble.DB, b *pebble.Batch, prefix byte) *overlayView {
+	return &overlayView{db: db, b: b, prefix: prefix}
 }
 
 func (v *overlayView) get(key []byte) ([]byte, bool, error) {
@@ -68,12 +69,12 @@ func (v *overlayView) get(key []byte) ([]byte, bool, error) {
 		e := &v.log[i]
 		return e.value, !e.deleted, nil
 	}
-	v.keyBuf = appendDataKey(v.keyBuf[:0], key)
+	v.keyBuf = appendDataKey(v.keyBuf[:0], v.prefix, key)
 	return getCopy(v.db, v.keyBuf)
 }
 
 func (v *overlayView) set(key, value []byte) error {
-	v.keyBuf = appendDataKey(v.keyBuf[:0], key)
+	v.keyBuf = appendDataKey(v.keyBuf[:0], v.prefix, key)
 	if err := v.b.Set(v.keyBuf, value, nil); err != nil {
 		return err
 	}
@@ -82,7 +83,7 @@ func (v *overlayView) set(key, value []byte) error {
 }
 
 func (v *overlayView) del(key []byte) error {
-	v.keyBuf = appendDataKey(v.keyBuf[:0], key)
+	v.keyBuf = appendDataKey(v.keyBuf[:0], v.prefix, key)
 	if err := v.b.Delete(v.keyBuf, nil); err != nil {
 		return err
 	}
@@ -94,21 +95,22 @@ func (v *overlayView) batch() *pebble.Batch { return v.b }
 
 type indexedView struct {
 	b      *pebble.Batch
+	prefix byte
 	keyBuf []byte
 }
 
 func (v *indexedView) get(key []byte) ([]byte, bool, error) {
-	v.keyBuf = appendDataKey(v.keyBuf[:0], key)
+	v.keyBuf = appendDataKey(v.keyBuf[:0], v.prefix, key)
 	return getCopy(v.b, v.keyBuf)
 }
 
 func (v *indexedView) set(key, value []byte) error {
-	v.keyBuf = appendDataKey(v.keyBuf[:0], key)
+	v.keyBuf = appendDataKey(v.keyBuf[:0], v.prefix, key)
 	return v.b.Set(v.keyBuf, value, nil)
 }
 
 func (v *indexedView) del(key []byte) error {
-	v.keyBuf = appendDataKey(v.keyBuf[:0], key)
+	v.keyBuf = appendDataKey(v.keyBuf[:0], v.prefix, key)
 	return v.b.Delete(v.keyBuf, nil)
 }
 

@@ -11,6 +11,8 @@ type counters struct {
 	messagesDropped                   atomic.Uint64
 	snapshotsSent, snapshotsInstalled atomic.Uint64
 	ticks, syncPoints, truncations    atomic.Uint64
+	replicasCreated, replicasRemoved  atomic.Uint64
+	splits                            atomic.Uint64
 	quiesced                          atomic.Int64
 }
 
@@ -32,6 +34,10 @@ type Metrics struct {
 	SnapshotsSent, SnapshotsInstalled               uint64
 	SyncPoints, Truncations                         uint64
 	Ticks                                           uint64
+	// ReplicasCreated counts replicas created for a leader's message or by
+	// PrepareReplica; ReplicasRemoved those destroyed after a membership
+	// change left this node; Splits the splits applied here.
+	ReplicasCreated, ReplicasRemoved, Splits uint64
 	// ReadyQueueDepth is the number of replicas waiting for a round.
 	ReadyQueueDepth int
 	// Replicas and QuiescedReplicas are gauges.
@@ -48,6 +54,8 @@ func (s *Store) Metrics() Metrics {
 		MessagesDropped: s.m.messagesDropped.Load(), SnapshotsSent: s.m.snapshotsSent.Load(),
 		SnapshotsInstalled: s.m.snapshotsInstalled.Load(), SyncPoints: s.m.syncPoints.Load(),
 		Truncations: s.m.truncations.Load(), Ticks: s.m.ticks.Load(),
+		ReplicasCreated: s.m.replicasCreated.Load(), ReplicasRemoved: s.m.replicasRemoved.Load(),
+		Splits:          s.m.splits.Load(),
 		ReadyQueueDepth: s.sched.depth(), QuiescedReplicas: int(s.m.quiesced.Load()),
 	}
 	if m.Rounds > 0 {

@@ -59,6 +59,13 @@ type Options struct {
 	// TransportOptions tunes the TCP transport (NodeID, ClusterID,
 	// ListenAddr and Resolver are filled in by the store).
 	TransportOptions transport.Options
+	// Resolver, if set, gives the Raft addresses of other nodes instead of
+	// Peers (placement fills it from gossip); the TCP transport then runs
+	// on ListenAddr even when Peers is empty.
+	Resolver transport.Resolver
+	// Directory, if set, locates shards this node does not host, so
+	// requests for them are forwarded (placement's cached meta shard).
+	Directory Directory
 
 	// SplitKeys are the keys at which the key space is split into initial
 	// shards when a new cluster is bootstrapped: n keys make n+1 shards.
@@ -67,6 +74,15 @@ type Options struct {
 	// FirstShardID is the ID of the first initial shard; the rest follow.
 	// Default 1 (shard 0 is reserved for the meta shard).
 	FirstShardID ShardID
+	// InitialShards, if set, replaces SplitKeys and Peers as the plan of a
+	// new cluster: each descriptor (with its Replicas as voters) is
+	// bootstrapped on the nodes it names. It may include the meta shard
+	// (MetaShardID). Every bootstrapping node must get the same list.
+	InitialShards []Descriptor
+	// Join makes a node without data start empty instead of
+	// bootstrapping: it joins an existing cluster and gets replicas when
+	// placement adds it to shards.
+	Join bool
 
 	// TickInterval is the Raft tick. Default 100ms.
 	TickInterval time.Duration

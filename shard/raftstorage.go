@@ -69,8 +69,8 @@ func (s *raftStorage) LastIndex() (raftpb.Index, error) { return s.w.LastIndex(s
 // Snapshot implements raftgroup.Storage: it captures the state machine's
 // image of the shard at its applied index and parks the image's source on
 // the replica, where the round that sends the MsgSnap picks it up. The
-// snapshot's Data stays empty: the image travels on the transport's
-// snapshot path.
+// image travels on the transport's snapshot path; the snapshot's Data
+// holds only the shard's encoded ShardState.
 func (s *raftStorage) Snapshot() (raftpb.Snapshot, error) {
 	st, src, err := s.r.store.sm.Snapshot(s.r.id)
 	if err != nil {
@@ -80,7 +80,12 @@ func (s *raftStorage) Snapshot() (raftpb.Snapshot, error) {
 		_ = src.Close()
 		return raftpb.Snapshot{}, raftgroup.ErrSnapshotTemporarilyUnavailable
 	}
-	snap := raftpb.Snapshot{Metadata: raftpb.SnapshotMetadata{Index: st.Applied, Term: st.AppliedTerm, ConfState: st.ConfState}}
+	snap := raftpb.Snapshot{
+		Metadata: raftpb.SnapshotMetadata{Index: st.Applied, Term: st.AppliedTerm, ConfState: st.ConfState},
+		// The shard's state travels with the MsgSnap so the receiver
+		// learns the descriptor before it reads the image.
+		Data: MarshalShardState(st),
+	}
 	s.r.outSnaps = append(s.r.outSnaps, outSnap{index: st.Applied, src: src})
 	return snap, nil
 }

@@ -1,6 +1,7 @@
 package shard
 
 import (
+	"fmt"
 	"sync"
 	"sync/atomic"
 
@@ -52,8 +53,10 @@ type replica struct {
 	sched  atomic.Uint32
 	awake  atomic.Bool
 	leader atomic.Uint64
-	// desc is the descriptor as readers (routing) see it.
-	desc atomic.Pointer[Descriptor]
+	// desc is the descriptor as readers (routing) see it; joint says the
+	// membership is a joint configuration not yet left.
+	desc  atomic.Pointer[Descriptor]
+	joint atomic.Bool
 
 	mu struct {
 		sync.Mutex
@@ -65,11 +68,25 @@ type replica struct {
 		snapReports []snapReport
 		unreachable []raftpb.NodeID
 		installs    []*snapInstall
+		// destroyed: the replica left this node (lifecycle.go); nothing
+		// may be queued any more.
+		destroyed bool
+		// changed is closed (and cleared) when the descriptor or the
+		// known leader changes; waiters (admin.go) make it on demand.
+		changed chan struct{}
 	}
+	// gone is the round-owned copy of mu.destroyed.
+	gone bool
+	// removed: an applied membership change left this node out of the
+	// group; the round destroys the replica once its last Ready is out.
+	removed bool
 }
 
 // proposal is a command waiting to be committed and applied.
 type proposal struct {
+	kind  uint8 // propNormal etc. (admin.go)
+	cc    raftpb.ConfChange
+	to    raftpb.NodeID
 	data  []byte
 	index raftpb.Index
 	term  raftpb.Term
@@ -150,6 +167,11 @@ func (r *replica) addMessages(msgs []raftpb.Message) (dropped int) {
 
 func (r *replica) addProposal(p *proposal) {
 	r.mu.Lock()
+	if r.mu.destroyed {
+		r.mu.Unlock()
+		p.finish(nil, fmt.Errorf("%w: shard %d left node %d", ErrShardMoved, r.id, r.store.opts.NodeID))
+		return
+	}
 	r.mu.props = append(r.mu.props, p)
 	r.mu.Unlock()
 	r.store.sched.enqueue(r)
@@ -157,6 +179,11 @@ func (r *replica) addProposal(p *proposal) {
 
 func (r *replica) addRead(q *readReq) {
 	r.mu.Lock()
+	if r.mu.destroyed {
+		r.mu.Unlock()
+		q.finish(fmt.Errorf("%w: shard %d left node %d", ErrShardMoved, r.id, r.store.opts.NodeID))
+		return
+	}
 	r.mu.readReqs = append(r.mu.readReqs, q)
 	r.mu.Unlock()
 	r.store.sched.enqueue(r)
@@ -233,3 +260,24 @@ type atomicIndex struct{ v atomic.Uint64 }
 
 func (a *atomicIndex) Load() raftpb.Index   { return raftpb.Index(a.v.Load()) }
 func (a *atomicIndex) Store(i raftpb.Index) { a.v.Store(uint64(i)) }
+
+// changes returns a channel closed at the next change of r's descriptor
+// or known leader.
+func (r *replica) changes() <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.mu.changed == nil {
+		r.mu.changed = make(chan struct{})
+	}
+	return r.mu.changed
+}
+
+// notifyDesc wakes the waiters of changes.
+func (r *replica) notifyDesc() {
+	r.mu.Lock()
+	if r.mu.changed != nil {
+		close(r.mu.changed)
+		r.mu.changed = nil
+	}
+	r.mu.Unlock()
+}

@@ -71,13 +71,17 @@ func (w *worker) round() {
 	s := w.s
 	w.readies = w.readies[:0]
 	for _, r := range w.batch {
-		if r.frozen != nil && w.thaw(r) {
+		if r.gone || (r.frozen != nil && w.thaw(r)) {
 			continue
 		}
 		w.stepInputs(r)
-		if r.g.HasReady() {
+		switch {
+		case r.g.HasReady():
 			w.readies = append(w.readies, readyItem{r: r, rd: r.g.Ready()})
-		} else {
+		case r.removed:
+			// Its last Ready is out: the replica leaves this node.
+			w.destroy(r)
+		default:
 			// A quiesce message makes no Ready but stops the ticks.
 			r.settle()
 		}
@@ -116,7 +120,7 @@ func (w *worker) round() {
 		it.r.closeOutSnaps()
 		it.r.settle()
 		it.r.noteLeader()
-		if it.r.g.HasReady() {
+		if it.r.g.HasReady() || it.r.removed {
 			s.sched.enqueue(it.r)
 		}
 		it.rd = raftgroup.Ready{}
@@ -160,7 +164,27 @@ func (w *worker) stepInputs(r *replica) {
 }
 
 func (w *worker) propose(r *replica, p *proposal) {
-	idx, term, err := r.g.Propose(p.data)
+	var idx raftpb.Index
+	var term raftpb.Term
+	var err error
+	switch p.kind {
+	case propNormal:
+		idx, term, err = r.g.Propose(p.data)
+	case propStore:
+		idx, term, err = r.g.ProposeStore(p.data)
+	case propConf:
+		idx, term, err = r.g.ProposeConfChange(p.cc)
+	case propTransfer:
+		if err := r.g.TransferLeader(p.to); err != nil {
+			p.finish(nil, r.translate(err))
+		} else {
+			p.finish(nil, nil)
+		}
+		return
+	case propStatus:
+		w.status(r, p)
+		return
+	}
 	if err != nil {
 		p.finish(nil, r.translate(err))
 		return
@@ -275,5 +299,7 @@ func (r *replica) translate(err error) error {
 
 // noteLeader publishes the group's leader for routing.
 func (r *replica) noteLeader() {
-	r.leader.Store(uint64(r.g.Leader()))
+	if l := uint64(r.g.Leader()); r.leader.Swap(l) != l {
+		r.notifyDesc()
+	}
 }

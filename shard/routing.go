@@ -19,8 +19,13 @@ type routing struct {
 	byStart []*replica
 }
 
-// update inserts r or re-sorts after its descriptor changed.
+// update inserts r or re-sorts after its descriptor changed. The meta
+// shard (not in the user key space) and uninitialized replicas (no range
+// yet) are never routed to.
 func (t *routing) update(r *replica) {
+	if d := r.descriptor(); r.id == MetaShardID || !d.Initialized() {
+		return
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if !slices.Contains(t.byStart, r) {
@@ -29,6 +34,15 @@ func (t *routing) update(r *replica) {
 	slices.SortFunc(t.byStart, func(a, b *replica) int {
 		return bytes.Compare(a.descriptor().Start, b.descriptor().Start)
 	})
+}
+
+// remove drops r (its replica left this node).
+func (t *routing) remove(r *replica) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if i := slices.Index(t.byStart, r); i >= 0 {
+		t.byStart = slices.Delete(t.byStart, i, i+1)
+	}
 }
 
 // lookup returns the replica whose shard contains key, or nil.

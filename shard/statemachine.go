@@ -47,6 +47,10 @@ type StateMachine interface {
 	// Install replaces shard st.Desc.ID's range and state atomically with
 	// the image read from r, and records st.
 	Install(ctx context.Context, st ShardState, r io.Reader) error
+	// DeleteShard removes shard id's data and state (its replica left this
+	// node), durably: after a crash the shard is either still whole or
+	// gone.
+	DeleteShard(ctx context.Context, id ShardID) error
 	// SyncPoint makes every committed ApplyBatch durable.
 	SyncPoint() error
 	// Close releases the state machine.

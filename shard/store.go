@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,6 +41,10 @@ type Store struct {
 	mu struct {
 		sync.RWMutex
 		replicas map[ShardID]*replica
+		// tombstones: shards whose replica left this node since it
+		// started; a late message for one must not re-create it
+		// (lifecycle.go).
+		tombstones map[ShardID]struct{}
 	}
 
 	ctx     context.Context
@@ -119,7 +124,7 @@ func (s *Store) openTransport() error {
 		}
 		return nil
 	}
-	if len(s.opts.Peers) == 0 {
+	if len(s.opts.Peers) == 0 && s.opts.Resolver == nil {
 		return nil // a single node sends nothing
 	}
 	to := s.opts.TransportOptions
@@ -128,11 +133,15 @@ func (s *Store) openTransport() error {
 	if to.ListenAddr == "" {
 		to.ListenAddr = s.opts.Peers[s.opts.NodeID]
 	}
-	res := &transport.StaticResolver{}
-	for id, addr := range s.opts.Peers {
-		res.Set(id, addr)
+	if s.opts.Resolver != nil {
+		to.Resolver = s.opts.Resolver
+	} else {
+		res := &transport.StaticResolver{}
+		for id, addr := range s.opts.Peers {
+			res.Set(id, addr)
+		}
+		to.Resolver = res
 	}
-	to.Resolver = res
 	if to.Logger == nil {
 		to.Logger = s.opts.Logger
 	}
@@ -164,7 +173,7 @@ func (s *Store) recover(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("shard: loading shard states: %w", err)
 	}
-	if len(states) == 0 {
+	if len(states) == 0 && !s.opts.Join {
 		if states, err = s.bootstrap(ctx); err != nil {
 			return err
 		}
@@ -189,17 +198,28 @@ func (s *Store) bootstrap(ctx context.Context) ([]ShardState, error) {
 		}
 	}
 	sortNodes(voters)
-	bounds := append(append([][]byte{nil}, s.opts.SplitKeys...), nil)
-	states := make([]ShardState, 0, len(bounds)-1)
+	plan := s.opts.InitialShards
+	if plan == nil {
+		bounds := append(append([][]byte{nil}, s.opts.SplitKeys...), nil)
+		for i := 0; i+1 < len(bounds); i++ {
+			plan = append(plan, Descriptor{ID: s.opts.FirstShardID + ShardID(i), Start: bounds[i], End: bounds[i+1], Replicas: voters})
+		}
+	}
+	states := make([]ShardState, 0, len(plan))
 	ab := s.sm.NewApplyBatch()
 	defer ab.Close()
 	wb := s.wal.NewBatch()
-	for i := 0; i+1 < len(bounds); i++ {
-		id := s.opts.FirstShardID + ShardID(i)
+	for _, d := range plan {
+		if !containsNode(d.Replicas, s.opts.NodeID) {
+			continue
+		}
+		id := d.ID
+		vs := slices.Clone(d.Replicas)
+		sortNodes(vs)
 		st := ShardState{
-			Desc:    Descriptor{ID: id, Start: bounds[i], End: bounds[i+1], Replicas: voters, Epoch: 1},
+			Desc:    Descriptor{ID: id, Start: d.Start, End: d.End, Replicas: vs, Epoch: 1},
 			Applied: 1, AppliedTerm: 1,
-			ConfState: raftpb.ConfState{Voters: voters},
+			ConfState: raftpb.ConfState{Voters: vs},
 		}
 		ab.SetState(st)
 		wb.Compact(id, 1, 1)
@@ -219,8 +239,16 @@ func (s *Store) bootstrap(ctx context.Context) ([]ShardState, error) {
 	return states, nil
 }
 
-// addReplica creates and registers the replica for st.
+// addReplica creates and registers the replica for st. If the shard has a
+// replica already (a concurrent creation won), that one is returned.
 func (s *Store) addReplica(st ShardState) (*replica, error) {
+	return s.addReplicaCampaign(st, false)
+}
+
+// addReplicaCampaign is addReplica that, with campaign, starts an election
+// at once (the node that led a split's parent does so for the new shard,
+// so it has a leader without waiting out an election timeout).
+func (s *Store) addReplicaCampaign(st ShardState, campaign bool) (*replica, error) {
 	// NB: pending and reads are made on first use: most of 10,000 idle
 	// replicas never see a request, and two empty maps cost about 400 B.
 	r := &replica{id: st.Desc.ID, store: s, state: st}
@@ -236,18 +264,22 @@ func (s *Store) addReplica(st ShardState) (*replica, error) {
 		return nil, fmt.Errorf("shard: shard %d: %w", r.id, err)
 	}
 	r.g = g
-	if cs := st.ConfState; len(cs.Voters) == 1 && cs.Voters[0] == s.opts.NodeID && len(cs.VotersOutgoing) == 0 {
+	if cs := st.ConfState; campaign || (len(cs.Voters) == 1 && cs.Voters[0] == s.opts.NodeID && len(cs.VotersOutgoing) == 0) {
 		// Nobody else can be leader: take over now rather than after an
 		// election timeout (an embedded single node is usable at once).
 		g.Campaign()
 	}
-	r.setAwake(true)
 	r.appliedIdx.Store(uint64(st.Applied))
 	r.durableIdx.Store(uint64(st.Applied))
 	r.compactedIdx.Store(s.wal.FirstIndex(r.id) - 1)
 	s.mu.Lock()
+	if old := s.mu.replicas[r.id]; old != nil {
+		s.mu.Unlock()
+		return old, nil
+	}
 	s.mu.replicas[r.id] = r
 	s.mu.Unlock()
+	r.setAwake(true)
 	s.routes.update(r)
 	return r, nil
 }

@@ -102,7 +102,7 @@ func decodeEntries(d *decoder, m *raftpb.Message, arena []raftpb.Entry) []raftpb
 		e.Term = raftpb.Term(d.uvarint("entry term"))
 		e.Index = raftpb.Index(d.uvarint("entry index"))
 		e.Type = raftpb.EntryType(d.byte("entry type"))
-		if e.Type > raftpb.EntryConfChange {
+		if e.Type > raftpb.MaxEntryType {
 			d.fail(fmt.Sprintf("entry type %d", e.Type))
 		}
 		if l := d.count("entry length", 1); l > 0 {

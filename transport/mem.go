@@ -240,9 +240,6 @@ func (t *MemTransport) SendSnapshot(ctx context.Context, msg raftpb.Message, src
 	}
 	m := cloneMessage(&msg)
 	m.From = t.id
-	if m.Snapshot != nil {
-		m.Snapshot.Data = nil
-	}
 	if err := dst.h.HandleSnapshot(ctx, m, bytes.NewReader(data)); err != nil {
 		return fmt.Errorf("%w: %w", ErrSnapshotRejected, err)
 	}

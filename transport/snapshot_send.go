@@ -29,8 +29,9 @@ func (b BytesSource) Open() (io.ReadCloser, error) {
 
 // SendSnapshot streams the snapshot src to msg.To on the snapshot path
 // (its own connection, so heartbeats and messages never wait behind it).
-// msg must be a MsgSnap with Snapshot metadata; its Snapshot.Data is not
-// sent (src is). Chunks of SnapshotChunkBytes are s2-compressed, paced by
+// msg must be a MsgSnap with Snapshot metadata; its Snapshot.Data travels
+// with the metadata in the stream's first frame, so it must be small (the
+// store puts the shard's descriptor there); the image itself is src. Chunks of SnapshotChunkBytes are s2-compressed, paced by
 // the node-wide SnapshotBytesPerSec limit, and each waits for the
 // receiver's acknowledgement (back-pressure). SendSnapshot returns nil only
 // once the receiver's Handler has installed the snapshot. A broken stream
@@ -51,7 +52,6 @@ func (t *Transport) SendSnapshot(ctx context.Context, msg raftpb.Message, src Sn
 	}
 	msg.From = t.opts.NodeID
 	meta := *msg.Snapshot
-	meta.Data = nil
 	msg.Snapshot = &meta
 	var err error
 	for attempt := 1; attempt <= t.opts.MaxSnapshotAttempts; attempt++ {

@@ -28,6 +28,12 @@ const (
 	EntryNormal EntryType = iota
 	// EntryConfChange carries an encoded ConfChange.
 	EntryConfChange
+	// EntryStore carries a command for the node's store itself rather
+	// than its state machine (a shard split). Raft treats it exactly as a
+	// normal entry.
+	EntryStore
+	// MaxEntryType is the highest entry type; decoders refuse higher ones.
+	MaxEntryType = EntryStore
 )
 
 func (t EntryType) String() string {
@@ -36,6 +42,8 @@ func (t EntryType) String() string {
 		return "Normal"
 	case EntryConfChange:
 		return "ConfChange"
+	case EntryStore:
+		return "Store"
 	}
 	return fmt.Sprintf("EntryType(%d)", uint8(t))
 }

@@ -1,0 +1,158 @@
+package shard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/flotilladb/flotilla/raftgroup/raftpb"
+)
+
+// Directory tells a node where the shards it does not host live. The
+// placement layer implements it from its cached copy of the meta shard;
+// without one (Options.Directory nil) a node serves only the shards it
+// hosts, as in a static cluster where every node hosts every shard.
+// Entries may be stale: a request sent by a stale entry fails at the
+// other node with *NotLeaderError, ErrNoShard or ErrShardMoved, and the
+// store tries the next candidate.
+type Directory interface {
+	// Shard returns shard id's descriptor and its last known leader
+	// (raftpb.None if unknown).
+	Shard(id ShardID) (Descriptor, raftpb.NodeID, bool)
+	// ShardFor returns the shard whose range holds key.
+	ShardFor(key []byte) (Descriptor, raftpb.NodeID, bool)
+	// Shards returns the shards intersecting [start, end) (end empty:
+	// unbounded) in key order.
+	Shards(start, end []byte) []Descriptor
+}
+
+// maxForwardHops bounds how many nodes one request tries.
+const maxForwardHops = 4
+
+// forwardAnywhere sends req for shard id, which this node does not host,
+// to the node the directory says leads it, then to its other replicas,
+// following leader hints.
+func (s *Store) forwardAnywhere(ctx context.Context, id ShardID, req forwardRequest) ([]byte, error) {
+	dir := s.opts.Directory
+	if dir == nil || s.caller == nil {
+		return nil, fmt.Errorf("%w: shard %d is not on node %d", ErrNoShard, id, s.opts.NodeID)
+	}
+	d, leader, ok := dir.Shard(id)
+	if !ok {
+		return nil, fmt.Errorf("%w: shard %d is unknown to node %d", ErrNoShard, id, s.opts.NodeID)
+	}
+	var tried []raftpb.NodeID
+	candidates := make([]raftpb.NodeID, 0, len(d.Replicas)+1)
+	if leader != raftpb.None {
+		candidates = append(candidates, leader)
+	}
+	candidates = append(candidates, d.Replicas...)
+	var lastErr error
+	for len(candidates) > 0 && len(tried) < maxForwardHops {
+		to := candidates[0]
+		candidates = candidates[1:]
+		if to == s.opts.NodeID || containsNode(tried, to) {
+			continue
+		}
+		tried = append(tried, to)
+		out, err := s.forward(ctx, to, req)
+		var nl *NotLeaderError
+		switch {
+		case err == nil:
+			return out, nil
+		case errors.As(err, &nl):
+			if nl.Leader != raftpb.None && !containsNode(tried, nl.Leader) {
+				candidates = append([]raftpb.NodeID{nl.Leader}, candidates...)
+			}
+		case errors.Is(err, ErrNoShard), errors.Is(err, ErrShardMoved), errors.Is(err, ErrNoQuorum) && req.kind != fwdPropose:
+		default:
+			return nil, err
+		}
+		lastErr = err
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	if lastErr == nil {
+		lastErr = fmt.Errorf("%w: no replica of shard %d to ask", ErrNoShard, id)
+	}
+	return nil, lastErr
+}
+
+// remoteShardFor returns the shard the directory says holds key, for a
+// key no local replica covers.
+func (s *Store) remoteShardFor(key []byte) (ShardID, bool) {
+	if s.opts.Directory == nil {
+		return 0, false
+	}
+	d, _, ok := s.opts.Directory.ShardFor(key)
+	return d.ID, ok
+}
+
+// scanPlan lists the shards a scan of [start, end) visits, in key order:
+// the directory's view when there is one (it knows the shards this node
+// does not host), else the local replicas.
+func (s *Store) scanPlan(start, end []byte) []Descriptor {
+	if s.opts.Directory != nil {
+		if ds := s.opts.Directory.Shards(start, end); len(ds) > 0 {
+			return ds
+		}
+	}
+	rs := s.routes.from(start, end)
+	out := make([]Descriptor, len(rs))
+	for i, r := range rs {
+		out[i] = *r.descriptor()
+	}
+	return out
+}
+
+// scanRemote scans shard id, which this node does not host.
+func (s *Store) scanRemote(ctx context.Context, id ShardID, lo, hi []byte, limit int, c Consistency) ([]KeyValue, error) {
+	ans, err := s.forwardAnywhere(ctx, id, scanRequest(id, lo, hi, limit, c))
+	if err != nil {
+		return nil, err
+	}
+	return decodePairs(ans)
+}
+
+// ExecShard runs cmd on shard id, named by ID rather than found by key
+// (placement uses it for the meta shard, which no user key routes to).
+// Every key of cmd must lie in the shard's range.
+func (s *Store) ExecShard(ctx context.Context, id ShardID, cmd Command) (Result, error) {
+	if err := s.usable(); err != nil {
+		return Result{}, err
+	}
+	d := dest{id: id}
+	if r := s.replica(id); r != nil && r.descriptor().Initialized() {
+		d.r = r
+	}
+	data := EncodeCommand(cmd)
+	if len(data) > s.opts.MaxProposalBytes {
+		return Result{}, fmt.Errorf("%w: %d bytes (max %d)", ErrTooLarge, len(data), s.opts.MaxProposalBytes)
+	}
+	out, err := s.propose(ctx, d, data)
+	if err != nil {
+		return Result{}, err
+	}
+	res, err := DecodeResult(out)
+	if err != nil {
+		return Result{}, err
+	}
+	return res, resultError(&cmd, &res)
+}
+
+// ScanShard scans shard id, named by ID, at consistency c (see ExecShard).
+func (s *Store) ScanShard(ctx context.Context, id ShardID, start, end []byte, limit int, c Consistency) ([]KeyValue, error) {
+	if err := s.usable(); err != nil {
+		return nil, err
+	}
+	if r := s.replica(id); r != nil && r.descriptor().Initialized() {
+		kvs, err := s.scanLocal(ctx, r, start, end, limit, c)
+		to, ok := s.forwardTarget(err)
+		if !ok {
+			return kvs, err
+		}
+		return s.forwardScan(ctx, to, id, start, end, limit, c)
+	}
+	return s.scanRemote(ctx, id, start, end, limit, c)
+}

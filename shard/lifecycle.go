@@ -1,0 +1,127 @@
+package shard
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/flotilladb/flotilla/raftgroup/raftpb"
+)
+
+// Replica lifecycle beyond bootstrap and recovery: a replica is created
+// empty (uninitialized) when this node is added to a shard's group, gets
+// its data from the leader's snapshot, and is destroyed when an applied
+// membership change leaves this node out.
+//
+// Creation: a leader's message (append, heartbeat, snapshot) for a shard
+// this node does not host creates an uninitialized replica: no range, no
+// membership, Applied 0. It takes no client requests and is not routed
+// to; it answers the leader's append with a rejection, which makes the
+// leader send a snapshot; installing it gives the replica its descriptor
+// and membership. A vote request never creates a replica (a node that is
+// not a member has no vote to give).
+//
+// Destruction: when an applied conf change leaves this node out, the
+// replica is marked removed; the round sends its last Ready (a leader that
+// removed itself hands leadership over in it) and then destroys it:
+// client requests on it fail with ErrShardMoved, its state machine data
+// is deleted (durably, first: so a crash never brings back a replica
+// whose log is gone) and then its log. The shard is tombstoned for the
+// life of the process, so a late message from a stale leader cannot
+// re-create it; PrepareReplica clears the tombstone when placement adds
+// the node back on purpose.
+
+// createsReplica reports whether a message of this type for an unknown
+// shard creates an uninitialized replica.
+func createsReplica(t raftpb.MessageType) bool {
+	switch t {
+	case raftpb.MsgApp, raftpb.MsgHeartbeat, raftpb.MsgSnap:
+		return true
+	}
+	return false
+}
+
+// replicaFor returns the replica of shard id, creating an uninitialized
+// one when create is set and the shard is not tombstoned.
+func (s *Store) replicaFor(id ShardID, create bool) *replica {
+	if r := s.replica(id); r != nil || !create {
+		return r
+	}
+	s.mu.RLock()
+	_, dead := s.mu.tombstones[id]
+	s.mu.RUnlock()
+	if dead || s.closed.Load() {
+		return nil
+	}
+	r, err := s.addReplica(ShardState{Desc: Descriptor{ID: id}})
+	if err != nil {
+		s.opts.Logger.Warn("shard: cannot create replica", "shard", id, "err", err)
+		return nil
+	}
+	s.m.replicasCreated.Add(1)
+	return r
+}
+
+// PrepareReplica makes this node ready to receive a replica of shard id
+// that placement is about to add: it clears the shard's tombstone and
+// creates the uninitialized replica. Calling it for a shard already
+// hosted does nothing.
+func (s *Store) PrepareReplica(id ShardID) error {
+	if err := s.usable(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	delete(s.mu.tombstones, id)
+	s.mu.Unlock()
+	if s.replicaFor(id, true) == nil {
+		return fmt.Errorf("shard: cannot prepare a replica of shard %d", id)
+	}
+	return nil
+}
+
+// isMember reports whether node is in cs in any role.
+func isMember(cs *raftpb.ConfState, node raftpb.NodeID) bool {
+	for _, l := range [][]raftpb.NodeID{cs.Voters, cs.VotersOutgoing, cs.Learners, cs.LearnersNext} {
+		if containsNode(l, node) {
+			return true
+		}
+	}
+	return false
+}
+
+// destroy removes r from this node (see the top of this file). It runs in
+// r's round, which owns r.
+func (w *worker) destroy(r *replica) {
+	s := w.s
+	s.mu.Lock()
+	if s.mu.replicas[r.id] == r {
+		delete(s.mu.replicas, r.id)
+	}
+	if s.mu.tombstones == nil {
+		s.mu.tombstones = make(map[ShardID]struct{})
+	}
+	s.mu.tombstones[r.id] = struct{}{}
+	s.mu.Unlock()
+	s.routes.remove(r)
+	r.gone = true
+	r.mu.Lock()
+	r.mu.destroyed = true
+	r.mu.Unlock()
+	r.notifyDesc()
+	r.setAwake(false)
+	moved := fmt.Errorf("%w: shard %d left node %d", ErrShardMoved, r.id, s.opts.NodeID)
+	r.failAll(moved)
+	r.closeOutSnaps()
+	ctx := s.ctx
+	if err := s.sm.DeleteShard(ctx, r.id); err != nil {
+		s.fail(fmt.Errorf("shard: deleting shard %d's data: %w", r.id, err))
+		return
+	}
+	wb := s.wal.NewBatch()
+	wb.Remove(r.id)
+	if err := s.wal.Commit(context.Background(), wb); err != nil {
+		s.fail(fmt.Errorf("shard: removing shard %d's log: %w", r.id, err))
+		return
+	}
+	s.m.replicasRemoved.Add(1)
+	s.opts.Logger.Info("shard: replica removed", "shard", r.id, "node", s.opts.NodeID)
+}

@@ -1,0 +1,140 @@
+package shard
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/flotilladb/flotilla/raftgroup/raftpb"
+)
+
+// Store commands: entries of type raftpb.EntryStore, which the store
+// applies itself instead of handing them to the state machine. The only
+// one is the split.
+//
+//	| field    | encoding                          |
+//	|----------|-----------------------------------|
+//	| version  | 1 byte (1)                        |
+//	| op       | 1 byte (storeOpSplit)             |
+//	| epoch    | uvarint: the descriptor's epoch   |
+//	| new ID   | uvarint: the right-hand shard's ID|
+//	| key      | uvarint length, bytes             |
+const (
+	storeCmdVersion = 1
+	storeOpSplit    = 1
+)
+
+// splitCmd splits a shard at Key: the shard keeps [Start, Key) and a new
+// shard NewID, with the same replicas, takes [Key, End). It applies only
+// if the shard's epoch is still Epoch, Key lies strictly inside the range,
+// and the group is not in a joint configuration; these are replicated
+// facts, so every replica decides the same.
+type splitCmd struct {
+	Epoch uint64
+	NewID ShardID
+	Key   []byte
+}
+
+func (c splitCmd) marshal() []byte {
+	b := []byte{storeCmdVersion, storeOpSplit}
+	b = binary.AppendUvarint(b, c.Epoch)
+	b = binary.AppendUvarint(b, uint64(c.NewID))
+	b = binary.AppendUvarint(b, uint64(len(c.Key)))
+	return append(b, c.Key...)
+}
+
+func unmarshalSplit(b []byte) (splitCmd, error) {
+	var c splitCmd
+	bad := errors.New("shard: malformed store command")
+	if len(b) < 2 || b[0] != storeCmdVersion || b[1] != storeOpSplit {
+		return c, bad
+	}
+	b = b[2:]
+	var vals [3]uint64
+	for i := range vals {
+		v, k := binary.Uvarint(b)
+		if k <= 0 {
+			return c, bad
+		}
+		vals[i], b = v, b[k:]
+	}
+	if vals[2] != uint64(len(b)) {
+		return c, bad
+	}
+	c.Epoch, c.NewID, c.Key = vals[0], ShardID(vals[1]), b
+	return c, nil
+}
+
+// Outcomes of a store command, as its proposer receives them.
+func storeOK() []byte { return []byte{0} }
+
+func storeRefused(format string, args ...any) []byte {
+	return append([]byte{1}, fmt.Sprintf(format, args...)...)
+}
+
+func storeResult(res []byte) error {
+	if len(res) == 0 || res[0] == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %s", ErrSplitRefused, res[1:])
+}
+
+// ErrSplitRefused: the split was not applied (stale epoch, key outside
+// the range or at its start, a membership change in progress, or a
+// shard that is not split here).
+var ErrSplitRefused = errors.New("shard: split refused")
+
+// applyStore applies a store command of shard r in the round's apply batch
+// and returns the proposer's outcome. A split also returns the state of
+// the new right-hand shard, whose replica the round creates once the batch
+// is committed.
+func (w *worker) applyStore(ab ApplyBatch, r *replica, e *raftpb.Entry) ([]byte, *ShardState) {
+	c, err := unmarshalSplit(e.Data)
+	if err != nil {
+		return storeRefused("%v", err), nil
+	}
+	d := r.state.Desc
+	cs := r.state.ConfState
+	switch {
+	case r.id == MetaShardID:
+		return storeRefused("the meta shard is never split"), nil
+	case c.Epoch != d.Epoch:
+		return storeRefused("shard %d is at epoch %d, not %d", r.id, d.Epoch, c.Epoch), nil
+	case bytes.Compare(c.Key, d.Start) <= 0 || !d.Contains(c.Key):
+		return storeRefused("key %q is not strictly inside %v", c.Key, d), nil
+	case len(cs.VotersOutgoing) > 0:
+		return storeRefused("shard %d is changing membership", r.id), nil
+	case c.NewID == MetaShardID || c.NewID == r.id:
+		return storeRefused("bad new shard ID %d", c.NewID), nil
+	}
+	right := ShardState{
+		Desc:    Descriptor{ID: c.NewID, Start: bytes.Clone(c.Key), End: d.End, Replicas: d.Replicas, Epoch: 1},
+		Applied: 1, AppliedTerm: 1,
+		ConfState: cs.Clone(),
+	}
+	// The new group's log starts like a bootstrapped one: a snapshot mark
+	// at index 1 term 1. Written (and synced) before the state machine
+	// batch that creates the shard; never over a log the group already
+	// has (a replay after a crash that lost the unsynced apply batch, but
+	// not the new group's own entries and votes).
+	if w.s.wal.HardState(c.NewID).Term == 0 && w.s.wal.LastIndex(c.NewID) == 0 {
+		wb := w.s.wal.NewBatch()
+		wb.Compact(c.NewID, 1, 1)
+		wb.SetHardState(c.NewID, raftpb.HardState{Term: 1, Commit: 1})
+		if err := w.s.wal.Commit(context.Background(), wb); err != nil {
+			w.s.fail(fmt.Errorf("shard: starting the log of split shard %d: %w", c.NewID, err))
+			return storeRefused("log write failed"), nil
+		}
+	}
+	r.state.Desc.End = right.Desc.Start
+	r.state.Desc.Epoch++
+	r.refreshDesc()
+	// Both states now, so that later entries of this batch see the new
+	// ranges (a write for the right half must not land in the left).
+	ab.SetState(r.state)
+	ab.SetState(right)
+	w.s.m.splits.Add(1)
+	return storeOK(), &right
+}
