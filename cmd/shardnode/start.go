@@ -42,6 +42,18 @@ Example, three nodes on one machine:
     --peers 1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003
   (and the same with --id 2, 3 and their own addresses)
 
+Every flag can also come from the environment, FLOTILLA_ and the flag's
+name in capitals with '-' as '_' (FLOTILLA_DATA_DIR=d1), or from a TOML
+file named by --config (or FLOTILLA_CONFIG) whose keys are the flag names:
+
+  # /etc/flotilla/node1.toml
+  id = 1
+  data-dir = "/var/lib/flotilla"
+  peers = ["1=10.0.0.1:7001", "2=10.0.0.2:7001", "3=10.0.0.3:7001"]
+
+A flag on the command line wins over the environment, which wins over the
+file, which wins over the default.
+
 Membership by gossip (--join, --bootstrap-expect) comes with placement.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return runStart(cmd, &f) },
@@ -55,6 +67,7 @@ Membership by gossip (--join, --bootstrap-expect) comes with placement.`,
 	fl.StringVar(&f.peers, "peers", "", "static cluster: every node's Raft address, as id=host:port,... (this node included)")
 	fl.StringVar(&f.password, "password", "", "require this password (AUTH) on the Redis-protocol port")
 	f.split.register(cmd)
+	registerConfig(cmd)
 	_ = cmd.MarkFlagRequired("data-dir")
 	return cmd
 }
