@@ -30,6 +30,10 @@ type Net struct {
 	Netem bool
 
 	mu sync.Mutex // serializes fault changes
+	// dropped counts the packets the nemesis's DROP rules dropped, read
+	// from their counters before each heal: the proof that the faults
+	// were real. Guarded by mu.
+	dropped int64
 }
 
 // netPrefix starts the names of every namespace a Net makes.
@@ -282,6 +286,11 @@ func (nt *Net) Heal() error {
 	defer nt.mu.Unlock()
 	var errs []error
 	for i := 1; i <= nt.n; i++ {
+		n, err := nt.droppedBy(i)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		nt.dropped += n
 		if err := nt.ipt(i, "-F", "INPUT"); err != nil {
 			errs = append(errs, err)
 		}
@@ -289,4 +298,32 @@ func (nt *Net) Heal() error {
 		_, _ = run("ip", "netns", "exec", nt.Netns(i), "tc", "qdisc", "del", "dev", nt.veth('p', i), "root")
 	}
 	return errors.Join(errs...)
+}
+
+// droppedBy sums the packet counters of node i's DROP rules.
+func (nt *Net) droppedBy(i int) (int64, error) {
+	out, err := run("ip", "netns", "exec", nt.Netns(i), "iptables", "-w", "-L", "INPUT", "-v", "-n", "-x")
+	if err != nil {
+		return 0, err
+	}
+	var sum int64
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) > 2 && f[2] == "DROP" {
+			n, err := strconv.ParseInt(f[0], 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("chaos: iptables counters: %q", line)
+			}
+			sum += n
+		}
+	}
+	return sum, nil
+}
+
+// Dropped returns how many packets the faults have dropped so far
+// (counted at each Heal).
+func (nt *Net) Dropped() int64 {
+	nt.mu.Lock()
+	defer nt.mu.Unlock()
+	return nt.dropped
 }
