@@ -122,11 +122,14 @@ func (p *planner) bestSwap(s, t int, d float64) (a, b int, gain float64) {
 	for _, i := range as {
 		ra := p.shards[i].rate
 		// The best rb is ra - d/2; look at the two rates around it.
-		k, _ := slices.BinarySearchFunc(bs, ra-d/2, func(j int, r float64) int { return cmpRate(p.shards[j].rate, r) })
-		for _, j := range []int{k - 1, k} {
+		byRate := func(j int, r float64) int { return cmpRate(p.shards[j].rate, r) }
+		k, _ := slices.BinarySearchFunc(bs, ra-d/2, byRate)
+		for _, j := range [2]int{k - 1, k} {
 			if j < 0 || j >= len(bs) {
 				continue
 			}
+			// Among shards of equal rate, the lowest ID.
+			j, _ = slices.BinarySearchFunc(bs, p.shards[bs[j]].rate, byRate)
 			delta := ra - p.shards[bs[j]].rate
 			if g := delta * (d - delta); delta > 0 && delta < d && g > gain {
 				a, b, gain = i, bs[j], g
