@@ -7,6 +7,12 @@
 //
 // Every command and flag has help: `shardnode help`, `shardnode local -h`.
 //
+// `start` also reads its flags from FLOTILLA_<FLAG> environment variables
+// and from a TOML file (--config); a flag given on the command line wins
+// over the environment, which wins over the file (config.go says why
+// TOML). `local` prints the URL of the dashboard served on node 1's HTTP
+// port.
+//
 // The servers stop cleanly on SIGINT or SIGTERM: client listeners close,
 // requests in flight are cancelled, the stores take a final sync point and
 // close.
