@@ -206,6 +206,7 @@ type result struct {
 	Anomalies    int    `json:"anomalies"`
 	AckedChecked int    `json:"acked_writes_checked"`
 	AckedLost    int    `json:"acked_writes_lost"`
+	Dropped      int64  `json:"packets_dropped,omitempty"`
 }
 
 func report(t *testing.T, r result) {

@@ -92,13 +92,15 @@ func runLinearizable(t *testing.T, cfg linRun) {
 	if v.Result == porcupine.Illegal {
 		res.Anomalies = 1
 	}
+	if cfg.net != nil {
+		res.Dropped = cfg.net.Dropped()
+	}
 	report(t, res)
 	t.Logf("porcupine: %s in %v over %d operations (%d of unknown outcome); ledger: %d acknowledged write-once keys read back, %d of unknown outcome not checked",
 		res.Verdict, v.Took.Round(time.Millisecond), len(history), counts.Unknown, lrep.Acked, lrep.Unknown)
 	if cfg.net != nil {
-		dropped := cfg.net.Dropped()
-		t.Logf("the network faults dropped %d packets", dropped)
-		if strings.Contains(res.Faults, "partition") && dropped == 0 {
+		t.Logf("the network faults dropped %d packets", res.Dropped)
+		if strings.Contains(res.Faults, "partition") && res.Dropped == 0 {
 			t.Errorf("partitions were injected but no packet was dropped: the network faults do not work")
 		}
 	}
