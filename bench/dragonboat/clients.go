@@ -138,6 +138,7 @@ func measureWindow(ctx context.Context, spec runSpec, winStart, winEnd time.Time
 	r.RSSMB = float64(rssBytes()) / (1 << 20)
 	r.LoadAvg = loadAvg()
 	r.Replicas = int(spec.c.replicas.Load())
+	r.SetupSeconds = spec.c.setup.Seconds()
 	return r, nil
 }
 

@@ -61,11 +61,14 @@ func (s settings) String() string {
 	return strings.Join(parts, " ")
 }
 
-// memLimits stop a run that would take the machine's memory: starting
-// replicas stops once the process's resident set passes maxRSS or the
-// machine's available memory falls below minAvail.
+// memLimits stop a run that would take the machine's memory (or hours):
+// starting replicas stops once the process's resident set passes maxRSS,
+// the machine's available memory falls below minAvail, or startTimeout
+// has passed.
 type memLimits struct {
 	maxRSS, minAvail int64
+	// startTimeout bounds starting the replicas (0: no bound).
+	startTimeout time.Duration
 }
 
 // errMemLimit reports a cluster that could not start within memLimits.
@@ -73,9 +76,14 @@ type errMemLimit struct {
 	started, wanted int   // replicas
 	rss             int64 // bytes
 	avail           int64 // bytes
+	timeout         time.Duration
 }
 
 func (e *errMemLimit) Error() string {
+	if e.timeout > 0 {
+		return fmt.Sprintf("started %d of %d replicas in %v (the limit); resident set %.1f GiB",
+			e.started, e.wanted, e.timeout, float64(e.rss)/(1<<30))
+	}
 	return fmt.Sprintf("stopped after starting %d of %d replicas: resident set %.1f GiB, machine's available memory %.1f GiB",
 		e.started, e.wanted, float64(e.rss)/(1<<30), float64(e.avail)/(1<<30))
 }
@@ -92,6 +100,9 @@ type cluster struct {
 	leaders  []atomic.Uint64
 	applied  atomic.Uint64 // entries applied by every replica
 	replicas atomic.Int64
+	// setup is the time from starting the NodeHosts until every shard
+	// had served a linearizable read.
+	setup time.Duration
 }
 
 func shardID(i int) uint64 { return uint64(i) + 1 }
@@ -131,10 +142,13 @@ func startCluster(ctx context.Context, cfg runConfig, groups int) (*cluster, err
 		}
 		c.nhs = append(c.nhs, nh)
 	}
+	start, t0 := time.Now(), time.Now()
 	if err := c.startReplicas(ctx, members, s, cfg.mem); err != nil {
 		c.close()
 		return nil, err
 	}
+	fmt.Fprintf(os.Stderr, "dragonboat-bench: started %d replicas in %v\n", c.replicas.Load(), time.Since(t0).Round(time.Millisecond))
+	t0 = time.Now()
 	c.sessions = make([][]*client.Session, hosts)
 	for h, nh := range c.nhs {
 		c.sessions[h] = make([]*client.Session, groups)
@@ -152,10 +166,12 @@ func startCluster(ctx context.Context, cfg runConfig, groups int) (*cluster, err
 		c.close()
 		return nil, err
 	}
-	if err := c.waitLeaders(wctx); err != nil { // an election may have moved some
-		c.close()
-		return nil, err
-	}
+	// An election may have moved some leaders since: learn them again,
+	// without waiting for shards that are between leaders right now
+	// (under CPU starvation dragonboat's groups change leaders often).
+	c.learnLeaders()
+	c.setup = time.Since(start)
+	fmt.Fprintf(os.Stderr, "dragonboat-bench: every shard has a leader that serves reads after %v\n", time.Since(t0).Round(time.Millisecond))
 	return c, nil
 }
 
@@ -163,6 +179,7 @@ func startCluster(ctx context.Context, cfg runConfig, groups int) (*cluster, err
 // time, watching memory.
 func (c *cluster) startReplicas(ctx context.Context, members map[uint64]dragonboat.Target, s settings, lim memLimits) error {
 	groups := c.ks.groups()
+	t0 := time.Now()
 	var next atomic.Int64
 	var memErr atomic.Pointer[errMemLimit]
 	var wg sync.WaitGroup
@@ -172,6 +189,11 @@ func (c *cluster) startReplicas(ctx context.Context, members map[uint64]dragonbo
 			for {
 				i := int(next.Add(1) - 1)
 				if i >= groups*hosts || memErr.Load() != nil || ctx.Err() != nil {
+					return
+				}
+				if lim.startTimeout > 0 && time.Since(t0) > lim.startTimeout {
+					memErr.CompareAndSwap(nil, &errMemLimit{started: int(c.replicas.Load()), wanted: groups * hosts,
+						rss: rssBytes(), avail: memAvailable(), timeout: lim.startTimeout})
 					return
 				}
 				// Start shard by shard on all hosts, so that a shard's
@@ -212,24 +234,37 @@ func (c *cluster) startReplicas(ctx context.Context, members map[uint64]dragonbo
 // setupTimeout bounds waiting for leaders.
 const setupTimeout = 5 * time.Minute
 
-// waitLeaders polls until every shard's leader is known, and caches them.
+// learnLeaders caches the leader of every shard that has one now, and
+// returns how many have one.
+func (c *cluster) learnLeaders() int {
+	n := 0
+	for i := range c.ks.groups() {
+		for _, nh := range c.nhs {
+			id, _, ok, err := nh.GetLeaderID(shardID(i))
+			if err == nil && ok && id >= 1 && id <= hosts {
+				c.leaders[i].Store(id)
+				n++
+				break
+			}
+		}
+	}
+	return n
+}
+
+// waitLeaders polls until every shard's leader is known at the same
+// time, and caches them.
 func (c *cluster) waitLeaders(ctx context.Context) error {
 	t := time.NewTicker(20 * time.Millisecond)
 	defer t.Stop()
+	last := time.Now()
 	for {
-		n := 0
-		for i := range c.ks.groups() {
-			for _, nh := range c.nhs {
-				id, _, ok, err := nh.GetLeaderID(shardID(i))
-				if err == nil && ok && id >= 1 && id <= hosts {
-					c.leaders[i].Store(id)
-					n++
-					break
-				}
-			}
-		}
+		n := c.learnLeaders()
 		if n == c.ks.groups() {
 			return nil
+		}
+		if time.Since(last) > 10*time.Second {
+			last = time.Now()
+			fmt.Fprintf(os.Stderr, "dragonboat-bench: %d of %d shards have a leader\n", n, c.ks.groups())
 		}
 		select {
 		case <-ctx.Done():

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"os/signal"
@@ -56,11 +57,12 @@ func run(args []string, stdout io.Writer) error {
 	fs.Uint64Var(&cfg.settings.electionRTT, "election-rtt", 10, "Config.ElectionRTT (ticks)")
 	fs.Uint64Var(&cfg.settings.heartbeatRTT, "heartbeat-rtt", 1, "Config.HeartbeatRTT (ticks)")
 	fs.Uint64Var(&cfg.settings.execShards, "exec-shards", 4, "Expert.Engine.ExecShards (dragonboat's default: 16; 0 leaves the engine config at its default)")
-	fs.BoolVar(&cfg.settings.checkQuorum, "check-quorum", true, "Config.CheckQuorum (Flotilla's groups run check-quorum)")
+	fs.BoolVar(&cfg.settings.checkQuorum, "check-quorum", false, "Config.CheckQuorum (dragonboat's default: off; Flotilla's groups run check-quorum, but with it dragonboat's leaders step down when a starved CPU delays heartbeats)")
 	fs.BoolVar(&cfg.settings.preVote, "pre-vote", true, "Config.PreVote (Flotilla's groups run pre-vote)")
 	fs.BoolVar(&cfg.settings.quiesce, "quiesce", false, "Config.Quiesce (dragonboat's default: off)")
 	maxRSS := fs.Float64("max-rss-gib", 12, "stop starting replicas once the resident set passes this (GiB); 0: no limit")
 	minAvail := fs.Float64("min-avail-gib", 3, "stop starting replicas once the machine's available memory falls below this (GiB)")
+	fs.DurationVar(&cfg.mem.startTimeout, "start-timeout", 10*time.Minute, "give up starting replicas after this long (0: no bound); idle reports how far it got")
 	fs.DurationVar(&cfg.idleSettle, "idle-settle", 0, "idle: wait this long after the leaders are known before measuring (default: 3s, or until quiesced with -quiesce)")
 	verbose := fs.Bool("v", false, "show dragonboat's warnings (default: errors only)")
 	ratios := fs.Bool("ratios", false, "instead of running, read JSON-lines files (the arguments) of both systems and print the medians and ratios")
@@ -73,7 +75,7 @@ func run(args []string, stdout io.Writer) error {
 	if cfg.groups < 1 || cfg.clients < 1 || cfg.size < 0 || cfg.duration <= 0 {
 		return errors.New("-groups and -clients must be at least 1, -size at least 0, -duration positive")
 	}
-	cfg.mem = memLimits{maxRSS: int64(*maxRSS * (1 << 30)), minAvail: int64(*minAvail * (1 << 30))}
+	cfg.mem.maxRSS, cfg.mem.minAvail = int64(*maxRSS*(1<<30)), int64(*minAvail*(1<<30))
 	quietLogs(*verbose)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -102,6 +104,7 @@ func run(args []string, stdout io.Writer) error {
 		res.Clients, res.Size = 0, 0
 	}
 	res.Config = cfg.settings.String()
+	res.SetupSeconds = math.Round(res.SetupSeconds*10) / 10
 	if err := writeJSONLine(stdout, res); err != nil {
 		return err
 	}

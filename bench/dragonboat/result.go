@@ -43,6 +43,9 @@ type Result struct {
 	// Config names the dragonboat settings of the run that differ from
 	// its defaults (not in the main harness's lines).
 	Config string `json:"config,omitempty"`
+	// SetupSeconds is the time from starting the NodeHosts until every
+	// shard had a leader that served a linearizable read.
+	SetupSeconds float64 `json:"setup_seconds,omitempty"`
 	// Note says why a result is incomplete, for example an idle run that
 	// stopped starting replicas at the memory limit.
 	Note string `json:"note,omitempty"`
