@@ -112,10 +112,20 @@ func (d delegate) NotifyMerge(peers []*memberlist.Node) error {
 }
 
 // NotifyConflict implements memberlist.ConflictDelegate: memberlist
-// refused a node claiming a live node's name (so its NodeID) from another
-// address.
+// refused a node claiming a member's name (so its NodeID) from another
+// address. That member is either live (two processes share a NodeID: an
+// error) or failed less than the dead-node reclaim time ago (a node that
+// restarted on a new port: Join announces it again after that time).
 func (d delegate) NotifyConflict(existing, other *memberlist.Node) {
-	d.g.log.Error("gossip: refused a node claiming a live member's node ID",
+	g := d.g
+	if m, err := d.decodeNode(existing); err == nil {
+		if known, ok := g.table.get(m.NodeID); ok && !known.State.Live() {
+			g.log.Info("gossip: a restarted node announced itself before the reclaim time; it is accepted on its next announcement",
+				"name", existing.Name, "old_addr", existing.Address(), "new_addr", other.Address())
+			return
+		}
+	}
+	g.log.Error("gossip: refused a node claiming a live member's node ID",
 		"name", existing.Name, "live_addr", existing.Address(), "claimant_addr", other.Address())
 }
 
