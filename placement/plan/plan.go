@@ -28,12 +28,12 @@ func Plan(c Cluster, cfg Config) []Action {
 // far. Counts are updated as actions are planned, so later rules see the
 // cluster as if earlier actions had finished.
 type planner struct {
-	cfg     Config
-	nodes   []nodeInfo // sorted by ID
-	byID    map[NodeID]int
-	live    []int // indexes of Live nodes, ascending
-	shards  []shardInfo
-	byShard map[ShardID]int
+	cfg    Config
+	nodes  []nodeInfo // sorted by ID, distinct
+	dense  []int32    // node ID -> index in nodes (-1: none), when IDs are small; else nil
+	live   []int      // indexes of Live nodes, ascending
+	shards []shardInfo
+	arena  []int // backing array of every shard's voters and learners
 
 	replicas []int     // per node: voters and learners, in-flight moves finished
 	leaders  []int     // per node: shards it leads

@@ -73,44 +73,77 @@ func (s *shardInfo) free() bool { return !s.busy && !s.touched }
 // sorted and deduplicated the same way, and the per-node counts projected
 // as if every in-flight move had finished.
 func (p *planner) load(c Cluster) {
-	p.byID = make(map[NodeID]int, len(c.Nodes))
+	p.nodes = make([]nodeInfo, 0, len(c.Nodes))
 	for _, n := range c.Nodes {
-		if n.ID == 0 {
-			continue
-		}
-		if _, dup := p.byID[n.ID]; dup {
-			continue
-		}
-		p.byID[n.ID] = -1
-		p.nodes = append(p.nodes, p.nodeInfo(n))
-	}
-	seen := func(id NodeID) {
-		if _, ok := p.byID[id]; id != 0 && !ok {
-			p.byID[id] = -1
-			p.nodes = append(p.nodes, nodeInfo{id: id, state: Decommissioned, lost: true})
+		if n.ID != 0 {
+			p.nodes = append(p.nodes, p.nodeInfo(n))
 		}
 	}
+	p.sortNodes()
+	var unknown []NodeID
+	note := func(ids ...NodeID) {
+		for _, id := range ids {
+			if id != 0 && p.index(id) < 0 {
+				unknown = append(unknown, id)
+			}
+		}
+	}
+	ids := 0
 	for i := range c.Shards {
-		for _, id := range c.Shards[i].Voters {
-			seen(id)
-		}
-		for _, id := range c.Shards[i].Learners {
-			seen(id)
-		}
+		note(c.Shards[i].Voters...)
+		note(c.Shards[i].Learners...)
+		ids += len(c.Shards[i].Voters) + len(c.Shards[i].Learners)
 	}
 	for _, m := range c.InFlight {
-		seen(m.From)
-		seen(m.To)
+		note(m.From, m.To)
 	}
-	slices.SortFunc(p.nodes, func(a, b nodeInfo) int { return cmpID(a.id, b.id) })
+	if len(unknown) > 0 {
+		for _, id := range unknown {
+			p.nodes = append(p.nodes, nodeInfo{id: id, state: Decommissioned, lost: true})
+		}
+		p.sortNodes()
+	}
 	for i, n := range p.nodes {
-		p.byID[n.id] = i
 		if n.live {
 			p.live = append(p.live, i)
 		}
 	}
+	p.arena = make([]int, 0, ids)
 	p.loadShards(c)
 	p.project(c.InFlight)
+}
+
+// sortNodes sorts p.nodes by ID, drops repeated IDs (keeping the first),
+// and indexes them.
+func (p *planner) sortNodes() {
+	slices.SortStableFunc(p.nodes, func(a, b nodeInfo) int { return cmpID(a.id, b.id) })
+	p.nodes = slices.CompactFunc(p.nodes, func(a, b nodeInfo) bool { return a.id == b.id })
+	p.dense = nil
+	if k := len(p.nodes); k > 0 && p.nodes[k-1].id < NodeID(8*k+1024) {
+		// Small IDs, the usual case: a table beats a search.
+		p.dense = make([]int32, p.nodes[k-1].id+1)
+		for i := range p.dense {
+			p.dense[i] = -1
+		}
+		for i, n := range p.nodes {
+			p.dense[n.id] = int32(i)
+		}
+	}
+}
+
+// index returns the index of node id in p.nodes, or -1.
+func (p *planner) index(id NodeID) int {
+	if p.dense != nil {
+		if id < NodeID(len(p.dense)) {
+			return int(p.dense[id])
+		}
+		return -1
+	}
+	i, ok := slices.BinarySearchFunc(p.nodes, id, func(n nodeInfo, id NodeID) int { return cmpID(n.id, id) })
+	if !ok {
+		return -1
+	}
+	return i
 }
 
 func (p *planner) nodeInfo(n Node) nodeInfo {
@@ -130,22 +163,33 @@ func (p *planner) nodeInfo(n Node) nodeInfo {
 	return ni
 }
 
+// loadShards fills p.shards in ID order, keeping the first of repeated IDs.
 func (p *planner) loadShards(c Cluster) {
-	ids := make(map[ShardID]bool, len(c.Shards))
+	byID := func(a, b Shard) int { return cmpID(a.ID, b.ID) }
+	order := make([]int, len(c.Shards))
+	for i := range order {
+		order[i] = i
+	}
+	if !slices.IsSortedFunc(c.Shards, byID) {
+		slices.SortStableFunc(order, func(a, b int) int { return byID(c.Shards[a], c.Shards[b]) })
+	}
 	p.shards = make([]shardInfo, 0, len(c.Shards))
-	for i := range c.Shards {
+	for _, i := range order {
 		s := &c.Shards[i]
-		if ids[s.ID] {
+		if k := len(p.shards); k > 0 && p.shards[k-1].id == s.ID {
 			continue
 		}
-		ids[s.ID] = true
 		p.shards = append(p.shards, p.shardInfo(s))
 	}
-	slices.SortFunc(p.shards, func(a, b shardInfo) int { return cmpID(a.id, b.id) })
-	p.byShard = make(map[ShardID]int, len(p.shards))
-	for i := range p.shards {
-		p.byShard[p.shards[i].id] = i
+}
+
+// shardIndex returns the index of shard id in p.shards, or -1.
+func (p *planner) shardIndex(id ShardID) int {
+	i, ok := slices.BinarySearchFunc(p.shards, id, func(s shardInfo, id ShardID) int { return cmpID(s.id, id) })
+	if !ok {
+		return -1
 	}
+	return i
 }
 
 func (p *planner) shardInfo(s *Shard) shardInfo {
@@ -171,18 +215,21 @@ func (p *planner) shardInfo(s *Shard) shardInfo {
 }
 
 // indexes maps IDs to sorted, distinct node indexes, leaving out 0 and
-// anything in exclude.
+// anything in exclude. The result lives in p.arena, one allocation for all
+// shards.
 func (p *planner) indexes(ids []NodeID, exclude []int) []int {
-	out := make([]int, 0, len(ids))
+	start := len(p.arena)
 	for _, id := range ids {
-		if id == 0 {
-			continue
+		if id != 0 {
+			p.arena = append(p.arena, p.index(id))
 		}
-		out = append(out, p.byID[id])
 	}
+	out := p.arena[start:]
 	slices.Sort(out)
 	out = slices.Compact(out)
-	return slices.DeleteFunc(out, func(n int) bool { return slices.Contains(exclude, n) })
+	out = slices.DeleteFunc(out, func(n int) bool { return slices.Contains(exclude, n) })
+	p.arena = p.arena[:start+len(out)]
+	return out[:len(out):len(out)]
 }
 
 // project fills the per-node replica and leader counts, marks shards with
@@ -194,13 +241,12 @@ func (p *planner) project(inflight []Move) {
 	p.leaders = make([]int, len(p.nodes))
 	p.rates = make([]float64, len(p.nodes))
 	p.movesPerNode = make([]int, len(p.nodes))
-	p.voterOf = make([][]int, len(p.nodes))
-	p.leaderOf = make([][]int, len(p.nodes))
+	nvoters := make([]int, len(p.nodes))
 	for i := range p.shards {
 		s := &p.shards[i]
 		for _, v := range s.voters {
 			p.replicas[v]++
-			p.voterOf[v] = append(p.voterOf[v], i)
+			nvoters[v]++
 		}
 		for _, l := range s.learners {
 			p.replicas[l]++
@@ -208,12 +254,22 @@ func (p *planner) project(inflight []Move) {
 		if s.leader >= 0 {
 			p.leaders[s.leader]++
 			p.rates[s.leader] += s.rate
+		}
+	}
+	p.voterOf = carve(nvoters)
+	p.leaderOf = carve(p.leaders)
+	for i := range p.shards {
+		s := &p.shards[i]
+		for _, v := range s.voters {
+			p.voterOf[v] = append(p.voterOf[v], i)
+		}
+		if s.leader >= 0 {
 			p.leaderOf[s.leader] = append(p.leaderOf[s.leader], i)
 		}
 	}
 	for _, m := range inflight {
 		from, to := p.node(m.From), p.node(m.To)
-		if i, ok := p.byShard[m.Shard]; ok {
+		if i := p.shardIndex(m.Shard); i >= 0 {
 			s := &p.shards[i]
 			s.busy = true
 			if from >= 0 && s.holds(from) {
@@ -232,7 +288,7 @@ func (p *planner) node(id NodeID) int {
 	if id == 0 {
 		return -1
 	}
-	return p.byID[id]
+	return p.index(id)
 }
 
 func cmpID[T ~uint64](a, b T) int {
@@ -243,4 +299,19 @@ func cmpID[T ~uint64](a, b T) int {
 		return 1
 	}
 	return 0
+}
+
+// carve returns empty slices with capacities sizes[i], all cut from one
+// backing array.
+func carve(sizes []int) [][]int {
+	total := 0
+	for _, k := range sizes {
+		total += k
+	}
+	all := make([]int, total)
+	out := make([][]int, len(sizes))
+	for i, k := range sizes {
+		out[i], all = all[:0:k], all[k:]
+	}
+	return out
 }
