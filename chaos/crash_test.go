@@ -172,8 +172,6 @@ func randDuration(rng *rand.Rand, lo, hi time.Duration) time.Duration {
 
 func TestProcessCrash(t *testing.T) {
 	needChaos(t)
-	seed := testSeed(t)
-	dir := artifacts(t, seed)
 	rounds := 5
 	if longMode() {
 		rounds = 60
@@ -181,6 +179,8 @@ func TestProcessCrash(t *testing.T) {
 	if *killsFlag > 0 {
 		rounds = *killsFlag
 	}
+	seed := testSeed(t, true, t.Name(), fmt.Sprintf("-chaos.kills=%d", rounds))
+	dir := artifacts(t, seed)
 	const shards = 4
 	started := time.Now()
 	c := startCluster(t, loopbackSpec(shardnode(t), dir, 3, shards))

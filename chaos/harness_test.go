@@ -21,7 +21,8 @@ var (
 	chaosFlag    = flag.Bool("chaos", false, "run the chaos tests' CI set (real shardnode processes; a few minutes)")
 	longFlag     = flag.Bool("long", false, "run the chaos tests in long mode (soak: longer runs, 60 kills; use -timeout 0); also FLOTILLA_CHAOS_LONG=1")
 	seedFlag     = flag.Uint64("chaos.seed", 0, "seed of the run (0: from the clock); it fixes the workload's and the nemesis's choices, not the processes' timing")
-	durationFlag = flag.Duration("chaos.duration", 0, "load duration of each linearizability run (0: 25s, long mode 10m)")
+	durationFlag = flag.Duration("chaos.duration", 0, "load duration of each linearizability run (0: 25s, long mode 2m)")
+	soakFlag     = flag.Duration("chaos.soak", 20*time.Minute, "long mode: how long each linearizability test repeats runs (each checked on its own)")
 	killsFlag    = flag.Int("chaos.kills", 0, "kill -9 rounds of the crash test (0: 5, long mode 60)")
 	dirFlag      = flag.String("chaos.dir", "", "where runs keep their artifacts (histories, node logs, data); default $TMPDIR/flotilla-chaos; kept only on failure")
 	resultsFlag  = flag.String("chaos.results", "", "append one JSON line of figures per run to this file")
@@ -100,18 +101,17 @@ func shardnode(t *testing.T) string {
 	return b.path
 }
 
-// testSeed returns -chaos.seed or one from the clock, logs it with the
-// command that replays it, and repeats that command on failure.
-func testSeed(t *testing.T) uint64 {
+// testSeed returns -chaos.seed (only for the first run of a test) or a
+// seed from the clock, logs it with the command that replays the run
+// (test names the top-level test; flags are the run's size), and repeats
+// that command on failure.
+func testSeed(t *testing.T, first bool, test, flags string) uint64 {
 	t.Helper()
 	seed := *seedFlag
-	if seed == 0 {
+	if seed == 0 || !first {
 		seed = uint64(time.Now().UnixNano())
 	}
-	replay := fmt.Sprintf("go test ./chaos -run '^%s$' -chaos -chaos.seed=%d", t.Name(), seed)
-	if longMode() {
-		replay += " -long -timeout 0"
-	}
+	replay := fmt.Sprintf("go test ./chaos -run '^%s$' -chaos -chaos.seed=%d %s -timeout 0", test, seed, flags)
 	t.Logf("seed %d; replay: %s", seed, replay)
 	t.Cleanup(func() {
 		if t.Failed() {

@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -23,13 +24,13 @@ type linRun struct {
 // runLinearizable starts a cluster, runs the workload under the nemesis,
 // heals everything, reads every key once more, checks the history with
 // porcupine and the ledger of write-once keys, and reports the figures.
-func runLinearizable(t *testing.T, cfg linRun) {
-	seed := testSeed(t)
-	dir := artifacts(t, seed)
-	bin := shardnode(t)
+func runLinearizable(t *testing.T, first bool, test string, cfg linRun) {
 	if *durationFlag > 0 {
 		cfg.duration = *durationFlag
 	}
+	seed := testSeed(t, first, test, fmt.Sprintf("-chaos.duration=%v", cfg.duration))
+	dir := artifacts(t, seed)
+	bin := shardnode(t)
 	var spec ClusterSpec
 	if cfg.net != nil {
 		spec = netnsSpec(bin, dir, cfg.net, cfg.nodes, cfg.shards)
@@ -80,7 +81,7 @@ func runLinearizable(t *testing.T, cfg linRun) {
 	counts := rec.Counts()
 	timeout := 2 * time.Minute
 	if longMode() {
-		timeout = 30 * time.Minute
+		timeout = 10 * time.Minute
 	}
 	v, err := Check(history, events, timeout, dir)
 	if err != nil {
@@ -128,21 +129,36 @@ func verdictName(r porcupine.CheckResult) string {
 	return "inconclusive (check timed out)"
 }
 
-// linDefaults is the CI size of a run; long mode runs 10 minutes.
+// linDefaults is the CI size of a run; long mode runs 2 minutes.
 func linDefaults(faults []Fault) linRun {
 	cfg := linRun{nodes: 3, shards: 4, clients: 6, registers: 8, counters: 4, duration: 25 * time.Second,
 		maxOps: 4000, faults: faults, maxDown: 1}
 	if longMode() {
-		cfg.duration, cfg.maxOps = 10*time.Minute, 200000
+		cfg.duration, cfg.maxOps = 2*time.Minute, 40000
 	}
 	return cfg
+}
+
+// soak runs cfg once, or in long mode again and again (a fresh cluster
+// and seed each time, each history checked on its own) for -chaos.soak.
+func soak(t *testing.T, cfg linRun) {
+	if !longMode() {
+		runLinearizable(t, true, t.Name(), cfg)
+		return
+	}
+	start := time.Now()
+	for i := 0; i < 1000 && time.Since(start) < *soakFlag; i++ {
+		if !t.Run(fmt.Sprintf("run%03d", i), func(t *testing.T) { runLinearizable(t, i == 0, strings.Split(t.Name(), "/")[0], cfg) }) {
+			return // keep the failing run's artifacts and stop
+		}
+	}
 }
 
 // TestProcessLinearizable: three shardnode processes on loopback, kill -9
 // and restart, SIGSTOP and SIGCONT.
 func TestProcessLinearizable(t *testing.T) {
 	needChaos(t)
-	runLinearizable(t, linDefaults(ProcessFaults()))
+	soak(t, linDefaults(ProcessFaults()))
 }
 
 // TestNetnsLinearizable: three shardnode processes, each in a network
@@ -171,5 +187,5 @@ func TestNetnsLinearizable(t *testing.T) {
 	t.Logf("network %s, namespaces %s..%s", nt.Subnet(), nt.Netns(1), nt.Netns(3))
 	cfg := linDefaults(append(NetworkFaults(), ProcessFaults()...))
 	cfg.net = nt
-	runLinearizable(t, cfg)
+	soak(t, cfg)
 }
