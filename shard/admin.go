@@ -115,11 +115,9 @@ func (s *Store) atLeader(ctx context.Context, id ShardID, op []byte) ([]byte, er
 	req := forwardRequest{kind: fwdAdmin, shard: id, parts: [][]byte{op}}
 	if r := s.replica(id); r != nil && r.descriptor().Initialized() {
 		out, err := s.serveAdmin(ctx, r, op)
-		to, ok := s.forwardTarget(err)
-		if !ok {
+		if _, ok := s.forwardTarget(err); !ok {
 			return out, err
 		}
-		return s.forward(ctx, to, req)
 	}
 	return s.forwardAnywhere(ctx, id, req)
 }

@@ -200,7 +200,8 @@ func (c *testCluster) do(key []byte, op func(s *Store) error) error {
 				if err = op(c.stores[nl.Leader]); err == nil {
 					return nil
 				}
-			case errors.Is(err, ErrNoQuorum), errors.Is(err, ErrTimeout), errors.Is(err, ErrProposalDropped), errors.As(err, &nl):
+			case errors.Is(err, ErrNoQuorum), errors.Is(err, ErrTimeout), errors.Is(err, ErrProposalDropped), errors.As(err, &nl),
+				errors.Is(err, ErrNoShard), errors.Is(err, ErrShardMoved): // a node that does not host the shard
 			default:
 				return err
 			}

@@ -33,13 +33,36 @@ const maxForwardHops = 4
 // to the node the directory says leads it, then to its other replicas,
 // following leader hints.
 func (s *Store) forwardAnywhere(ctx context.Context, id ShardID, req forwardRequest) ([]byte, error) {
-	dir := s.opts.Directory
-	if dir == nil || s.caller == nil {
+	if s.caller == nil {
 		return nil, fmt.Errorf("%w: shard %d is not on node %d", ErrNoShard, id, s.opts.NodeID)
 	}
-	d, leader, ok := dir.Shard(id)
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	for {
+		out, retry, err := s.forwardRound(ctx, id, req)
+		// Every candidate said "not leader" or "no quorum": an election
+		// is under way (the leader just left, or died). Wait a tick.
+		if !retry || !s.awaitElection(ctx) {
+			return out, err
+		}
+	}
+}
+
+// forwardRound tries the shard's leader and replicas once; retry reports
+// that nobody could take the request yet but a later round may.
+func (s *Store) forwardRound(ctx context.Context, id ShardID, req forwardRequest) ([]byte, bool, error) {
+	var d Descriptor
+	var leader raftpb.NodeID
+	ok := false
+	if r := s.replica(id); r != nil && r.descriptor().Initialized() {
+		// A local replica that is not the leader, or whose leader hint
+		// proved stale: its descriptor still names the other members.
+		d, leader, ok = *r.descriptor(), raftpb.NodeID(r.leader.Load()), true
+	} else if s.opts.Directory != nil {
+		d, leader, ok = s.opts.Directory.Shard(id)
+	}
 	if !ok {
-		return nil, fmt.Errorf("%w: shard %d is unknown to node %d", ErrNoShard, id, s.opts.NodeID)
+		return nil, false, fmt.Errorf("%w: shard %d is unknown to node %d", ErrNoShard, id, s.opts.NodeID)
 	}
 	var tried []raftpb.NodeID
 	candidates := make([]raftpb.NodeID, 0, len(d.Replicas)+1)
@@ -48,6 +71,7 @@ func (s *Store) forwardAnywhere(ctx context.Context, id ShardID, req forwardRequ
 	}
 	candidates = append(candidates, d.Replicas...)
 	var lastErr error
+	retry := false
 	for len(candidates) > 0 && len(tried) < maxForwardHops {
 		to := candidates[0]
 		candidates = candidates[1:]
@@ -59,24 +83,27 @@ func (s *Store) forwardAnywhere(ctx context.Context, id ShardID, req forwardRequ
 		var nl *NotLeaderError
 		switch {
 		case err == nil:
-			return out, nil
+			return out, false, nil
 		case errors.As(err, &nl):
+			retry = true
 			if nl.Leader != raftpb.None && !containsNode(tried, nl.Leader) {
 				candidates = append([]raftpb.NodeID{nl.Leader}, candidates...)
 			}
-		case errors.Is(err, ErrNoShard), errors.Is(err, ErrShardMoved), errors.Is(err, ErrNoQuorum) && req.kind != fwdPropose:
+		case errors.Is(err, ErrNoQuorum):
+			retry = true
+		case errors.Is(err, ErrNoShard), errors.Is(err, ErrShardMoved):
 		default:
-			return nil, err
+			return nil, false, err
 		}
 		lastErr = err
 		if ctx.Err() != nil {
-			break
+			return nil, false, lastErr
 		}
 	}
 	if lastErr == nil {
-		lastErr = fmt.Errorf("%w: no replica of shard %d to ask", ErrNoShard, id)
+		lastErr = fmt.Errorf("%w: no other replica of shard %d to ask", ErrNoShard, id)
 	}
-	return nil, lastErr
+	return nil, retry, lastErr
 }
 
 // remoteShardFor returns the shard the directory says holds key, for a
