@@ -24,6 +24,7 @@ const (
 	fwdRead    byte = 2 // payload: key; answer: found byte + value
 	fwdScan    byte = 3 // payload: start, end, limit; answer: pairs
 	fwdAdmin   byte = 4 // payload: an admin operation (admin.go)
+	fwdNode    byte = 5 // payload: a node-level request (report.go); no shard
 )
 
 // fwdVersion is the first byte of every forwarded request and answer.
@@ -52,7 +53,7 @@ var errBadForward = errors.New("shard: malformed forwarded request")
 //	| field        | encoding                                 |
 //	|--------------|------------------------------------------|
 //	| version      | 1 byte                                   |
-//	| kind         | 1 byte (fwdPropose ... fwdAdmin)         |
+//	| kind         | 1 byte (fwdPropose ... fwdNode)          |
 //	| consistency  | 1 byte                                   |
 //	| shard        | uvarint                                  |
 //	| parts        | uvarint count, then uvarint length+bytes |
@@ -63,7 +64,7 @@ type forwardRequest struct {
 	parts       [][]byte
 }
 
-func (f *forwardRequest) marshal() []byte {
+func (f forwardRequest) marshal() []byte {
 	n := 16
 	for _, p := range f.parts {
 		n += len(p) + binary.MaxVarintLen32
@@ -81,7 +82,7 @@ func (f *forwardRequest) marshal() []byte {
 
 func unmarshalForward(b []byte) (forwardRequest, error) {
 	var f forwardRequest
-	if len(b) < 3 || b[0] != fwdVersion || b[1] < fwdPropose || b[1] > fwdAdmin || b[2] > byte(Stale) {
+	if len(b) < 3 || b[0] != fwdVersion || b[1] < fwdPropose || b[1] > fwdNode || b[2] > byte(Stale) {
 		return f, errBadForward
 	}
 	f.kind, f.consistency = b[1], Consistency(b[2])
@@ -224,8 +225,15 @@ func (s *Store) HandleCall(ctx context.Context, from raftpb.NodeID, req []byte) 
 	if err != nil {
 		return encodeAnswer(nil, err)
 	}
+	if f.kind == fwdNode {
+		if len(f.parts) != 1 {
+			return encodeAnswer(nil, errBadForward)
+		}
+		out, err := s.serveNode(f.parts[0])
+		return encodeAnswer(out, err)
+	}
 	r := s.replica(f.shard)
-	if r == nil {
+	if r == nil || !r.descriptor().Initialized() {
 		return encodeAnswer(nil, fmt.Errorf("%w: shard %d is not on node %d", ErrNoShard, f.shard, s.opts.NodeID))
 	}
 	out, err := s.serveForwarded(ctx, r, &f)

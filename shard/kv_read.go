@@ -127,3 +127,17 @@ func (kv *KV) Scan(id ShardID, start, end []byte, limit int) ([]KeyValue, error)
 	}
 	return out, nil
 }
+
+// approxBytes estimates the bytes shard d's data takes on disk.
+func (kv *KV) approxBytes(d *Descriptor) uint64 {
+	if err := kv.enter(); err != nil {
+		return 0
+	}
+	defer kv.life.RUnlock()
+	lo, hi := dataSpan(d)
+	n, err := kv.db.EstimateDiskUsage(lo, hi)
+	if err != nil {
+		return 0
+	}
+	return n
+}
