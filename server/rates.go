@@ -99,7 +99,11 @@ func (rs *rateSampler) points() []RatePoint {
 	return out
 }
 
-// ServeHTTP is GET /api/rates.
+// ServeHTTP is GET /api/rates. Any origin may read it (CORS): a
+// dashboard served by one node sums the rates of every node, fetching
+// them from the other nodes' HTTP ports. It discloses nothing /metrics
+// does not.
 func (rs *rateSampler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Access-Control-Allow-Origin", "*")
 	writeJSON(w, http.StatusOK, RatesJSON{Node: rs.node, Points: rs.points()})
 }

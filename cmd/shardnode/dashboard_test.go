@@ -143,6 +143,9 @@ func checkGraphs(dom string) error {
 	if ops == nil || ops[1] == "0" {
 		return fmt.Errorf("throughput shown: %v, want > 0", ops)
 	}
+	if !strings.Contains(dom, "(3 of 3 nodes)") {
+		return fmt.Errorf("the rates are not summed over the 3 nodes")
+	}
 	return nil
 }
 
@@ -158,7 +161,7 @@ func TestDashboardChromium(t *testing.T) {
 	p := startProc(t, shardnodeBin, "local", "--data-dir", t.TempDir(), "--client-port", "0", "--http-port", "0",
 		"--shards", strconv.Itoa(shards), "--log-level", "warn")
 	lines := p.waitLine(t, "ready:", 60*time.Second)
-	resp, _ := addrs(t, lines)
+	resp, https := addrs(t, lines)
 	url := ""
 	for _, l := range lines {
 		if u, ok := strings.CutPrefix(l, "dashboard: "); ok {
@@ -168,7 +171,7 @@ func TestDashboardChromium(t *testing.T) {
 	if !strings.HasPrefix(url, "http://127.0.0.1:") {
 		t.Fatalf("no dashboard URL in %q", lines)
 	}
-	stop := watchUnderLoad(t, resp[0], url)
+	stop := watchUnderLoad(t, resp[0], https)
 	defer stop()
 
 	dom := domUntil(t, bin, url, func(dom string) error {
@@ -226,13 +229,13 @@ func shardHolding(t *testing.T, dashboard, key string) uint64 {
 	return 0
 }
 
-// watchUnderLoad writes through the node at respAddr and polls its
-// /api/rates once a second, as an open dashboard does, until the
-// returned stop is called; it returns once the rates show a series with
-// writes in it. NB: the browser runs on virtual time, so its own polls
-// come too close together to add points; this real-time watcher is what
-// gives the graph its series.
-func watchUnderLoad(t *testing.T, respAddr, dashboard string) (stop func()) {
+// watchUnderLoad writes through the node at respAddr and polls every
+// node's /api/rates once a second, as an open dashboard does, until the
+// returned stop is called; it returns once every node has a series and
+// the writes show in the cluster's rate. NB: the browser runs on virtual
+// time, so its own polls come too close together to add points; this
+// real-time watcher is what gives the graph its series.
+func watchUnderLoad(t *testing.T, respAddr string, httpAddrs []string) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -252,12 +255,7 @@ func watchUnderLoad(t *testing.T, respAddr, dashboard string) (stop func()) {
 		defer tick.Stop()
 		signalled := false
 		for {
-			var r server.RatesJSON
-			if resp, err := http.Get(dashboard + "api/rates"); err == nil {
-				_ = json.NewDecoder(resp.Body).Decode(&r)
-				_ = resp.Body.Close()
-			}
-			if n := len(r.Points); n >= 3 && r.Points[n-1].Writes > 0 && !signalled {
+			if pollRates(httpAddrs) && !signalled {
 				close(ready)
 				signalled = true
 			}
@@ -274,7 +272,30 @@ func watchUnderLoad(t *testing.T, respAddr, dashboard string) (stop func()) {
 	case <-ready:
 	case <-time.After(60 * time.Second):
 		stop()
-		t.Fatal("no write rate on /api/rates after 60s of writes")
+		t.Fatal("no write rate on the nodes' /api/rates after 60s of writes")
 	}
 	return stop
+}
+
+// pollRates polls every node's /api/rates once and reports whether each
+// has a series of 3 points or more and the latest points show writes.
+func pollRates(httpAddrs []string) bool {
+	c := http.Client{Timeout: 5 * time.Second}
+	all, writes := true, 0.0
+	for _, a := range httpAddrs {
+		var r server.RatesJSON
+		resp, err := c.Get("http://" + a + "/api/rates")
+		if err != nil {
+			all = false
+			continue
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&r)
+		_ = resp.Body.Close()
+		if n := len(r.Points); n >= 3 {
+			writes += r.Points[n-1].Writes
+		} else {
+			all = false
+		}
+	}
+	return all && writes > 0
 }

@@ -152,17 +152,43 @@ function sparkline(svg, values) {
   svg.dataset.points = values.length;
 }
 
-function renderRates(r) {
-  for (const el of document.querySelectorAll(".self")) el.textContent = String(r.node);
-  const last = r.points[r.points.length - 1];
-  $("ops-now").textContent = last ? last.ops_per_sec.toFixed(0) : "–";
-  $("fsyncs-now").textContent = last ? last.fsyncs_per_sec.toFixed(0) : "–";
-  sparkline($("ops-graph"), r.points.map((p) => p.ops_per_sec));
-  sparkline($("fsyncs-graph"), r.points.map((p) => p.fsyncs_per_sec));
+// sumSeries adds up the nodes' series point by point, aligned on their
+// latest points (each node samples when polled, so their points match up
+// in time to within a poll).
+function sumSeries(series, field) {
+  const n = Math.min(...series.map((s) => s.length));
+  const out = [];
+  for (let k = 0; k < n; k++) {
+    let v = 0;
+    for (const s of series) v += s[s.length - n + k][field];
+    out.push(v);
+  }
+  return out;
 }
 
-async function getJSON(path) {
-  const resp = await fetch(path, { cache: "no-store" });
+// renderRates draws the cluster's rates: the sum of every node whose
+// /api/rates answered (got) out of the nodes asked (asked).
+function renderRates(got, asked) {
+  const series = got.map((r) => r.points);
+  const ops = series.length ? sumSeries(series, "ops_per_sec") : [];
+  const fsyncs = series.length ? sumSeries(series, "fsyncs_per_sec") : [];
+  for (const el of document.querySelectorAll(".rate-nodes")) {
+    el.textContent = "(" + got.length + " of " + asked + " nodes)";
+  }
+  $("ops-now").textContent = ops.length ? ops[ops.length - 1].toFixed(0) : "–";
+  $("fsyncs-now").textContent = fsyncs.length ? fsyncs[fsyncs.length - 1].toFixed(0) : "–";
+  sparkline($("ops-graph"), ops);
+  sparkline($("fsyncs-graph"), fsyncs);
+}
+
+// PEER_TIMEOUT_MS bounds the wait for another node's rates: a node that
+// is down must not hold up the page.
+const PEER_TIMEOUT_MS = 800;
+
+async function getJSON(path, timeoutMs) {
+  const opts = { cache: "no-store" };
+  if (timeoutMs) opts.signal = AbortSignal.timeout(timeoutMs);
+  const resp = await fetch(path, opts);
   const body = await resp.json();
   if (!resp.ok) throw new Error(body.error || resp.statusText);
   return body;
@@ -170,10 +196,13 @@ async function getJSON(path) {
 
 async function poll() {
   try {
-    const [c, r] = await Promise.all([getJSON("/api/cluster"), getJSON("/api/rates")]);
+    const [c, own] = await Promise.all([getJSON("/api/cluster"), getJSON("/api/rates")]);
     view.cluster = c;
     render();
-    renderRates(r);
+    const others = c.nodes.filter((n) => n.id !== own.node && n.http_addr);
+    const results = await Promise.allSettled(others.map((n) => getJSON("http://" + n.http_addr + "/api/rates", PEER_TIMEOUT_MS)));
+    const got = [own].concat(results.filter((r) => r.status === "fulfilled").map((r) => r.value));
+    renderRates(got, c.nodes.length);
     $("status").textContent = "updated " + new Date().toLocaleTimeString();
     $("status").className = "muted";
     document.body.dataset.loaded = "yes";
