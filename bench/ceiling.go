@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -24,6 +25,7 @@ const (
 // channel.
 type groupLog struct {
 	f      *os.File
+	size   int64 // of the ring
 	off    int64
 	notify chan struct{}
 	mu     struct {
@@ -94,7 +96,7 @@ func (l *groupLog) run(stop <-chan struct{}) {
 }
 
 func (l *groupLog) write(p []byte) error {
-	if l.off+int64(len(p)) > ceilingFileBytes {
+	if l.off+int64(len(p)) > l.size {
 		l.off = 0
 	}
 	if _, err := l.f.WriteAt(p, l.off); err != nil {
@@ -105,14 +107,14 @@ func (l *groupLog) write(p []byte) error {
 }
 
 // openRing creates the ring file under dir, zero-filled and synced.
-func openRing(dir string) (*os.File, error) {
+func openRing(dir string, size int64) (*os.File, error) {
 	f, err := os.CreateTemp(dir, "ceiling-")
 	if err != nil {
 		return nil, err
 	}
 	_ = os.Remove(f.Name()) // unlinked: gone when closed
 	zeros := make([]byte, 1<<20)
-	for off := int64(0); off < ceilingFileBytes; off += int64(len(zeros)) {
+	for off := int64(0); off < size; off += int64(len(zeros)) {
 		if _, err := f.WriteAt(zeros, off); err != nil {
 			f.Close()
 			return nil, err
@@ -151,11 +153,12 @@ func runLogs(ctx context.Context, cfg config, s step, n int) (Result, error) {
 		}
 	}()
 	for range n {
-		f, err := openRing(cfg.dir)
+		size := cmp.Or(cfg.ringBytes, ceilingFileBytes)
+		f, err := openRing(cfg.dir, size)
 		if err != nil {
 			return Result{}, fmt.Errorf("ceiling file: %w", err)
 		}
-		l := &groupLog{f: f, notify: make(chan struct{}, 1)}
+		l := &groupLog{f: f, size: size, notify: make(chan struct{}, 1)}
 		l.mu.open = newLogBatch(make([]byte, 0, 64<<10))
 		logs = append(logs, l)
 		wg.Go(func() { l.run(stop) })

@@ -14,6 +14,7 @@ import (
 	"github.com/flotilladb/flotilla/raftgroup/raftpb"
 	"github.com/flotilladb/flotilla/shard"
 	"github.com/flotilladb/flotilla/transport"
+	"github.com/flotilladb/flotilla/wal"
 )
 
 // clusterNodes is the size of the in-process cluster: three replicas per
@@ -123,7 +124,7 @@ func (c *cluster) openStore(ctx context.Context, i int, h *lateHandler) error {
 	s, err := shard.Open(ctx, shard.Options{
 		Dir: filepath.Join(c.dir, fmt.Sprintf("node%d", id)), NodeID: id,
 		Peers: c.peers, SplitKeys: c.ks.splitKeys(), Logger: c.cfg.logger, Workers: c.cfg.workers,
-		Transport: c.trs[i],
+		Transport: c.trs[i], WAL: wal.Options{SegmentBytes: c.cfg.walSegmentBytes},
 	})
 	if err != nil {
 		return fmt.Errorf("opening node %d: %w", id, err)

@@ -123,7 +123,7 @@ func randomKeys(seed uint64, n int) []uint32 {
 // readFraction(s.workload) and otherwise writes, both over keys written
 // before the window, so that every read finds its key.
 func runMixed(ctx context.Context, cfg config, s step) (Result, error) {
-	c, rt, keys, err := preloaded(ctx, cfg, s, readKeys(s.groups))
+	c, rt, keys, err := preloaded(ctx, cfg, s, cfg.preloadKeys(readKeys(s.groups)))
 	if err != nil {
 		return Result{}, err
 	}
@@ -150,7 +150,7 @@ func scanKeys(groups int) int { return min(max(64*groups, 4096), 1<<16) }
 // cfg.scanLimit pairs from a random key, over keys written before the
 // window. A scan walks shards in key order from the one holding its start.
 func runScan(ctx context.Context, cfg config, s step) (Result, error) {
-	c, rt, _, err := preloaded(ctx, cfg, s, scanKeys(s.groups))
+	c, rt, _, err := preloaded(ctx, cfg, s, cfg.preloadKeys(scanKeys(s.groups)))
 	if err != nil {
 		return Result{}, err
 	}
@@ -172,7 +172,7 @@ func runScan(ctx context.Context, cfg config, s step) (Result, error) {
 			})
 		}
 	})
-	res.Note = fmt.Sprintf("scans of up to %d pairs over %d keys", cfg.scanLimit, scanKeys(s.groups))
+	res.Note = fmt.Sprintf("scans of up to %d pairs over %d keys", cfg.scanLimit, cfg.preloadKeys(scanKeys(s.groups)))
 	return res, err
 }
 
@@ -183,7 +183,7 @@ func readKeys(groups int) int { return min(max(8*groups, 4096), 1<<16) }
 // runRead: every client does linearizable Gets of keys written before
 // the window.
 func runRead(ctx context.Context, cfg config, s step) (Result, error) {
-	c, rt, keys, err := preloaded(ctx, cfg, s, readKeys(s.groups))
+	c, rt, keys, err := preloaded(ctx, cfg, s, cfg.preloadKeys(readKeys(s.groups)))
 	if err != nil {
 		return Result{}, err
 	}

@@ -30,6 +30,7 @@ func run() error {
 	size := flag.String("size", "16", "value bytes; a list sweeps")
 	logMB := flag.String("logmb", "64", "recovery: megabytes of WAL to write before the restart; a list sweeps")
 	scanLimit := flag.Int("scanlimit", 100, "scan: pairs per scan")
+	keys := flag.Int("keys", 0, "read, mixed and scan: keys written before the window (0: 8 per shard for read and mixed, 64 for scan, within [4096, 65536])")
 	duration := flag.Duration("duration", 15*time.Second, "measured window of each result (after a warm-up of a tenth of it, at most 3s)")
 	addrs := flag.String("addrs", "", "RESP addresses of a running cluster, comma-separated: run the workload through a Redis client against it instead of the in-process cluster")
 	out := flag.String("out", "", "directory for results.jsonl, results.md and the SVG plots (empty: only print the JSON lines)")
@@ -41,7 +42,7 @@ func run() error {
 	verbose := flag.Bool("v", false, "log the stores' warnings to stderr")
 	flag.Parse()
 
-	cfg := config{scanLimit: *scanLimit, duration: *duration, dir: *dir, seed: *seed, workers: *workers}
+	cfg := config{scanLimit: *scanLimit, keys: *keys, duration: *duration, dir: *dir, seed: *seed, workers: *workers}
 	var err error
 	if cfg.groups, err = intList("-groups", *groups, 1); err != nil {
 		return err
@@ -55,8 +56,8 @@ func run() error {
 	if cfg.logMBs, err = intList("-logmb", *logMB, 1); err != nil {
 		return err
 	}
-	if *duration <= 0 || *scanLimit < 1 {
-		return errors.New("-duration must be positive and -scanlimit at least 1")
+	if *duration <= 0 || *scanLimit < 1 || *keys < 0 {
+		return errors.New("-duration must be positive, -scanlimit at least 1 and -keys at least 0")
 	}
 	if *addrs != "" {
 		cfg.addrs = strings.Split(*addrs, ",")

@@ -150,9 +150,9 @@ func runRESP(ctx context.Context, cfg config, s step) (Result, error) {
 	n := 0
 	switch s.workload {
 	case "read", "mixed90", "mixed50":
-		n = readKeys(s.groups)
+		n = cfg.preloadKeys(readKeys(s.groups))
 	case "scan":
-		n = scanKeys(s.groups)
+		n = cfg.preloadKeys(scanKeys(s.groups))
 	}
 	keys := randomKeys(cfg.seed, n)
 	if err := rc.preload(ctx, keys, s.size, s.clients); err != nil {

@@ -14,14 +14,28 @@ type config struct {
 	groups, clients, sizes []int // sweeps: each scenario takes what it uses
 	logMBs                 []int // recovery: WAL megabytes to write
 	scanLimit              int
+	keys                   int // keys written before read, mixed and scan; 0: by shard count
 	duration               time.Duration
 	dir                    string // parent of the data directories; "" for the system's temp dir
 	seed                   uint64
 	workers                int // shard.Options.Workers; 0 for the store's default
 	addrs                  []string
-	logger                 *slog.Logger
-	prof                   *profiler
-	progress               *progress
+	// walSegmentBytes and ringBytes shrink the WAL's preallocated
+	// segments and the ceiling's ring for the smoke test (0: defaults),
+	// which otherwise spends its time writing zeros.
+	walSegmentBytes, ringBytes int64
+	logger                     *slog.Logger
+	prof                       *profiler
+	progress                   *progress
+}
+
+// preloadKeys returns how many keys to write before a read, mixed or
+// scan window: cfg.keys if set, else byShards.
+func (c config) preloadKeys(byShards int) int {
+	if c.keys > 0 {
+		return c.keys
+	}
+	return byShards
 }
 
 // warmup is the unmeasured time before each window.

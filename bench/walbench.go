@@ -23,7 +23,7 @@ func runWAL(ctx context.Context, cfg config, s step) (Result, error) {
 		return Result{}, err
 	}
 	defer os.RemoveAll(dir)
-	w, err := wal.Open(wal.Options{Dir: dir, Logger: cfg.logger})
+	w, err := wal.Open(wal.Options{Dir: dir, Logger: cfg.logger, SegmentBytes: cfg.walSegmentBytes})
 	if err != nil {
 		return Result{}, err
 	}
