@@ -12,7 +12,7 @@ import (
 // TestDeterministic: the same snapshot in any order gives the same actions,
 // and Plan leaves its input as it found it.
 func TestDeterministic(t *testing.T) {
-	for _, seed := range seeds(t, 50) {
+	for _, seed := range seeds(50, 10) {
 		m := newModel(seed, testConfig(), 6, 200, 3, true)
 		r := m.rng
 		m.setState(2, Dead, 2*time.Minute)
