@@ -49,35 +49,6 @@ type planner struct {
 	actions []Action
 }
 
-// counts reports whether a move end on node n counts against
-// MaxMovesPerNode: a lost node does no work in a move, so moves off it are
-// limited by their targets and by MaxMoves alone.
-func (p *planner) counts(n int) bool { return n >= 0 && !p.nodes[n].lost }
-
-// canMove reports whether a move between from and to (either may be -1)
-// fits within the move limits.
-func (p *planner) canMove(from, to int) bool {
-	if p.moves >= p.cfg.MaxMoves {
-		return false
-	}
-	for _, n := range [2]int{from, to} {
-		if p.counts(n) && p.movesPerNode[n] >= p.cfg.MaxMovesPerNode {
-			return false
-		}
-	}
-	return true
-}
-
-// charge counts a move between from and to against the limits.
-func (p *planner) charge(from, to int) {
-	p.moves++
-	for _, n := range [2]int{from, to} {
-		if p.counts(n) {
-			p.movesPerNode[n]++
-		}
-	}
-}
-
 // emit records an action for shard s and updates the counts as if it had
 // finished. Moves must have been checked with canMove first.
 func (p *planner) emit(kind ActionKind, s *shardInfo, from, to int, reason string) {
@@ -108,51 +79,4 @@ func (p *planner) emit(kind ActionKind, s *shardInfo, from, to int, reason strin
 	case kind == Split:
 		p.splits++
 	}
-}
-
-// pickTarget returns the best Live node for a new replica of s whose move
-// (from -> target, from may be -1) fits the limits, or -1. exists reports
-// whether some Live node could take the replica were the limits not full.
-// Best is fewest replicas, then most capacity, then lowest ID.
-func (p *planner) pickTarget(s *shardInfo, from int) (target int, exists bool) {
-	target = -1
-	for _, n := range p.live {
-		if s.holds(n) {
-			continue
-		}
-		exists = true
-		if !p.canMove(from, n) {
-			continue
-		}
-		if target < 0 || p.betterTarget(n, target) {
-			target = n
-		}
-	}
-	return target, exists
-}
-
-// betterTarget reports whether a is a better target for a replica than b.
-func (p *planner) betterTarget(a, b int) bool {
-	if p.replicas[a] != p.replicas[b] {
-		return p.replicas[a] < p.replicas[b]
-	}
-	if p.nodes[a].capacity != p.nodes[b].capacity {
-		return p.nodes[a].capacity > p.nodes[b].capacity
-	}
-	return a < b
-}
-
-// pickLeader returns the Live voter of s, other than its leader, with the
-// fewest leaderships (then lowest ID), or -1.
-func (p *planner) pickLeader(s *shardInfo) int {
-	best := -1
-	for _, v := range s.voters {
-		if v == s.leader || !p.nodes[v].live {
-			continue
-		}
-		if best < 0 || p.leaders[v] < p.leaders[best] {
-			best = v
-		}
-	}
-	return best
 }

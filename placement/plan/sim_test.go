@@ -193,29 +193,7 @@ func simRandom(t *testing.T, seed uint64) {
 				s.SizeBytes = 600 << 20
 			}
 		}
-		id := m.c.Nodes[r.IntN(len(m.c.Nodes))].ID
-		var what string
-		switch k := r.IntN(6); {
-		case k == 0 || liveNodes(m.c) < 3:
-			m.c.Nodes = append(m.c.Nodes, Node{ID: nextNode})
-			what = fmt.Sprintf("node %d joins", nextNode)
-			nextNode++
-		case k == 1:
-			m.setState(id, Dead, 2*m.cfg.DeadTimeout)
-			what = fmt.Sprintf("node %d dies", id)
-		case k == 2:
-			m.setState(id, Suspect, m.cfg.DeadTimeout/2)
-			what = fmt.Sprintf("node %d is suspect", id)
-		case k == 3:
-			m.setState(id, Draining, 0)
-			what = fmt.Sprintf("node %d drains", id)
-		case k == 4:
-			m.setState(id, Decommissioned, 0)
-			what = fmt.Sprintf("node %d is decommissioned", id)
-		default:
-			m.setState(id, Live, 0)
-			what = fmt.Sprintf("node %d is live", id)
-		}
+		what := m.randomEvent(&nextNode)
 		steps := m.run(t, 5000, delay)
 		t.Logf("event %d: %s; fixed point after %d steps", event, what, steps)
 		if suspects(m.c) {
@@ -309,4 +287,34 @@ func ratesWithin(rates map[NodeID]float64, tol float64) (NodeID, bool) {
 		}
 	}
 	return 0, true
+}
+
+// randomEvent changes one node's state at random, or adds a node (always
+// when fewer than 3 are live), and says what it did.
+func (m *model) randomEvent(nextNode *NodeID) string {
+	r := m.rng
+	id := m.c.Nodes[r.IntN(len(m.c.Nodes))].ID
+	var what string
+	switch k := r.IntN(6); {
+	case k == 0 || liveNodes(m.c) < 3:
+		m.c.Nodes = append(m.c.Nodes, Node{ID: *nextNode})
+		what = fmt.Sprintf("node %d joins", *nextNode)
+		*nextNode++
+	case k == 1:
+		m.setState(id, Dead, 2*m.cfg.DeadTimeout)
+		what = fmt.Sprintf("node %d dies", id)
+	case k == 2:
+		m.setState(id, Suspect, m.cfg.DeadTimeout/2)
+		what = fmt.Sprintf("node %d is suspect", id)
+	case k == 3:
+		m.setState(id, Draining, 0)
+		what = fmt.Sprintf("node %d drains", id)
+	case k == 4:
+		m.setState(id, Decommissioned, 0)
+		what = fmt.Sprintf("node %d is decommissioned", id)
+	default:
+		m.setState(id, Live, 0)
+		what = fmt.Sprintf("node %d is live", id)
+	}
+	return what
 }
