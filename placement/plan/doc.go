@@ -8,8 +8,9 @@
 // # Contract
 //
 // Plan starts no goroutines, reads no clock, does no I/O and keeps no state
-// between calls. The same input gives the same actions in the same order;
-// every tie is broken by the lower ID. Bad input never panics: duplicate
+// between calls, so it is safe for concurrent use and never needs a lock.
+// It never modifies its input. The same input, in any order, gives the same
+// actions in the same order; every tie is broken by the lower ID. Bad input never panics: duplicate
 // nodes or shards (the first wins), node ID 0, duplicate or overlapping
 // voters and learners, a leader that is not a voter (treated as unknown),
 // negative, NaN or infinite request rates (treated as 0). A node a shard
@@ -52,18 +53,27 @@
 //     moves to the best Live node, or, when no Live node could take it, is
 //     removed if the shard keeps min(target, Live nodes) up voters and a
 //     quorum.
-//  3. Split: a shard (never the meta shard) whose size reaches
-//     SplitSizeBytes or whose request rate reaches SplitRequestsPerSec,
-//     furthest past its threshold first.
-//  4. Replica balance: move a voter from a Live node with more replicas to
-//     one with fewer, as the band rule below allows, choosing a healthy
-//     shard (as many voters as it can have, all Live) that the source does
-//     not lead, then the smallest.
-//  5. Leader balance: transfer a leadership the same way between Live
-//     voters of the shard.
-//  6. Load balance (Config.BalanceLoad): transfer leaderships so that the
-//     request rates Live nodes serve as leaders come within Tolerance of
-//     their mean, without pushing any leader count out of its band.
+//  3. Split: a shard (never the meta shard, nor one without a quorum)
+//     whose size reaches SplitSizeBytes or whose request rate reaches
+//     SplitRequestsPerSec, furthest past its threshold first.
+//  4. Replica balance: move a voter from the fullest Live node to the
+//     emptiest that the band rule below allows and the limits let in,
+//     choosing a healthy shard (as many voters as it can have, all Live, no
+//     learners) that the source does not lead, then the smallest, then the
+//     lowest ID. Shards that are being repaired or drained wait.
+//  5. Leader balance: transfer a leadership the same way, from the Live
+//     node leading the most shards to the Live voter of one of them that
+//     leads the fewest.
+//  6. Load balance (Config.BalanceLoad): a node's load is the sum of the
+//     request rates of the shards it leads. While a Live node's load is
+//     more than Tolerance from the mean (no rounding: rates are not
+//     counts), transfer a leadership of rate r from a node with load a to
+//     a voter with load b only when r < a-b, so that the sum of squared
+//     loads strictly falls and nothing oscillates, and only when both
+//     leader counts stay in their band, so that load balance never undoes
+//     leader balance. When the leader band blocks every single transfer,
+//     two nodes swap a busier and a quieter leadership. A shard hotter than
+//     every gap stays; splitting is its remedy.
 //
 // The best Live node for a new replica holds no replica of the shard, fits
 // within the move limits, and has the fewest replicas, then the most
@@ -78,6 +88,8 @@
 // from a shard with more up voters than it can have, and only while the
 // rest keep a majority up. A shard without a quorum of up voters is left
 // alone, since no change could commit.
+//
+// Drain transfers go to the Live voter with the fewest leaderships.
 //
 // # Move limits
 //
@@ -108,4 +120,13 @@
 // leadership can only go to a voter of its shard, so the leader band is
 // reached as far as the placement allows (always, in practice, once
 // replicas are balanced).
+//
+// # Tests
+//
+// Table tests state each rule in a small cluster notation; the scripts in
+// testdata/scripts print each decision with its reason; the simulations
+// apply Plan's actions to a model cluster step by step, through node
+// joins, deaths, drains and slow moves, check every step's actions against
+// the safety rules and limits, and require a fixed point within a bound
+// where every goal above holds.
 package plan

@@ -105,7 +105,7 @@ func (p *planner) replaceLost(s *shardInfo, lost int) {
 // pickExcess returns the voter of s to remove when s has more voters than
 // its target: one on a node that is not up, else one on a Draining node,
 // else the non-leader Live voter on the node with the most replicas (then
-// the highest ID); -1 when removing an up voter would leave s with fewer up
+// the lowest ID); -1 when removing an up voter would leave s with fewer up
 // voters than its target or without a quorum of up voters.
 func (p *planner) pickExcess(s *shardInfo) int {
 	best, bestRank := -1, 0
@@ -120,7 +120,7 @@ func (p *planner) pickExcess(s *shardInfo) int {
 		case v != s.leader:
 			rank = 1
 		}
-		if best < 0 || rank > bestRank || rank == bestRank && p.replicas[v] >= p.replicas[best] {
+		if best < 0 || rank > bestRank || rank == bestRank && p.replicas[v] > p.replicas[best] {
 			best, bestRank = v, rank
 		}
 	}

@@ -116,6 +116,15 @@ func TestRepair(t *testing.T) {
 			shard 4 voters=1,3,4 leader=1`,
 		want: `remove-replica 1 from=3`,
 	}, {
+		name: "excess voter: among equally full nodes, the lowest ID that does not lead",
+		cluster: `
+			node 1
+			node 2
+			node 3
+			node 4
+			shard 1 voters=1,2,3,4 leader=1`,
+		want: `remove-replica 1 from=2`,
+	}, {
 		name: "learner with no move in flight is removed",
 		cluster: `
 			node 1

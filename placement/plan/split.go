@@ -4,7 +4,8 @@ import "slices"
 
 // split plans splits of the shards whose size or request rate has reached
 // its threshold, the furthest past its threshold first (then by ID), at
-// most MaxSplits per call. The meta shard is never split. The planner
+// most MaxSplits per call. The meta shard is never split, nor a shard
+// without a quorum of up voters (the split could not commit). The planner
 // cannot see keys: the driver picks the split key.
 func (p *planner) split() {
 	if p.cfg.SplitSizeBytes == 0 && p.cfg.SplitRequestsPerSec == 0 {
@@ -18,7 +19,7 @@ func (p *planner) split() {
 	var cs []candidate
 	for i := range p.shards {
 		s := &p.shards[i]
-		if !s.free() || s.meta {
+		if !s.free() || s.meta || !s.hasQuorum() {
 			continue
 		}
 		c := candidate{i: i}
