@@ -124,12 +124,23 @@ func TestBalanceLoad(t *testing.T) {
 		cluster: `
 			node 1
 			node 2
-			shard 1 voters=1,2 leader=1 rps=10
-			shard 2 voters=1,2 leader=2 rps=1`,
+			shard 1 voters=1,2 leader=1 rps=1000
+			shard 2 voters=1,2 leader=2 rps=100`,
 		cfg:  Config{Replicas: 2},
 		want: ``,
 	}, {
 		name: "a shard hotter than the gap stays; a cooler one moves",
+		cluster: `
+			node 1
+			node 2
+			shard 1 voters=1,2 leader=1 rps=1000
+			shard 2 voters=1,2 leader=1 rps=100
+			shard 3 voters=1,2 leader=2 rps=100
+			shard 4 voters=1,2 leader=2 rps=100`,
+		cfg:  Config{Replicas: 2, BalanceLoad: true},
+		want: `transfer-leader 2 from=1 to=2`,
+	}, {
+		name: "within MinLoadGap of the mean: nothing, however far in percent",
 		cluster: `
 			node 1
 			node 2
@@ -138,14 +149,14 @@ func TestBalanceLoad(t *testing.T) {
 			shard 3 voters=1,2 leader=2 rps=1
 			shard 4 voters=1,2 leader=2 rps=1`,
 		cfg:  Config{Replicas: 2, BalanceLoad: true},
-		want: `transfer-leader 2 from=1 to=2`,
+		want: ``,
 	}, {
 		name: "leader counts at the band's edge: hot and cold leaderships swap",
 		cluster: `
 			node 1
 			node 2
-			shards 1-10 voters=1,2 leader=1 rps=10
-			shards 11-20 voters=1,2 leader=2 rps=1`,
+			shards 1-10 voters=1,2 leader=1 rps=1000
+			shards 11-20 voters=1,2 leader=2 rps=100`,
 		cfg: Config{Replicas: 2, BalanceLoad: true, Tolerance: 0.05},
 		want: `
 			transfer-leader 1 from=1 to=2

@@ -42,6 +42,12 @@ type Config struct {
 	// BalanceLoad turns on leadership transfers that even out the request
 	// rates the leaders serve. Default off.
 	BalanceLoad bool
+	// MinLoadGap is the smallest distance from the mean load, in requests
+	// per second, that BalanceLoad acts on: a node is left alone while its
+	// load is within max(Tolerance*mean, MinLoadGap) of the mean, so that
+	// a lightly loaded cluster does not chase noise in measured rates.
+	// Default 100; must not be negative (a tiny value turns it off).
+	MinLoadGap float64
 	// SplitSizeBytes splits a shard whose size reaches it. 0 never splits
 	// on size.
 	SplitSizeBytes uint64
@@ -60,6 +66,7 @@ const (
 	DefaultMaxMoves           = 8
 	DefaultMaxLeaderTransfers = 32
 	DefaultMaxSplits          = 8
+	DefaultMinLoadGap         = 100.0
 )
 
 // EnsureDefaults replaces every zero field that has a default with it.
@@ -88,6 +95,9 @@ func (c *Config) EnsureDefaults() {
 	if c.MaxSplits == 0 {
 		c.MaxSplits = DefaultMaxSplits
 	}
+	if c.MinLoadGap == 0 {
+		c.MinLoadGap = DefaultMinLoadGap
+	}
 }
 
 // Validate reports the first field out of its bounds. Zero fields are
@@ -110,6 +120,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("plan: MaxLeaderTransfers %d is negative", c.MaxLeaderTransfers)
 	case c.MaxSplits < 0:
 		return fmt.Errorf("plan: MaxSplits %d is negative", c.MaxSplits)
+	case math.IsNaN(c.MinLoadGap) || c.MinLoadGap < 0:
+		return errors.New("plan: MinLoadGap is negative or NaN")
 	case math.IsNaN(c.SplitRequestsPerSec) || c.SplitRequestsPerSec < 0:
 		return errors.New("plan: SplitRequestsPerSec is negative or NaN")
 	}
@@ -120,8 +132,8 @@ func (c Config) Validate() error {
 func (c Config) String() string {
 	return fmt.Sprintf("Replicas=%d MetaReplicas=%d DeadTimeout=%v Tolerance=%g "+
 		"MaxMovesPerNode=%d MaxMoves=%d MaxLeaderTransfers=%d MaxSplits=%d "+
-		"BalanceLoad=%t SplitSizeBytes=%d SplitRequestsPerSec=%g",
+		"BalanceLoad=%t MinLoadGap=%g SplitSizeBytes=%d SplitRequestsPerSec=%g",
 		c.Replicas, c.MetaReplicas, c.DeadTimeout, c.Tolerance,
 		c.MaxMovesPerNode, c.MaxMoves, c.MaxLeaderTransfers, c.MaxSplits,
-		c.BalanceLoad, c.SplitSizeBytes, c.SplitRequestsPerSec)
+		c.BalanceLoad, c.MinLoadGap, c.SplitSizeBytes, c.SplitRequestsPerSec)
 }

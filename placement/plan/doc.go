@@ -66,8 +66,8 @@
 //     leads the fewest.
 //  6. Load balance (Config.BalanceLoad): a node's load is the sum of the
 //     request rates of the shards it leads. While a Live node's load is
-//     more than Tolerance from the mean (no rounding: rates are not
-//     counts), transfer a leadership of rate r from a node with load a to
+//     further than max(Tolerance*mean, MinLoadGap) from the mean (no
+//     rounding: rates are not counts), transfer a leadership of rate r from a node with load a to
 //     a voter with load b only when r < a-b, so that the sum of squared
 //     loads strictly falls and nothing oscillates, and only when both
 //     leader counts stay in their band, so that load balance never undoes

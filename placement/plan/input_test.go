@@ -92,6 +92,7 @@ func garbage(seed uint64) (Cluster, Config) {
 		MaxLeaderTransfers:  r.IntN(5) - 1,
 		MaxSplits:           r.IntN(3) - 1,
 		BalanceLoad:         r.IntN(2) == 0,
+		MinLoadGap:          rates[r.IntN(len(rates))],
 		SplitSizeBytes:      r.Uint64() >> r.IntN(64),
 		SplitRequestsPerSec: rates[r.IntN(len(rates))],
 	}
@@ -149,7 +150,7 @@ func TestConfig(t *testing.T) {
 	var c Config
 	c.EnsureDefaults()
 	want := Config{Replicas: 3, MetaReplicas: 5, DeadTimeout: 5 * time.Minute, Tolerance: 0.1,
-		MaxMovesPerNode: 2, MaxMoves: 8, MaxLeaderTransfers: 32, MaxSplits: 8}
+		MaxMovesPerNode: 2, MaxMoves: 8, MaxLeaderTransfers: 32, MaxSplits: 8, MinLoadGap: 100}
 	if c != want {
 		t.Fatalf("defaults %v, want %v", c, want)
 	}
@@ -166,7 +167,8 @@ func TestConfig(t *testing.T) {
 	for _, bad := range []Config{
 		{Replicas: -1}, {MetaReplicas: -1}, {DeadTimeout: -1}, {Tolerance: -0.1}, {Tolerance: 1},
 		{Tolerance: math.NaN()}, {MaxMovesPerNode: -1}, {MaxMoves: -1}, {MaxLeaderTransfers: -1},
-		{MaxSplits: -1}, {SplitRequestsPerSec: -1}, {SplitRequestsPerSec: math.NaN()},
+		{MaxSplits: -1}, {MinLoadGap: -1}, {MinLoadGap: math.NaN()},
+		{SplitRequestsPerSec: -1}, {SplitRequestsPerSec: math.NaN()},
 	} {
 		if bad.Validate() == nil {
 			t.Errorf("%v validates", bad)

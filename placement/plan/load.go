@@ -3,8 +3,8 @@ package plan
 import "slices"
 
 // balanceLoad transfers leaderships so that the request rates the Live
-// nodes serve as leaders come within Tolerance of their mean (no rounding:
-// rates are not counts). A transfer of a shard with rate r from a node
+// nodes serve as leaders come within max(Tolerance*mean, MinLoadGap) of
+// their mean (no rounding: rates are not counts). A transfer of a shard with rate r from a node
 // serving a to one serving b < a is planned only when r < a-b, so it
 // strictly lowers the sum of squared rates (the spread cannot oscillate),
 // and only when it keeps both nodes' leader counts inside their band, so
@@ -26,7 +26,8 @@ func (p *planner) balanceLoad() {
 	}
 	mean := total / float64(len(p.live))
 	lb := p.leaderBand()
-	lo, hi := mean*(1-p.cfg.Tolerance), mean*(1+p.cfg.Tolerance)
+	gap := max(mean*p.cfg.Tolerance, p.cfg.MinLoadGap)
+	lo, hi := mean-gap, mean+gap
 	// minGain keeps float rounding from passing for progress.
 	minGain := 1e-9 * mean * mean
 	src := slices.Clone(p.live)
