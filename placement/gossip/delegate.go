@@ -73,8 +73,9 @@ func (d delegate) NotifyAlive(n *memberlist.Node) error {
 // of a join, on the other side's view of the cluster, and refuses the
 // merge if that view holds a foreign node or a live node whose NodeID
 // this side knows live at another address. On the joining side it also
-// notes whether the cluster remembers this node's ID as failed at another
-// address (a restart), so Join can re-announce it (see Gossip.Join).
+// notes whether the cluster remembers this node's ID as failed (not left)
+// at another address (a restart), so Join can re-announce it (see
+// Gossip.Join).
 func (d delegate) NotifyMerge(peers []*memberlist.Node) error {
 	g := d.g
 	for _, n := range peers {
@@ -96,7 +97,10 @@ func (d delegate) NotifyMerge(peers []*memberlist.Node) error {
 				g.log.Error("gossip: refusing to join", "err", err)
 				return err
 			}
-			g.noteStaleSelf()
+			// Left frees the name at once; Dead only after the reclaim time.
+			if n.State == memberlist.StateDead {
+				g.noteStaleSelf()
+			}
 			continue
 		}
 		if !live {
@@ -163,5 +167,7 @@ func (d delegate) NotifyLeave(n *memberlist.Node) {
 	}
 	left := m.leaving
 	m.leaving = false
-	d.g.table.gone(m, n.Address(), left, time.Now())
+	// The local node's own leave is recorded but not reported: its caller
+	// knows, and Leave is about to stop the callbacks anyway.
+	d.g.table.gone(m, n.Address(), left, n.Name != d.g.name, time.Now())
 }

@@ -45,7 +45,8 @@
 //     this node saw the changes, and never while this package holds a
 //     lock. The member table is updated before the event is queued, so a
 //     callback that reads Members, Member or Resolve sees its own event's
-//     change (or a newer one). The local node's own Join is the first event.
+//     change (or a newer one). The local node's own Join is the first event;
+//     its own departure is never reported.
 //   - Everything is bounded: at most [MaxPendingEvents] undelivered events
 //     (a pending Update is replaced by a newer one of the same member;
 //     beyond the bound events are dropped and logged, the table stays

@@ -347,4 +347,7 @@ func TestLifecycle(t *testing.T) {
 	if got := n.rec.all(); !slices.Equal(got, []string{"join 1"}) {
 		t.Errorf("events %v, want only its own join", got)
 	}
+	if m, _ := n.Member(1); m.State != Left {
+		t.Errorf("after Leave, the node sees itself %v, want left", m.State)
+	}
 }

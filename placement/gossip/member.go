@@ -68,6 +68,7 @@ type Events struct {
 	Update func(Member)
 	// Dead: a member failed (not a graceful leave).
 	Dead func(Member)
-	// Leave: a member left gracefully.
+	// Leave: a member left gracefully. The local node's own Leave is not
+	// reported.
 	Leave func(Member)
 }

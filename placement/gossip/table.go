@@ -99,8 +99,8 @@ func (t *table) update(meta Meta, addr string, now time.Time) {
 }
 
 // gone records that a member failed (left false) or left, and queues the
-// matching event.
-func (t *table) gone(meta Meta, addr string, left bool, now time.Time) {
+// matching event if notify.
+func (t *table) gone(meta Meta, addr string, left, notify bool, now time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.mu.closed {
@@ -112,7 +112,9 @@ func (t *table) gone(meta Meta, addr string, left bool, now time.Time) {
 		m.State, kind = Left, evLeave
 	}
 	t.setLocked(m)
-	t.enqueueLocked(event{kind: kind, m: m})
+	if notify {
+		t.enqueueLocked(event{kind: kind, m: m})
+	}
 }
 
 func (t *table) setLocked(m Member) {

@@ -23,7 +23,7 @@ func TestTableCoalescesUpdates(t *testing.T) {
 		m.Capacity = c
 		tb.update(m, "a:1", now)
 	}
-	tb.gone(testMeta(1), "a:1", false, now)
+	tb.gone(testMeta(1), "a:1", false, true, now)
 	m := testMeta(1)
 	m.Capacity = 9
 	tb.update(m, "a:2", now) // after Dead: a rejoin, not an update
@@ -80,7 +80,7 @@ func TestTableBoundsQueueAndGone(t *testing.T) {
 	tb = newTable()
 	for i := range maxGone + 5 {
 		m := Meta{NodeID: raftpb.NodeID(i + 1)}
-		tb.gone(m, "", i%2 == 0, now.Add(time.Duration(i)*time.Second))
+		tb.gone(m, "", i%2 == 0, true, now.Add(time.Duration(i)*time.Second))
 	}
 	tb.join(Member{Meta: Meta{NodeID: 1 << 20}, Since: now})
 	ms := tb.list()
