@@ -3,8 +3,11 @@ package gossip
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -349,5 +352,132 @@ func TestLifecycle(t *testing.T) {
 	}
 	if m, _ := n.Member(1); m.State != Left {
 		t.Errorf("after Leave, the node sees itself %v, want left", m.State)
+	}
+}
+
+func TestRejoinAfterLeave(t *testing.T) {
+	nodes := startCluster(t, 3)
+	if err := nodes[2].Leave(2 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 3*time.Second, "node 3 Left", stateIs(nodes[:2], 3, Left))
+	again := startNode(t, testMeta(3), nil)
+	if _, err := again.Join([]string{nodes[1].Addr()}); err != nil {
+		t.Fatalf("Join after Leave: %v", err)
+	}
+	waitFor(t, 5*time.Second, "node 3 back at its new address", func() string {
+		return allSeeAll([]*node{nodes[0], nodes[1], again})
+	})
+	// A left node's name is free at once: Join did not wait to announce again.
+	if strings.Contains(again.logs.String(), "announcing again") {
+		t.Errorf("Join waited for the reclaim time after a graceful leave:\n%s", again.logs.String())
+	}
+	// Each peer reported the leave, then the new incarnation's Join, and
+	// ends on a Join. (memberlist may first take stale gossip about the
+	// previous incarnation for news about the new one, which starts again
+	// at incarnation 1, and report a Dead that the new node refutes at
+	// once: see the package doc.)
+	waitFor(t, 5*time.Second, "a final Join of node 3 on every peer", func() string {
+		for _, n := range nodes[:2] {
+			evs := n.rec.all()
+			var of3 []string
+			for _, e := range evs {
+				if strings.HasSuffix(e, " 3") {
+					of3 = append(of3, e)
+				}
+			}
+			if len(of3) < 3 || !slices.Equal(of3[:3], []string{"join 3", "leave 3", "join 3"}) || of3[len(of3)-1] != "join 3" {
+				return fmt.Sprintf("node %d: %v", n.cfg.Meta.NodeID, of3)
+			}
+		}
+		return ""
+	})
+}
+
+func TestRestartOnSamePort(t *testing.T) {
+	nodes := startCluster(t, 3)
+	addr := nodes[2].Addr()
+	if err := nodes[2].Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 6*time.Second, "node 3 Dead", stateIs(nodes[:2], 3, Dead))
+	n := &node{rec: &recorder{}, logs: &syncBuffer{}}
+	g, err := New(Config{BindAddr: addr, Meta: testMeta(3), Profile: Loopback, Events: n.rec.callbacks(),
+		Logger: slog.New(slog.NewTextHandler(n.logs, nil))})
+	if err != nil {
+		t.Skipf("port %s taken since the shutdown: %v", addr, err)
+	}
+	n.Gossip = g
+	t.Cleanup(func() { _ = g.Shutdown() })
+	if _, err := g.Join([]string{nodes[0].Addr()}); err != nil {
+		t.Fatalf("Join: %v", err)
+	}
+	// Same name, same address, incarnation restarted from 1: memberlist
+	// accepts it once the node refutes the failure it hears about.
+	waitFor(t, 5*time.Second, "node 3 Alive again", func() string {
+		return allSeeAll([]*node{nodes[0], nodes[1], n})
+	})
+}
+
+// A callback sees the table at least as new as its own event.
+func TestCallbackSeesItsChange(t *testing.T) {
+	var self atomic.Pointer[Gossip]
+	var mu sync.Mutex
+	var problems []string
+	check := func(kind string, want State) func(Member) {
+		return func(m Member) {
+			g := self.Load()
+			if g == nil {
+				return // the local Join can run before New returns
+			}
+			got, ok := g.Member(m.NodeID)
+			if !ok || got.State != want || got.Meta != m.Meta {
+				mu.Lock()
+				problems = append(problems, fmt.Sprintf("%s %d: table has %+v", kind, m.NodeID, got))
+				mu.Unlock()
+			}
+		}
+	}
+	g, err := New(Config{
+		BindAddr: "127.0.0.1:0", Meta: testMeta(1), Profile: Loopback,
+		Events: Events{Join: check("join", Alive), Update: check("update", Alive), Leave: check("leave", Left)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	self.Store(g)
+	t.Cleanup(func() { _ = g.Shutdown() })
+	peer := startNode(t, testMeta(2), nil)
+	if _, err := peer.Join([]string{g.Addr()}); err != nil {
+		t.Fatal(err)
+	}
+	m := testMeta(2)
+	m.Draining = true
+	if err := peer.UpdateMeta(m); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "node 1 sees node 2 draining", func() string {
+		if got, _ := g.Member(2); !got.Draining {
+			return "not yet"
+		}
+		return ""
+	})
+	if err := peer.Leave(2 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 3*time.Second, "node 2 Left", func() string {
+		if got, _ := g.Member(2); got.State != Left {
+			return got.State.String()
+		}
+		return ""
+	})
+	// Shutdown waits for the last callback, so problems is final.
+	if err := g.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, p := range problems {
+		t.Error(p)
 	}
 }
