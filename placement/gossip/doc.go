@@ -110,17 +110,21 @@
 // with LAN (DEPENDENCIES.md). A Leave is seen within tens of
 // milliseconds: it returns once the leave is gossiped.
 //
-// A node restarted with the same NodeID on another address is accepted
-// once the others have declared its previous incarnation Dead (or Left)
-// and DeadNodeReclaimTime has passed since. Its Join notices when a seed
-// still remembers the old address as failed, waits the reclaim time and
-// announces the node again, so such a Join takes that much longer. If it
-// restarts before the others noticed the failure, Join fails with
+// A node restarted with the same NodeID on the same address takes over
+// its previous incarnation during its Join: the state exchange shows it
+// what the cluster holds about its name (alive with other metadata, or
+// failed, or left), and memberlist refutes that with a higher incarnation
+// number. On another address it is accepted once the others have
+// declared its previous incarnation Left, or Dead with DeadNodeReclaimTime
+// passed since. Its Join notices when a seed still remembers the old
+// address as Dead, waits the reclaim time and announces the node again,
+// so such a Join takes that much longer. If it restarts on another
+// address before the others noticed the failure, Join fails with
 // ErrNodeIDInUse until they do; the caller retries. memberlist compares
-// incarnation numbers, which restart from 1, so a restarted node may be
-// reported Dead once more while stale failure gossip about its previous
-// incarnation dies out; it refutes that at once and is reported Join
-// again.
+// incarnation numbers, which restart from 1, so a restarted (or left and
+// rejoined) node may be reported Dead once more while stale gossip about
+// its previous incarnation dies out; it refutes that at once and is
+// reported Join again (within a second with Loopback in the tests).
 //
 // All members' views converge by gossip and, for anything gossip missed,
 // by the periodic push/pull; joining through one seed settles in a few
