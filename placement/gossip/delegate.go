@@ -87,6 +87,11 @@ func (d delegate) NotifyMerge(peers []*memberlist.Node) error {
 		live := n.State == memberlist.StateAlive || n.State == memberlist.StateSuspect
 		addr := n.Address()
 		if n.Name == g.name {
+			if !g.joining() {
+				// The other side is joining through this node and holds
+				// an older view of it; memberlist refutes that itself.
+				continue
+			}
 			self := g.Addr()
 			if addr == self {
 				continue

@@ -44,6 +44,7 @@ type Gossip struct {
 	// join is what NotifyMerge noticed during the Join in progress.
 	join struct {
 		sync.Mutex
+		active    bool  // a Join is in progress
 		conflict  error // our NodeID is live elsewhere in a seed's view
 		staleSelf bool  // a seed remembers our NodeID as gone at another address
 	}
@@ -167,9 +168,9 @@ func (g *Gossip) Join(seeds []string) (int, error) {
 	if len(seeds) == 0 {
 		return 0, nil
 	}
-	g.resetJoinNotes()
+	g.startJoinNotes()
 	n, err := g.ml.Join(seeds)
-	conflict, stale := g.joinNotes()
+	conflict, stale := g.endJoinNotes()
 	if conflict != nil {
 		return n, conflict
 	}
@@ -230,16 +231,23 @@ func (g *Gossip) isSelf(seed, self, bindIP string) bool {
 	return bound.Equal(ip) || (bound.IsUnspecified() && ip.IsLoopback())
 }
 
-func (g *Gossip) resetJoinNotes() {
+func (g *Gossip) startJoinNotes() {
 	g.join.Lock()
 	defer g.join.Unlock()
-	g.join.conflict, g.join.staleSelf = nil, false
+	g.join.active, g.join.conflict, g.join.staleSelf = true, nil, false
 }
 
-func (g *Gossip) joinNotes() (error, bool) {
+func (g *Gossip) endJoinNotes() (conflict error, staleSelf bool) {
 	g.join.Lock()
 	defer g.join.Unlock()
+	g.join.active = false
 	return g.join.conflict, g.join.staleSelf
+}
+
+func (g *Gossip) joining() bool {
+	g.join.Lock()
+	defer g.join.Unlock()
+	return g.join.active
 }
 
 func (g *Gossip) noteJoinConflict(err error) {

@@ -481,3 +481,26 @@ func TestCallbackSeesItsChange(t *testing.T) {
 		t.Error(p)
 	}
 }
+
+func TestLANProfileJoins(t *testing.T) {
+	var nodes []*node
+	for id := raftpb.NodeID(1); id <= 2; id++ {
+		n := &node{rec: &recorder{}, logs: &syncBuffer{}}
+		g, err := New(Config{BindAddr: "127.0.0.1:0", Meta: testMeta(id), Events: n.rec.callbacks(),
+			Logger: slog.New(slog.NewTextHandler(n.logs, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.Gossip = g
+		t.Cleanup(func() { _ = g.Shutdown() })
+		nodes = append(nodes, n)
+	}
+	if _, err := nodes[1].Join([]string{nodes[0].Addr()}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "both LAN nodes see each other", func() string { return allSeeAll(nodes) })
+	if err := nodes[1].Leave(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "node 2 Left", stateIs(nodes[:1], 2, Left))
+}
