@@ -85,6 +85,7 @@ func (s *Store) Split(ctx context.Context, id ShardID, epoch uint64, key []byte,
 // Progress is the leader's view of a shard's replicas.
 type Progress struct {
 	Desc   Descriptor
+	Conf   raftpb.ConfState
 	Leader raftpb.NodeID
 	// Commit and Applied are the leader's; Match is each member's last
 	// log index known to match the leader's.
@@ -252,7 +253,7 @@ func (w *worker) status(r *replica, p *proposal) {
 		p.finish(nil, r.translate(errNotLeaderHere(r)))
 		return
 	}
-	pr := Progress{Desc: *r.descriptor(), Leader: w.s.opts.NodeID, Commit: st.HardState.Commit,
+	pr := Progress{Desc: *r.descriptor(), Conf: st.Config, Leader: w.s.opts.NodeID, Commit: st.HardState.Commit,
 		Applied: r.state.Applied, Joint: len(st.Config.VotersOutgoing) > 0, Match: map[raftpb.NodeID]raftpb.Index{}}
 	for id, ps := range st.Progress {
 		pr.Match[id] = ps.Match
@@ -265,7 +266,7 @@ func errNotLeaderHere(r *replica) error {
 }
 
 func marshalProgress(p Progress) []byte {
-	st := MarshalShardState(ShardState{Desc: p.Desc})
+	st := MarshalShardState(ShardState{Desc: p.Desc, ConfState: p.Conf})
 	b := binary.AppendUvarint(nil, uint64(len(st)))
 	b = append(b, st...)
 	j := uint64(0)
@@ -292,7 +293,7 @@ func unmarshalProgress(b []byte) (Progress, error) {
 	if err != nil {
 		return p, err
 	}
-	p.Desc = st.Desc
+	p.Desc, p.Conf = st.Desc, st.ConfState
 	b = b[k+int(n):]
 	next := func() (uint64, bool) {
 		v, k := binary.Uvarint(b)

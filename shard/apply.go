@@ -160,6 +160,8 @@ func (r *replica) refreshDesc() {
 	cp := d
 	r.desc.Store(&cp)
 	r.joint.Store(len(cs.VotersOutgoing) > 0)
+	ccs := cs.Clone()
+	r.conf.Store(&ccs)
 }
 
 func containsNode(ids []raftpb.NodeID, id raftpb.NodeID) bool {

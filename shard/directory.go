@@ -24,6 +24,9 @@ type Directory interface {
 	// Shards returns the shards intersecting [start, end) (end empty:
 	// unbounded) in key order.
 	Shards(start, end []byte) []Descriptor
+	// NoteLeader records that node answered a request for shard id as
+	// its leader (a hint for the next request).
+	NoteLeader(id ShardID, node raftpb.NodeID)
 }
 
 // maxForwardHops bounds how many nodes one request tries.
@@ -72,7 +75,7 @@ func (s *Store) forwardRound(ctx context.Context, id ShardID, req forwardRequest
 	candidates = append(candidates, d.Replicas...)
 	var lastErr error
 	retry := false
-	for len(candidates) > 0 && len(tried) < maxForwardHops {
+	for len(candidates) > 0 && len(tried) < max(maxForwardHops, len(d.Replicas)+1) {
 		to := candidates[0]
 		candidates = candidates[1:]
 		if to == s.opts.NodeID || containsNode(tried, to) {
@@ -83,6 +86,9 @@ func (s *Store) forwardRound(ctx context.Context, id ShardID, req forwardRequest
 		var nl *NotLeaderError
 		switch {
 		case err == nil:
+			if s.opts.Directory != nil {
+				s.opts.Directory.NoteLeader(id, to)
+			}
 			return out, false, nil
 		case errors.As(err, &nl):
 			retry = true

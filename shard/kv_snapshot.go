@@ -33,10 +33,13 @@ func (kv *KV) Snapshot(id ShardID) (ShardState, SnapshotSource, error) {
 		return ShardState{}, nil, fmt.Errorf("%w: shard %d", ErrShardNotHosted, id)
 	}
 	lo, hi := dataSpan(&d)
-	efos := kv.db.NewEventuallyFileOnlySnapshot([]pebble.KeyRange{
-		{Start: lo, End: hi},
-		{Start: metaKey(id), End: metaKeyEnd(id)},
-	})
+	ranges := []pebble.KeyRange{{Start: lo, End: hi}, {Start: metaKey(id), End: metaKeyEnd(id)}}
+	if keyspace(id) > kvMetaPrefix {
+		// The meta shard's data sorts after the state keys; pebble wants
+		// the ranges in order.
+		ranges[0], ranges[1] = ranges[1], ranges[0]
+	}
+	efos := kv.db.NewEventuallyFileOnlySnapshot(ranges)
 	st, raw, err := readSnapshotState(efos, id, &d)
 	if err != nil {
 		_ = efos.Close()

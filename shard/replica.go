@@ -56,6 +56,7 @@ type replica struct {
 	// desc is the descriptor as readers (routing) see it; joint says the
 	// membership is a joint configuration not yet left.
 	desc  atomic.Pointer[Descriptor]
+	conf  atomic.Pointer[raftpb.ConfState]
 	joint atomic.Bool
 
 	mu struct {

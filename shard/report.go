@@ -22,6 +22,9 @@ const (
 // ReplicaReport is one replica as its node reports it.
 type ReplicaReport struct {
 	Desc Descriptor
+	// Conf is the membership as this replica applied it (voters and
+	// learners apart).
+	Conf raftpb.ConfState
 	// Leader: this replica leads its shard.
 	Leader bool
 	// LeaderHint is the leader this replica knows of.
@@ -105,7 +108,7 @@ func (s *Store) localReport(sizes bool) []ReplicaReport {
 			continue
 		}
 		ld := raftpb.NodeID(r.leader.Load())
-		rep := ReplicaReport{Desc: *d, Leader: ld == s.opts.NodeID, LeaderHint: ld, Applied: raftpb.Index(r.appliedIdx.Load())}
+		rep := ReplicaReport{Desc: *d, Conf: *r.conf.Load(), Leader: ld == s.opts.NodeID, LeaderHint: ld, Applied: raftpb.Index(r.appliedIdx.Load())}
 		if sizes && s.kv != nil {
 			rep.Bytes = s.kv.approxBytes(d)
 		}
@@ -117,7 +120,7 @@ func (s *Store) localReport(sizes bool) []ReplicaReport {
 func encodeReport(rs []ReplicaReport) []byte {
 	b := binary.AppendUvarint(nil, uint64(len(rs)))
 	for _, r := range rs {
-		st := MarshalShardState(ShardState{Desc: r.Desc})
+		st := MarshalShardState(ShardState{Desc: r.Desc, ConfState: r.Conf})
 		b = binary.AppendUvarint(b, uint64(len(st)))
 		b = append(b, st...)
 		l := uint64(0)
@@ -161,7 +164,7 @@ func decodeReport(b []byte) ([]ReplicaReport, error) {
 				return nil, err
 			}
 		}
-		out = append(out, ReplicaReport{Desc: st.Desc, Leader: v[0] == 1, LeaderHint: raftpb.NodeID(v[1]),
+		out = append(out, ReplicaReport{Desc: st.Desc, Conf: st.ConfState, Leader: v[0] == 1, LeaderHint: raftpb.NodeID(v[1]),
 			Applied: raftpb.Index(v[2]), Bytes: v[3]})
 	}
 	if len(b) != 0 {

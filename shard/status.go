@@ -51,3 +51,13 @@ func (s *Store) Shards() []ShardStatus {
 	})
 	return out
 }
+
+// Hosts reports whether this node has an initialized replica of shard
+// id, and whether it leads it.
+func (s *Store) Hosts(id ShardID) (hosted, leader bool) {
+	r := s.replica(id)
+	if r == nil || !r.descriptor().Initialized() {
+		return false, false
+	}
+	return true, raftpb.NodeID(r.leader.Load()) == s.opts.NodeID
+}

@@ -1,0 +1,203 @@
+package placement
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/flotilladb/flotilla/raftgroup/raftpb"
+	"github.com/flotilladb/flotilla/shard"
+)
+
+// ErrMoveInFlight: another move of the same shard is in flight (recorded
+// in the meta shard); nothing was started.
+var ErrMoveInFlight = errors.New("placement: a move of this shard is already in flight")
+
+// execute carries out one move. Membership moves are recorded in the
+// meta shard for their whole life (the record is the shard's lock:
+// created only if absent), and every step is decided from the shard's
+// current membership as its leader reports it, so running the same move
+// again after a crash of any node, the driver's included, picks up where
+// it stopped:
+//
+//  1. the target is not a member: prepare it, add it as a learner;
+//  2. the learner lags: wait (a snapshot catches it up), or roll it back
+//     after CatchUpTimeout;
+//  3. the learner has caught up: if the source leads, hand leadership to
+//     another voter; then one conf change promotes the target and removes
+//     the source (joint consensus when both change), which the leader
+//     leaves by itself;
+//  4. the target is a voter and the source is gone: done. The source's
+//     replica deletes its data when it applies its removal.
+//
+// The shard never has fewer voters than before: the source leaves in the
+// same change that promotes the target.
+func (n *Node) execute(ctx context.Context, m *Move, resumed bool, stage func(string)) error {
+	st := n.store
+	switch m.Kind {
+	case MoveTransfer:
+		stage("transfer")
+		tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		return st.TransferLeader(tctx, m.Shard, m.To)
+	case MoveSplit:
+		return n.split(ctx, m, resumed, stage)
+	}
+	if !resumed {
+		if err := n.recordMove(ctx, *m); err != nil {
+			return err
+		}
+	}
+	err := n.membership(ctx, m, stage)
+	// The record goes whether the move finished or gave up: the next
+	// driver pass plans again from what the replicas report.
+	var w metaWrite
+	w.deleteMove(m.Shard)
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	return errors.Join(err, w.commit(dctx, st))
+}
+
+// recordMove writes m to the meta shard if no move of its shard is there.
+func (n *Node) recordMove(ctx context.Context, m Move) error {
+	if m.Started.IsZero() {
+		m.Started = time.Now()
+	}
+	key := idKey(prefixMove, uint64(m.Shard))
+	_, err := n.store.ExecShard(ctx, shard.MetaShardID, shard.Command{
+		Conds: []shard.Cond{{Key: key}},
+		Ops: []shard.Op{{Kind: shard.OpPut, Key: key, Value: m.marshal()},
+			{Kind: shard.OpIncr, Key: []byte(keyVersion), Value: []byte("1")}},
+	})
+	if errors.Is(err, shard.ErrCondFailed) {
+		return fmt.Errorf("%w (shard %d)", ErrMoveInFlight, m.Shard)
+	}
+	return err
+}
+
+// isVoter reports whether id is a voter of the (incoming) configuration.
+func isVoter(cs *raftpb.ConfState, id raftpb.NodeID) bool { return slices.Contains(cs.Voters, id) }
+
+func isLearner(cs *raftpb.ConfState, id raftpb.NodeID) bool {
+	return slices.Contains(cs.Learners, id) || slices.Contains(cs.LearnersNext, id)
+}
+
+func isMember(cs *raftpb.ConfState, id raftpb.NodeID) bool {
+	return slices.Contains(cs.Voters, id) || slices.Contains(cs.VotersOutgoing, id) || isLearner(cs, id)
+}
+
+// catchUpSlack is how far behind the leader's commit index a learner may
+// be and still count as caught up: close enough that its promotion does
+// not stall the new configuration's quorum for long.
+const catchUpSlack = 128
+
+// membership runs the steps of an add, replace or remove move.
+func (n *Node) membership(ctx context.Context, m *Move, stage func(string)) error {
+	st := n.store
+	var learnerSince time.Time
+	deadline := time.Now().Add(n.opts.CatchUpTimeout + time.Minute)
+	for attempt := 0; ; attempt++ {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("placement: move of shard %d did not finish in time", m.Shard)
+		}
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(min(time.Duration(attempt)*20*time.Millisecond, 250*time.Millisecond)):
+			}
+		}
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		p, err := st.ShardProgress(pctx, m.Shard)
+		cancel()
+		if err != nil {
+			continue // no leader right now, or a stale route: ask again
+		}
+		if p.Joint {
+			stage("joint")
+			continue // the leader leaves the joint configuration by itself
+		}
+		cs := &p.Conf
+		from, to := m.From, m.To
+		change := func(changes ...raftpb.ConfChangeSingle) error {
+			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			_, err := st.ChangeReplicas(cctx, m.Shard, p.Desc.Epoch, changes)
+			return err
+		}
+		// The source must not lead when it is removed.
+		awayFrom := func(node raftpb.NodeID) bool {
+			if p.Leader != node {
+				return false
+			}
+			for _, v := range cs.Voters {
+				if v != node && v != to {
+					tctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+					_ = st.TransferLeader(tctx, m.Shard, v)
+					cancel()
+					return true
+				}
+			}
+			return false
+		}
+		switch m.Kind {
+		case MoveRemove:
+			if !isMember(cs, from) {
+				stage("done")
+				return nil
+			}
+			if awayFrom(from) {
+				continue
+			}
+			stage("remove")
+			_ = change(raftpb.ConfChangeSingle{Type: raftpb.RemoveNode, Node: from})
+		case MoveAdd, MoveReplace:
+			switch {
+			case isVoter(cs, to) && (from == 0 || !isMember(cs, from)):
+				stage("done")
+				return nil
+			case isVoter(cs, to):
+				if awayFrom(from) {
+					continue
+				}
+				stage("remove source")
+				_ = change(raftpb.ConfChangeSingle{Type: raftpb.RemoveNode, Node: from})
+			case !isMember(cs, to):
+				stage("learner")
+				pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				err := st.PrepareReplicaOn(pctx, to, m.Shard)
+				cancel()
+				if err != nil {
+					return fmt.Errorf("placement: preparing node %d for shard %d: %w", to, m.Shard, err)
+				}
+				_ = change(raftpb.ConfChangeSingle{Type: raftpb.AddLearner, Node: to})
+			case isLearner(cs, to):
+				if learnerSince.IsZero() {
+					learnerSince = time.Now()
+				}
+				if p.Match[to]+catchUpSlack < p.Commit || p.Match[to] == 0 {
+					stage("catch-up")
+					if time.Since(learnerSince) > n.opts.CatchUpTimeout {
+						_ = change(raftpb.ConfChangeSingle{Type: raftpb.RemoveNode, Node: to})
+						return fmt.Errorf("placement: node %d did not catch up on shard %d in %v; learner removed", to, m.Shard, n.opts.CatchUpTimeout)
+					}
+					continue
+				}
+				if from != 0 && isMember(cs, from) {
+					if awayFrom(from) {
+						continue
+					}
+					stage("joint")
+					_ = change(raftpb.ConfChangeSingle{Type: raftpb.AddVoter, Node: to}, raftpb.ConfChangeSingle{Type: raftpb.RemoveNode, Node: from})
+				} else {
+					stage("promote")
+					_ = change(raftpb.ConfChangeSingle{Type: raftpb.AddVoter, Node: to})
+				}
+			}
+		default:
+			return fmt.Errorf("placement: unknown move kind %v", m.Kind)
+		}
+	}
+}
