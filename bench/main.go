@@ -106,10 +106,18 @@ func intList(flagName, s string, least int) ([]int, error) {
 
 // runSteps runs each step in order, printing each result as a JSON line
 // as soon as it is known. A write result gets its ratio to a third of the
-// last ceiling measured in the run, a wal result to the whole ceiling.
+// disk's ceiling measured earlier in the run, a wal result to the whole
+// ceiling: the last ceiling measured with the same number of clients, or
+// failing that the last one.
 func runSteps(ctx context.Context, cfg config, steps []step, w io.Writer) ([]Result, error) {
 	var results []Result
-	var ceiling float64
+	ceilings := make(map[int]float64) // by clients; key 0: the last one
+	ceilingFor := func(clients int) float64 {
+		if c, ok := ceilings[clients]; ok {
+			return c
+		}
+		return ceilings[0]
+	}
 	run := runners()
 	if len(cfg.addrs) > 0 {
 		run = respRunners()
@@ -126,14 +134,14 @@ func runSteps(ctx context.Context, cfg config, steps []step, w io.Writer) ([]Res
 		}
 		switch res.Workload {
 		case "ceiling":
-			ceiling = res.OpsPerSec
+			ceilings[res.Clients], ceilings[0] = res.OpsPerSec, res.OpsPerSec
 		case "write":
-			if ceiling > 0 {
-				res.CeilingRatio = res.OpsPerSec / (ceiling / 3)
+			if c := ceilingFor(res.Clients); c > 0 {
+				res.CeilingRatio = res.OpsPerSec / (c / 3)
 			}
 		case "wal":
-			if ceiling > 0 {
-				res.CeilingRatio = res.OpsPerSec / ceiling
+			if c := ceilingFor(res.Clients); c > 0 {
+				res.CeilingRatio = res.OpsPerSec / c
 			}
 		}
 		results = append(results, res)
