@@ -16,7 +16,8 @@ import (
 type Profile int
 
 const (
-	// LAN is memberlist's DefaultLANConfig: for real clusters. The zero
+	// LAN is memberlist's DefaultLANConfig, plus a dead-node reclaim time
+	// so restarted nodes can change address: for real clusters. The zero
 	// value.
 	LAN Profile = iota
 	// Loopback has fast probe, gossip and suspicion timers so that tests

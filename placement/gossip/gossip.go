@@ -28,7 +28,7 @@ type Gossip struct {
 	ml      *memberlist.Memberlist
 	table   *table
 	addr    atomic.Pointer[string] // gossip address, set once memberlist is up
-	stopped chan struct{}          // closed by stop, before opMu is taken; wakes Join's wait
+	stopped chan struct{}          // closed (once, via stop) when shutting down; wakes Join's wait
 	stop    sync.Once
 	done    chan struct{} // closed when the dispatcher has returned
 
