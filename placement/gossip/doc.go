@@ -27,8 +27,9 @@
 //
 //   - A node's memberlist name is "node-<NodeID>" and nothing else, so
 //     every incarnation of a node has the same name: a node restarted with
-//     the same NodeID (on any address) replaces its previous incarnation
-//     once the cluster has declared that one failed or left.
+//     the same NodeID replaces its previous incarnation (on the same
+//     address during its Join; on another once the cluster has declared
+//     the previous one failed or left; see Timing).
 //   - Only members of this cluster are ever reported. Every packet and
 //     stream carries the label "flotilla-cluster-<ClusterID>" (memberlist
 //     drops traffic with another label, so foreign clusters cannot even
