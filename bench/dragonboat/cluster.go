@@ -166,10 +166,11 @@ func startCluster(ctx context.Context, cfg runConfig, groups int) (*cluster, err
 		c.close()
 		return nil, err
 	}
-	// An election may have moved some leaders since: learn them again,
-	// without waiting for shards that are between leaders right now
-	// (under CPU starvation dragonboat's groups change leaders often).
-	c.learnLeaders()
+	// An election may have moved some leaders since: learn them again.
+	if err := c.waitLeaders(wctx); err != nil {
+		c.close()
+		return nil, err
+	}
 	c.setup = time.Since(start)
 	fmt.Fprintf(os.Stderr, "dragonboat-bench: every shard has a leader that serves reads after %v\n", time.Since(t0).Round(time.Millisecond))
 	return c, nil
@@ -234,41 +235,42 @@ func (c *cluster) startReplicas(ctx context.Context, members map[uint64]dragonbo
 // setupTimeout bounds waiting for leaders.
 const setupTimeout = 5 * time.Minute
 
-// learnLeaders caches the leader of every shard that has one now, and
-// returns how many have one.
-func (c *cluster) learnLeaders() int {
-	n := 0
-	for i := range c.ks.groups() {
-		for _, nh := range c.nhs {
-			id, _, ok, err := nh.GetLeaderID(shardID(i))
-			if err == nil && ok && id >= 1 && id <= hosts {
-				c.leaders[i].Store(id)
-				n++
-				break
-			}
-		}
-	}
-	return n
-}
-
-// waitLeaders polls until every shard's leader is known at the same
-// time, and caches them.
+// waitLeaders polls until every shard has been seen with a leader (not
+// necessarily all at the same moment: on a starved CPU dragonboat's
+// groups keep electing, and the clients' retries absorb that), caching
+// the leaders it sees.
 func (c *cluster) waitLeaders(ctx context.Context) error {
 	t := time.NewTicker(20 * time.Millisecond)
 	defer t.Stop()
 	last := time.Now()
+	seen := make([]bool, c.ks.groups())
+	nseen := 0
 	for {
-		n := c.learnLeaders()
-		if n == c.ks.groups() {
+		now := 0
+		for i := range c.ks.groups() {
+			for _, nh := range c.nhs {
+				id, _, ok, err := nh.GetLeaderID(shardID(i))
+				if err == nil && ok && id >= 1 && id <= hosts {
+					c.leaders[i].Store(id)
+					now++
+					if !seen[i] {
+						seen[i] = true
+						nseen++
+					}
+					break
+				}
+			}
+		}
+		if nseen == c.ks.groups() {
 			return nil
 		}
 		if time.Since(last) > 10*time.Second {
 			last = time.Now()
-			fmt.Fprintf(os.Stderr, "dragonboat-bench: %d of %d shards have a leader\n", n, c.ks.groups())
+			fmt.Fprintf(os.Stderr, "dragonboat-bench: %d of %d shards have a leader now, %d have had one\n", now, c.ks.groups(), nseen)
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%d of %d shards have no leader: %w", c.ks.groups()-n, c.ks.groups(), ctx.Err())
+			return fmt.Errorf("%d of %d shards never had a leader: %w", c.ks.groups()-nseen, c.ks.groups(), ctx.Err())
 		case <-t.C:
 		}
 	}
