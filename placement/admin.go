@@ -193,3 +193,11 @@ func (n *Node) MoveShard(ctx context.Context, id shard.ShardID, from, to raftpb.
 func (n *Node) TransferLeader(ctx context.Context, id shard.ShardID, to raftpb.NodeID) error {
 	return n.store.TransferLeader(ctx, id, to)
 }
+
+// Advertise publishes this node's client and HTTP addresses in its gossip
+// metadata (known only once the server listens).
+func (n *Node) Advertise(clientAddr, httpAddr string) error {
+	m := n.selfMeta()
+	m.ClientAddr, m.HTTPAddr = clientAddr, httpAddr
+	return n.gossip.UpdateMeta(m)
+}

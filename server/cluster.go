@@ -155,6 +155,9 @@ func (s *Server) clusterSource() ClusterSource {
 	if s.opts.Cluster != nil {
 		return s.opts.Cluster
 	}
+	if s.opts.Placement != nil {
+		return placementSource{s.opts.Placement}
+	}
 	return storeCluster{s}
 }
 

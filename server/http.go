@@ -25,6 +25,7 @@ func (s *Server) httpHandler() http.Handler {
 	mux.HandleFunc("PUT /api/kv/{key...}", s.handlePut)
 	mux.HandleFunc("DELETE /api/kv/{key...}", s.handleDelete)
 	mux.HandleFunc("GET /api/scan", s.handleScan)
+	s.registerAdmin(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry(), promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", s.handleHealthz)
 	mux.HandleFunc("GET /readyz", s.handleReadyz)
@@ -66,9 +67,11 @@ func (s *Server) Ready() (bool, string) {
 		return false, "server closing"
 	}
 	shards := s.store.Shards()
-	if len(shards) == 0 {
+	if len(shards) == 0 && s.opts.Placement == nil {
 		return false, "no shards"
 	}
+	// (Under placement a node may host no shard yet: it serves by
+	// forwarding, and the driver gives it replicas.)
 	for _, sh := range shards {
 		if sh.Leader == raftpb.None {
 			return false, "shard " + itoa(int64(sh.Desc.ID)) + " has no known leader"

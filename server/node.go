@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"github.com/flotilladb/flotilla/placement"
 	"sync/atomic"
 
 	"github.com/flotilladb/flotilla/shard"
@@ -19,6 +20,12 @@ type NodeOptions struct {
 	// Server configures the RESP and HTTP server (Server.Store is set by
 	// OpenNode).
 	Server Options
+	// Placement, when set, makes the node a member of a placement-managed
+	// cluster: gossip membership (Placement.Gossip, Seeds,
+	// BootstrapExpect), the meta shard and the placement driver. Its Store
+	// field is replaced by Store above. Nil: a single node or a static
+	// cluster (Store.Peers).
+	Placement *placement.Options
 }
 
 // EnsureDefaults fills the zero fields of Store and Server (but
@@ -42,7 +49,9 @@ func (o *NodeOptions) Validate() error {
 type Node struct {
 	Store  *shard.Store
 	Server *Server
-	closed atomic.Bool
+	// Placement is the node's placement layer (nil in a static cluster).
+	Placement *placement.Node
+	closed    atomic.Bool
 }
 
 // OpenNode opens the store (creating or recovering it) and its server.
@@ -52,16 +61,36 @@ func OpenNode(ctx context.Context, o NodeOptions) (*Node, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	st, err := shard.Open(ctx, o.Store)
-	if err != nil {
-		return nil, err
+	n := &Node{}
+	if o.Placement != nil {
+		po := *o.Placement
+		po.Store = o.Store
+		pn, err := placement.Open(ctx, po)
+		if err != nil {
+			return nil, err
+		}
+		n.Placement, n.Store = pn, pn.Store()
+	} else {
+		st, err := shard.Open(ctx, o.Store)
+		if err != nil {
+			return nil, err
+		}
+		n.Store = st
 	}
-	n := &Node{Store: st}
 	srvOpts := o.Server
-	srvOpts.Store = st
+	srvOpts.Store = n.Store
+	srvOpts.Placement = n.Placement
+	var err error
 	if n.Server, err = New(srvOpts); err != nil {
 		_ = n.Close()
 		return nil, err
+	}
+	if n.Placement != nil {
+		// The client and HTTP ports are known now: advertise them.
+		if err := n.Placement.Advertise(n.Server.ClientAddr(), n.Server.HTTPAddr()); err != nil {
+			_ = n.Close()
+			return nil, err
+		}
 	}
 	return n, nil
 }
@@ -76,6 +105,10 @@ func (n *Node) Close() error {
 	if n.Server != nil {
 		errs = append(errs, n.Server.Close())
 	}
-	errs = append(errs, n.Store.Close())
+	if n.Placement != nil {
+		errs = append(errs, n.Placement.Close())
+	} else {
+		errs = append(errs, n.Store.Close())
+	}
 	return errors.Join(errs...)
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"github.com/flotilladb/flotilla/placement"
 	"log/slog"
 	"time"
 
@@ -70,6 +71,9 @@ type Options struct {
 	// dashboard. Default (nil): the view from the local store (see
 	// ClusterSource); the placement layer supplies its own.
 	Cluster ClusterSource
+	// Placement, when set, is the node's placement layer: it supplies the
+	// default Cluster and serves the admin API (server/placement.go).
+	Placement *placement.Node
 	// Liveness, when set, gives the store's cluster view (the default
 	// Cluster, and Server.StoreCluster) its peers' states; hook it to the
 	// store's transport with Liveness.Watch. Default: none, peers are

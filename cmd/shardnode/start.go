@@ -4,9 +4,13 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/flotilladb/flotilla/placement"
+	"github.com/flotilladb/flotilla/placement/gossip"
+	"github.com/flotilladb/flotilla/placement/plan"
 	"github.com/flotilladb/flotilla/raftgroup/raftpb"
 	"github.com/flotilladb/flotilla/server"
 	"github.com/flotilladb/flotilla/shard"
@@ -21,6 +25,12 @@ type startFlags struct {
 	peers      string
 	password   string
 	split      splitFlags
+	// Gossip membership and placement (--gossip-addr turns them on).
+	gossipAddr      string
+	join            string
+	bootstrapExpect int
+	replicas        int
+	deadTimeout     time.Duration
 }
 
 func newStartCmd() *cobra.Command {
@@ -54,7 +64,22 @@ file named by --config (or FLOTILLA_CONFIG) whose keys are the flag names:
 A flag on the command line wins over the environment, which wins over the
 file, which wins over the default.
 
-Membership by gossip (--join, --bootstrap-expect) comes with placement.`,
+With --gossip-addr the node is a member of a placement-managed cluster
+instead: nodes find each other by gossip (--join lists seed nodes' gossip
+addresses), the placement table lives in the meta shard, and the placement
+driver re-replicates shards of dead nodes and balances replicas and
+leaders. --bootstrap-expect N makes N nodes started at once with empty
+data directories form a new cluster (the N lowest IDs seen found it); a
+node that already has data ignores it, and a new node started later with
+--join only joins and is given replicas by the driver.
+
+Example, three nodes forming a new cluster, then a fourth joining:
+
+  shardnode start --id 1 --data-dir d1 --raft-addr 127.0.0.1:7001 --gossip-addr 127.0.0.1:7101 \
+    --client-addr :6379 --http-addr :7379 --bootstrap-expect 3 --join 127.0.0.1:7101
+  (ids 2 and 3 alike, with their own addresses and the same --join)
+  shardnode start --id 4 --data-dir d4 --raft-addr 127.0.0.1:7004 --gossip-addr 127.0.0.1:7104 \
+    --client-addr :6382 --http-addr :7382 --join 127.0.0.1:7101`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return runStart(cmd, &f) },
 	}
@@ -66,6 +91,11 @@ Membership by gossip (--join, --bootstrap-expect) comes with placement.`,
 	fl.StringVar(&f.httpAddr, "http-addr", server.DefaultHTTPAddr, "HTTP listen address (admin API, /metrics, pprof, health)")
 	fl.StringVar(&f.peers, "peers", "", "static cluster: every node's Raft address, as id=host:port,... (this node included)")
 	fl.StringVar(&f.password, "password", "", "require this password (AUTH) on the Redis-protocol port")
+	fl.StringVar(&f.gossipAddr, "gossip-addr", "", "gossip listen address ip:port (TCP and UDP); turns on membership and placement")
+	fl.StringVar(&f.join, "join", "", "gossip addresses of seed nodes to join through, comma-separated")
+	fl.IntVar(&f.bootstrapExpect, "bootstrap-expect", 0, "form a new cluster once this many nodes (with empty data) are up; ignored by a node with data")
+	fl.IntVar(&f.replicas, "replicas", 3, "voters per shard the placement driver keeps")
+	fl.DurationVar(&f.deadTimeout, "dead-timeout", 5*time.Minute, "how long a node must be dead before its replicas are replaced elsewhere")
 	f.split.register(cmd)
 	registerConfig(cmd)
 	_ = cmd.MarkFlagRequired("data-dir")
@@ -105,8 +135,14 @@ func (f *startFlags) nodeOptions() (server.NodeOptions, error) {
 		return server.NodeOptions{}, err
 	}
 	id := raftpb.NodeID(f.id)
+	if f.gossipAddr != "" {
+		return f.placementOptions(id)
+	}
+	if f.join != "" || f.bootstrapExpect != 0 {
+		return server.NodeOptions{}, fmt.Errorf("--join and --bootstrap-expect need --gossip-addr")
+	}
 	if len(peers) == 0 && f.raftAddr != "" {
-		return server.NodeOptions{}, fmt.Errorf("--raft-addr needs --peers (a single node talks to no other node)")
+		return server.NodeOptions{}, fmt.Errorf("--raft-addr needs --peers or --gossip-addr (a single node talks to no other node)")
 	}
 	if len(peers) > 0 && peers[id] == "" {
 		return server.NodeOptions{}, fmt.Errorf("--peers lacks this node (--id %d)", id)
@@ -121,6 +157,42 @@ func (f *startFlags) nodeOptions() (server.NodeOptions, error) {
 			Version: version, Liveness: &server.Liveness{}},
 	}
 	o.Server.Liveness.Watch(&o.Store.TransportOptions.Events)
+	return o, nil
+}
+
+// placementOptions builds a gossip-managed node's options.
+func (f *startFlags) placementOptions(id raftpb.NodeID) (server.NodeOptions, error) {
+	if f.peers != "" {
+		return server.NodeOptions{}, fmt.Errorf("--peers (a static cluster) and --gossip-addr (placement) exclude each other")
+	}
+	if f.raftAddr == "" {
+		return server.NodeOptions{}, fmt.Errorf("--gossip-addr needs --raft-addr (this node's Raft address)")
+	}
+	if f.bootstrapExpect < 0 || f.replicas < 1 {
+		return server.NodeOptions{}, fmt.Errorf("--bootstrap-expect must be >= 0 and --replicas >= 1")
+	}
+	splits, err := f.split.keys()
+	if err != nil {
+		return server.NodeOptions{}, err
+	}
+	var seeds []string
+	for _, s := range strings.Split(f.join, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			seeds = append(seeds, s)
+		}
+	}
+	o := server.NodeOptions{
+		Store: shard.Options{Dir: f.dataDir, NodeID: id, ListenAddr: f.raftAddr, SplitKeys: splits},
+		Server: server.Options{ClientAddr: f.clientAddr, HTTPAddr: f.httpAddr, Password: f.password,
+			Version: version},
+		Placement: &placement.Options{
+			Gossip:          gossip.Config{BindAddr: f.gossipAddr},
+			Seeds:           seeds,
+			BootstrapExpect: f.bootstrapExpect,
+			InitialShards:   f.split.shards,
+			Plan:            plan.Config{Replicas: f.replicas, DeadTimeout: f.deadTimeout},
+		},
+	}
 	return o, nil
 }
 
