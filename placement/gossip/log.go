@@ -15,6 +15,9 @@ func newMemberlistLogger(l *slog.Logger) *log.Logger {
 	return log.New(logWriter{l}, "", 0)
 }
 
+// levelPrefixes maps memberlist's level tags to slog levels; never written.
+//
+// lint:immutable
 var levelPrefixes = []struct {
 	prefix []byte
 	level  slog.Level
