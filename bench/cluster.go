@@ -124,7 +124,7 @@ func (c *cluster) openStore(ctx context.Context, i int, h *lateHandler) error {
 	s, err := shard.Open(ctx, shard.Options{
 		Dir: filepath.Join(c.dir, fmt.Sprintf("node%d", id)), NodeID: id,
 		Peers: c.peers, SplitKeys: c.ks.splitKeys(), Logger: c.cfg.logger, Workers: c.cfg.workers,
-		Transport: c.trs[i], WAL: wal.Options{SegmentBytes: c.cfg.walSegmentBytes},
+		Transport: c.trs[i], DisableQuiesce: c.cfg.noQuiesce, WAL: wal.Options{SegmentBytes: c.cfg.walSegmentBytes},
 	})
 	if err != nil {
 		return fmt.Errorf("opening node %d: %w", id, err)

@@ -39,10 +39,11 @@ func run() error {
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of each measured window to this file")
 	memProfile := flag.String("memprofile", "", "write a heap profile at the end of each measured window to this file")
 	workers := flag.Int("workers", 0, "round workers per store (shard.Options.Workers; 0: the store's default)")
+	noQuiesce := flag.Bool("noquiesce", false, "keep idle shards ticking and heartbeating (shard.Options.DisableQuiesce): shows heartbeat coalescing with every group active")
 	verbose := flag.Bool("v", false, "log the stores' warnings to stderr")
 	flag.Parse()
 
-	cfg := config{scanLimit: *scanLimit, keys: *keys, duration: *duration, dir: *dir, seed: *seed, workers: *workers}
+	cfg := config{scanLimit: *scanLimit, keys: *keys, duration: *duration, dir: *dir, seed: *seed, workers: *workers, noQuiesce: *noQuiesce}
 	var err error
 	if cfg.groups, err = intList("-groups", *groups, 1); err != nil {
 		return err

@@ -18,7 +18,8 @@ type config struct {
 	duration               time.Duration
 	dir                    string // parent of the data directories; "" for the system's temp dir
 	seed                   uint64
-	workers                int // shard.Options.Workers; 0 for the store's default
+	workers                int  // shard.Options.Workers; 0 for the store's default
+	noQuiesce              bool // shard.Options.DisableQuiesce
 	addrs                  []string
 	// walSegmentBytes and ringBytes shrink the WAL's preallocated
 	// segments and the ceiling's ring for the smoke test (0: defaults),
