@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -41,7 +42,11 @@ func run() error {
 	workers := flag.Int("workers", 0, "round workers per store (shard.Options.Workers; 0: the store's default)")
 	noQuiesce := flag.Bool("noquiesce", false, "keep idle shards ticking and heartbeating (shard.Options.DisableQuiesce): shows heartbeat coalescing with every group active")
 	verbose := flag.Bool("v", false, "log the stores' warnings to stderr")
+	replot := flag.String("replot", "", "run nothing: read results.jsonl in this directory (as -out wrote it) and write its Markdown table and plots again")
 	flag.Parse()
+	if *replot != "" {
+		return rewriteOut(*replot)
+	}
 
 	cfg := config{scanLimit: *scanLimit, keys: *keys, duration: *duration, dir: *dir, seed: *seed, workers: *workers, noQuiesce: *noQuiesce}
 	var err error
@@ -183,6 +188,29 @@ func writeOut(dir, cmd string, results []Result) error {
 		fmt.Fprintf(&md, "![%s](%s)\n", p.title, p.file)
 	}
 	return os.WriteFile(filepath.Join(dir, "results.md"), []byte(md.String()), 0o644)
+}
+
+// rewriteOut writes results.md and the plots of dir's results.jsonl
+// again, keeping the command line recorded in its results.md.
+func rewriteOut(dir string) error {
+	b, err := os.ReadFile(filepath.Join(dir, "results.jsonl"))
+	if err != nil {
+		return err
+	}
+	var results []Result
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var r Result
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			return fmt.Errorf("%s: %w", dir, err)
+		}
+		results = append(results, r)
+	}
+	cmd := "(unknown)"
+	if md, err := os.ReadFile(filepath.Join(dir, "results.md")); err == nil {
+		first, _, _ := strings.Cut(string(md), "\n")
+		cmd = strings.TrimSuffix(strings.TrimPrefix(first, "Command: `"), "`")
+	}
+	return writeOut(dir, cmd, results)
 }
 
 // settleDisk flushes the file system between steps: a step's removed

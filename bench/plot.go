@@ -53,6 +53,36 @@ func buildPlots(results []Result) []plot {
 	return append(out, latencyPlots(results)...)
 }
 
+// latencyAll draws every result's latency distribution in one plot,
+// when more than one workload has one.
+func latencyAll(results []Result) (plot, bool) {
+	p := plot{file: "latency.svg", title: "Latency distributions", xLabel: "percentile", yLabel: "latency µs",
+		logX: true, logY: true, xTick: percentileTick}
+	workloads := map[string]bool{}
+	for _, r := range results {
+		if s, ok := latencySeries(r, fmt.Sprintf("%s g=%d c=%d %dB", r.Workload, r.Groups, r.Clients, r.Size)); ok {
+			p.series = append(p.series, s)
+			workloads[r.Workload] = true
+		}
+	}
+	return p, len(workloads) > 1
+}
+
+func latencySeries(r Result, name string) (series, bool) {
+	s := series{name: name}
+	for j, q := range latencyQuantiles() {
+		if j < len(r.LatencyUs) && r.LatencyUs[j] > 0 {
+			s.pts = append(s.pts, point{1 / (1 - q), r.LatencyUs[j]})
+		}
+	}
+	return s, len(s.pts) > 0
+}
+
+// percentileTick labels an x of 1/(1-q) as the percentile q.
+func percentileTick(x float64) string {
+	return strings.TrimRight(strings.TrimRight(fmt.Sprintf("%.3f", 100*(1-1/x)), "0"), ".") + "%"
+}
+
 // group puts each result that key accepts into the series named by key,
 // in the order of first appearance, each series sorted by x.
 func group(results []Result, key func(Result) (string, bool), pt func(Result) point) []series {
@@ -88,27 +118,23 @@ func latencyPlots(results []Result) []plot {
 		if i < 0 {
 			out = append(out, plot{file: "latency-" + r.Workload + ".svg",
 				title:  "Latency distribution: " + r.Workload,
-				xLabel: "percentile", yLabel: "latency µs", logX: true, logY: true,
-				xTick: func(x float64) string {
-					return strings.TrimRight(strings.TrimRight(fmt.Sprintf("%.3f", 100*(1-1/x)), "0"), ".") + "%"
-				}})
+				xLabel: "percentile", yLabel: "latency µs", logX: true, logY: true, xTick: percentileTick})
 			i = len(out) - 1
 		}
-		s := series{name: fmt.Sprintf("g=%d c=%d %dB", r.Groups, r.Clients, r.Size)}
-		for j, q := range latencyQuantiles() {
-			if j < len(r.LatencyUs) && r.LatencyUs[j] > 0 {
-				s.pts = append(s.pts, point{1 / (1 - q), r.LatencyUs[j]})
-			}
+		if s, ok := latencySeries(r, fmt.Sprintf("g=%d c=%d %dB", r.Groups, r.Clients, r.Size)); ok {
+			out[i].series = append(out[i].series, s)
 		}
-		out[i].series = append(out[i].series, s)
+	}
+	if p, ok := latencyAll(results); ok {
+		out = append(out, p)
 	}
 	return out
 }
 
 // Layout of every plot, in SVG user units.
 const (
-	plotW, plotH                       = 720, 440
-	marginL, marginR, marginT, marginB = 80, 220, 40, 50
+	plotW, plotH                       = 780, 440
+	marginL, marginR, marginT, marginB = 80, 270, 40, 50
 )
 
 // palette is the series colours, reused in turn.
