@@ -1,10 +1,13 @@
 package server
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -39,13 +42,26 @@ func (p placementSource) ClusterStatus(ctx context.Context) (ClusterStatus, erro
 		out.Nodes = append(out.Nodes, NodeInfo{ID: n.ID, State: state, RaftAddr: n.RaftAddr, ClientAddr: n.ClientAddr,
 			HTTPAddr: n.HTTPAddr, Replicas: n.Replicas, Leaders: n.Leaders})
 	}
+	// The counts are of user shards, like the shard list (the meta shard
+	// is placement's own table, not in the user key space).
+	replicas, leaders := map[raftpb.NodeID]int{}, map[raftpb.NodeID]int{}
 	for _, s := range st.Shards {
 		if s.Desc.ID == shard.MetaShardID {
-			continue // not in the user key space
+			continue
 		}
 		out.Shards = append(out.Shards, ShardInfo{ID: s.Desc.ID, Start: s.Desc.Start, End: s.Desc.End,
 			Replicas: s.Desc.Replicas, Leader: s.Leader, Epoch: s.Desc.Epoch})
+		for _, id := range s.Desc.Replicas {
+			replicas[id]++
+		}
+		leaders[s.Leader]++
 	}
+	for i := range out.Nodes {
+		n := &out.Nodes[i]
+		n.Replicas, n.Leaders = replicas[n.ID], leaders[n.ID]
+	}
+	slices.SortFunc(out.Nodes, func(a, b NodeInfo) int { return cmp.Compare(a.ID, b.ID) })
+	slices.SortFunc(out.Shards, func(a, b ShardInfo) int { return bytes.Compare(a.Start, b.Start) })
 	for _, m := range st.Moves {
 		out.Moves = append(out.Moves, MoveInfo{Shard: m.Shard, From: m.From, To: m.To, Stage: m.Kind.String() + ": " + m.Stage, Since: m.Started})
 	}
@@ -91,9 +107,11 @@ func (s *Server) registerAdmin(mux *http.ServeMux) {
 		if err != nil {
 			return nil, err
 		}
-		from, err := q.node("from")
-		if err != nil {
-			return nil, err
+		from := raftpb.NodeID(0)
+		if q.r.URL.Query().Get("from") != "0" {
+			if from, err = q.node("from"); err != nil {
+				return nil, err
+			}
 		}
 		to, err := q.node("to")
 		if err != nil {

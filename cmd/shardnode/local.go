@@ -10,10 +10,14 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/flotilladb/flotilla/placement"
+	"github.com/flotilladb/flotilla/placement/gossip"
+	"github.com/flotilladb/flotilla/placement/plan"
 	"github.com/flotilladb/flotilla/raftgroup/raftpb"
 	"github.com/flotilladb/flotilla/server"
 	"github.com/flotilladb/flotilla/shard"
@@ -35,14 +39,19 @@ func newLocalCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "local",
 		Short: "Run a 3-node cluster in this process, on loopback",
-		Long: `local runs three nodes in one process: three stores replicating every shard
-over real TCP on 127.0.0.1, each with its own Redis-protocol port and HTTP
-port. It prints the addresses and the dashboard's URL (node 1's HTTP
-port), waits until every shard has a leader, and runs until Ctrl-C (SIGINT) or SIGTERM, then closes every node cleanly.
+		Long: `local runs three nodes in one process, on 127.0.0.1: a placement-managed
+cluster, as three "start --gossip-addr ... --bootstrap-expect 3" processes
+would form, with real TCP between the stores and real gossip. Each node
+has its own Redis-protocol port and HTTP port. It prints the addresses and
+the dashboard's URL (node 1's HTTP port), waits until every shard has a
+leader, and runs until Ctrl-C (SIGINT) or SIGTERM, then closes every node
+cleanly.
 
 Node i (1..3) listens for clients on --client-port+i-1 and for HTTP on
 --http-port+i-1 (port 0: free ports). A request reaching a node that does
-not lead the key's shard is forwarded to the leader's node.
+not lead the key's shard is forwarded to the leader's node. The admin
+commands (status, rebalance, drain, move, split, transfer-leader) work
+against any of the HTTP ports.
 
 Without --data-dir the data lives in a new temporary directory that is
 removed on exit; with it, a restart recovers the data.`,
@@ -129,30 +138,54 @@ func localAddrs(f *localFlags) (raft, client, http map[raftpb.NodeID]string, err
 }
 
 func openLocalNodes(ctx context.Context, f *localFlags, dir string, splits [][]byte, log *slog.Logger) ([]*server.Node, error) {
-	peers, clients, https, err := localAddrs(f)
+	rafts, clients, https, err := localAddrs(f)
 	if err != nil {
 		return nil, err
 	}
-	var nodes []*server.Node
-	view := &localCluster{}
+	gossips, err := freeLoopbacks(localNodes)
+	if err != nil {
+		return nil, err
+	}
+	// The three nodes form a new cluster together (bootstrap-expect 3), so
+	// they open at once; a restart on the same --data-dir recovers instead.
+	nodes := make([]*server.Node, localNodes)
+	errs := make([]error, localNodes)
+	var wg sync.WaitGroup
 	for i := 1; i <= localNodes; i++ {
 		id := raftpb.NodeID(i)
 		nlog := log.With("node", i)
 		o := server.NodeOptions{
 			Store: shard.Options{Dir: filepath.Join(dir, "node"+strconv.Itoa(i)), NodeID: id,
-				Peers: peers, SplitKeys: splits, Logger: nlog},
+				ListenAddr: rafts[id], SplitKeys: splits, Logger: nlog},
 			Server: server.Options{ClientAddr: clients[id], HTTPAddr: https[id],
-				Password: f.password, Logger: nlog, Version: version, Liveness: &server.Liveness{},
-				Cluster: view.source(id)},
+				Password: f.password, Logger: nlog, Version: version},
+			Placement: &placement.Options{
+				Gossip:          gossip.Config{BindAddr: gossips[i-1], Profile: gossip.Loopback},
+				Seeds:           []string{gossips[0]},
+				BootstrapExpect: localNodes,
+				InitialShards:   len(splits) + 1,
+				Plan:            plan.Config{DeadTimeout: time.Minute},
+			},
 		}
-		o.Server.Liveness.Watch(&o.Store.TransportOptions.Events)
-		n, err := server.OpenNode(ctx, o)
-		if err != nil {
-			closeNodes(nodes, log)
-			return nil, fmt.Errorf("node %d: %w", i, err)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			nodes[i-1], errs[i-1] = server.OpenNode(ctx, o)
+			if errs[i-1] != nil {
+				errs[i-1] = fmt.Errorf("node %d: %w", i, errs[i-1])
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		var opened []*server.Node
+		for _, n := range nodes {
+			if n != nil {
+				opened = append(opened, n)
+			}
 		}
-		view.add(id, n.Server)
-		nodes = append(nodes, n)
+		closeNodes(opened, log)
+		return nil, err
 	}
 	return nodes, nil
 }
@@ -176,8 +209,12 @@ func freeLoopbacks(n int) ([]string, error) {
 
 func printNode(out io.Writer, n *server.Node) {
 	o := n.Store.Options()
+	raft := o.ListenAddr
+	if raft == "" {
+		raft = o.Peers[o.NodeID]
+	}
 	fmt.Fprintf(out, "node %d: resp=%s http=http://%s raft=%s\n",
-		n.Store.NodeID(), n.Server.ClientAddr(), n.Server.HTTPAddr(), o.Peers[o.NodeID])
+		n.Store.NodeID(), n.Server.ClientAddr(), n.Server.HTTPAddr(), raft)
 }
 
 // waitReady polls until every shard of every node has a leader.

@@ -68,7 +68,7 @@ func TestGossipClusterProcesses(t *testing.T) {
 	procs[3].waitLine(t, "node 4:", 60*time.Second)
 	st := waitCluster("node 4 to get replicas", func(st server.ClusterStatus) bool {
 		for _, n := range st.Nodes {
-			if n.ID == 4 && n.Replicas >= 4 && len(st.Moves) == 0 {
+			if n.ID == 4 && n.Replicas >= 3 && len(st.Moves) == 0 {
 				return true
 			}
 		}
