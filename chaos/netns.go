@@ -195,18 +195,30 @@ func (nt *Net) Close() error {
 				errs = append(errs, err)
 			}
 		}
-		if _, err := run("ip", "link", "show", nt.veth('h', i)); err == nil {
-			if _, err := run("ip", "link", "del", nt.veth('h', i)); err != nil {
-				errs = append(errs, err)
-			}
-		}
-	}
-	if _, err := run("ip", "link", "show", nt.bridge()); err == nil {
-		if _, err := run("ip", "link", "del", nt.bridge()); err != nil {
+		// The veth pair usually goes with its namespace, a moment later.
+		if err := delLink(nt.veth('h', i)); err != nil {
 			errs = append(errs, err)
 		}
 	}
+	if err := delLink(nt.bridge()); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
+}
+
+// delLink deletes a link if it exists; one that vanishes meanwhile is
+// fine.
+func delLink(name string) error {
+	if _, err := run("ip", "link", "show", name); err != nil {
+		return nil
+	}
+	if _, err := run("ip", "link", "del", name); err != nil {
+		if _, serr := run("ip", "link", "show", name); serr != nil {
+			return nil // gone anyway
+		}
+		return err
+	}
+	return nil
 }
 
 // ipt runs iptables in node i's namespace.
