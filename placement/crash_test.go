@@ -3,6 +3,8 @@ package placement
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -93,9 +95,17 @@ func TestMetaLeaderCrashMidMove(t *testing.T) {
 	if testing.Short() {
 		shards = 12
 	}
+	var debugLog *os.File
+	if p := os.Getenv("PLACEMENT_DEBUG_LOG"); p != "" {
+		debugLog, _ = os.Create(p)
+	}
 	var c *testCluster // set once bootstrapped
 	c = newTestCluster(t, 3, shards, func(o *Options) {
 		o.CatchUpTimeout = 20 * time.Second
+		if debugLog != nil {
+			o.Logger = slog.New(slog.NewTextHandler(debugLog, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", o.Store.NodeID)
+			o.Store.Logger = o.Logger
+		}
 		if c == nil {
 			return
 		}

@@ -32,6 +32,11 @@ type driver struct {
 	// recorded in the meta shard are resumed on becoming leader.
 	leading bool
 	last    passInfo
+	// Request rates: each shard's request count summed over its replicas
+	// at the previous pass, and the rates derived from two passes.
+	prevReqs map[shard.ShardID]uint64
+	prevAt   time.Time
+	rates    map[shard.ShardID]float64
 }
 
 // passInfo is what the last pass saw, for status.
@@ -81,6 +86,9 @@ type snapshot struct {
 	best   map[shard.ShardID]shard.ShardState
 	leader map[shard.ShardID]raftpb.NodeID
 	bytes  map[shard.ShardID]uint64
+	// reqs is each shard's request count summed over its replicas.
+	reqs map[shard.ShardID]uint64
+	at   time.Time
 }
 
 // collect reads the meta shard and every live node's report.
@@ -90,7 +98,8 @@ func (n *Node) collect(ctx context.Context, sizes bool) (*snapshot, error) {
 		return nil, err
 	}
 	s := &snapshot{table: t, reports: map[raftpb.NodeID][]shard.ReplicaReport{}, members: n.gossip.Members(),
-		best: map[shard.ShardID]shard.ShardState{}, leader: map[shard.ShardID]raftpb.NodeID{}, bytes: map[shard.ShardID]uint64{}}
+		best: map[shard.ShardID]shard.ShardState{}, leader: map[shard.ShardID]raftpb.NodeID{}, bytes: map[shard.ShardID]uint64{},
+		reqs: map[shard.ShardID]uint64{}, at: time.Now()}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, m := range s.members {
@@ -123,6 +132,7 @@ func (n *Node) collect(ctx context.Context, sizes bool) (*snapshot, error) {
 				s.leader[id] = node
 				s.bytes[id] = r.Bytes
 			}
+			s.reqs[id] += r.Requests
 		}
 	}
 	for id, ld := range s.leader {
@@ -203,7 +213,8 @@ func (d *driver) cluster(s *snapshot, now time.Time) plan.Cluster {
 		cs := st.ConfState
 		sh := plan.Shard{ID: id, Start: st.Desc.Start, End: st.Desc.End, Epoch: st.Desc.Epoch,
 			Voters: slices.Clone(cs.Voters), Learners: slices.Clone(cs.Learners),
-			Leader: s.leader[id], SizeBytes: s.bytes[id], Meta: id == shard.MetaShardID}
+			Leader: s.leader[id], SizeBytes: s.bytes[id], Meta: id == shard.MetaShardID,
+			RequestsPerSec: d.rates[id]}
 		c.Shards = append(c.Shards, sh)
 	}
 	slices.SortFunc(c.Shards, func(a, b plan.Shard) int { return cmp.Compare(a.ID, b.ID) })
@@ -229,6 +240,7 @@ func (d *driver) pass(ctx context.Context) error {
 	if err := n.reconcile(ctx, s); err != nil {
 		return err
 	}
+	d.noteRates(s)
 	c := d.cluster(s, time.Now())
 	actions := plan.Plan(c, n.opts.Plan)
 	d.mu.Lock()
@@ -241,6 +253,24 @@ func (d *driver) pass(ctx context.Context) error {
 		d.start(moveFor(a), false)
 	}
 	return nil
+}
+
+// noteRates derives each shard's request rate from this pass's counts and
+// the previous pass's. A count that went down (a node restarted, a
+// replica moved) gives no rate for that interval.
+func (d *driver) noteRates(s *snapshot) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if dt := s.at.Sub(d.prevAt).Seconds(); d.prevReqs != nil && dt > 0 {
+		rates := make(map[shard.ShardID]float64, len(s.reqs))
+		for id, n := range s.reqs {
+			if p, ok := d.prevReqs[id]; ok && n >= p {
+				rates[id] = float64(n-p) / dt
+			}
+		}
+		d.rates = rates
+	}
+	d.prevReqs, d.prevAt = s.reqs, s.at
 }
 
 // moveFor maps a planner action to a move.

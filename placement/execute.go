@@ -185,6 +185,17 @@ func (n *Node) membership(ctx context.Context, m *Move, stage func(string)) erro
 					}
 					continue
 				}
+				switch n.learnerHosted(ctx, to, m.Shard, p.Desc.Epoch) {
+				case learnerGone:
+					// Its node dropped the replica: roll the learner back,
+					// so that the next attempt starts an empty one.
+					stage("learner gone")
+					_ = change(raftpb.ConfChangeSingle{Type: raftpb.RemoveNode, Node: to})
+					continue
+				case learnerBehind:
+					stage("catch-up")
+					continue
+				}
 				if from != 0 && isMember(cs, from) {
 					if awayFrom(from) {
 						continue
@@ -200,4 +211,35 @@ func (n *Node) membership(ctx context.Context, m *Move, stage func(string)) erro
 			return fmt.Errorf("placement: unknown move kind %v", m.Kind)
 		}
 	}
+}
+
+// Whether a learner's node hosts the shard, as its own report says.
+const (
+	learnerHosted = iota
+	learnerBehind // at an older epoch, or the node did not answer
+	learnerGone
+)
+
+// learnerHosted checks that node hosts shard id at epoch (the one that
+// made it a learner) or later. The leader's match index alone does not
+// show it: a node that held an older replica of the shard (removed while
+// the node was down, then restarted) catches up on its old log, counts
+// as caught up, then applies its own old removal and deletes the
+// replica. Promoted, it would be a voter with no replica behind it.
+func (n *Node) learnerHosted(ctx context.Context, node raftpb.NodeID, id shard.ShardID, epoch uint64) int {
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	rs, err := n.store.Report(rctx, node, false)
+	if err != nil {
+		return learnerBehind
+	}
+	for _, r := range rs {
+		if r.Desc.ID == id {
+			if r.Desc.Epoch >= epoch {
+				return learnerHosted
+			}
+			return learnerBehind
+		}
+	}
+	return learnerGone
 }

@@ -71,6 +71,9 @@ func (s *Store) getLocal(ctx context.Context, r *replica, key []byte, c Consiste
 	if err != nil {
 		return nil, false, err
 	}
+	if c == Stale {
+		r.requests.Add(1) // (other reads count in addRead)
+	}
 	if err := s.readBarrier(ctx, r, c); err != nil {
 		return nil, false, err
 	}

@@ -50,6 +50,10 @@ type replica struct {
 	durableIdx   atomic.Uint64
 	compactedIdx atomicIndex
 
+	// requests counts the client requests this replica took (proposals,
+	// reads), for placement's load figures.
+	requests atomic.Uint64
+
 	sched  atomic.Uint32
 	awake  atomic.Bool
 	leader atomic.Uint64
@@ -175,6 +179,7 @@ func (r *replica) addProposal(p *proposal) {
 	}
 	r.mu.props = append(r.mu.props, p)
 	r.mu.Unlock()
+	r.requests.Add(1)
 	r.store.sched.enqueue(r)
 }
 
@@ -187,6 +192,7 @@ func (r *replica) addRead(q *readReq) {
 	}
 	r.mu.readReqs = append(r.mu.readReqs, q)
 	r.mu.Unlock()
+	r.requests.Add(1)
 	r.store.sched.enqueue(r)
 }
 

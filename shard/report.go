@@ -33,6 +33,10 @@ type ReplicaReport struct {
 	// Bytes is the approximate size of the shard's data (0 unless asked
 	// for with sizes).
 	Bytes uint64
+	// Requests counts the client requests this replica has taken since
+	// its node started (writes and reads; a rate is the difference of
+	// two reports over their interval).
+	Requests uint64
 }
 
 // Report returns the replicas node hosts (this node if node is its own
@@ -108,7 +112,7 @@ func (s *Store) localReport(sizes bool) []ReplicaReport {
 			continue
 		}
 		ld := raftpb.NodeID(r.leader.Load())
-		rep := ReplicaReport{Desc: *d, Conf: *r.conf.Load(), Leader: ld == s.opts.NodeID, LeaderHint: ld, Applied: raftpb.Index(r.appliedIdx.Load())}
+		rep := ReplicaReport{Desc: *d, Conf: *r.conf.Load(), Leader: ld == s.opts.NodeID, LeaderHint: ld, Applied: raftpb.Index(r.appliedIdx.Load()), Requests: r.requests.Load()}
 		if sizes && s.kv != nil {
 			rep.Bytes = s.kv.approxBytes(d)
 		}
@@ -127,7 +131,7 @@ func encodeReport(rs []ReplicaReport) []byte {
 		if r.Leader {
 			l = 1
 		}
-		for _, v := range []uint64{l, uint64(r.LeaderHint), uint64(r.Applied), r.Bytes} {
+		for _, v := range []uint64{l, uint64(r.LeaderHint), uint64(r.Applied), r.Bytes, r.Requests} {
 			b = binary.AppendUvarint(b, v)
 		}
 	}
@@ -158,14 +162,14 @@ func decodeReport(b []byte) ([]ReplicaReport, error) {
 			return nil, err
 		}
 		b = b[l:]
-		var v [4]uint64
+		var v [5]uint64
 		for i := range v {
 			if v[i], err = next(); err != nil {
 				return nil, err
 			}
 		}
 		out = append(out, ReplicaReport{Desc: st.Desc, Conf: st.ConfState, Leader: v[0] == 1, LeaderHint: raftpb.NodeID(v[1]),
-			Applied: raftpb.Index(v[2]), Bytes: v[3]})
+			Applied: raftpb.Index(v[2]), Bytes: v[3], Requests: v[4]})
 	}
 	if len(b) != 0 {
 		return nil, errors.Join(errBadForward, errors.New("trailing bytes in a node report"))

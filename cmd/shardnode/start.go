@@ -31,6 +31,9 @@ type startFlags struct {
 	bootstrapExpect int
 	replicas        int
 	deadTimeout     time.Duration
+	balanceLoad     bool
+	splitSize       uint64
+	splitRate       float64
 }
 
 func newStartCmd() *cobra.Command {
@@ -96,6 +99,9 @@ Example, three nodes forming a new cluster, then a fourth joining:
 	fl.IntVar(&f.bootstrapExpect, "bootstrap-expect", 0, "form a new cluster once this many nodes (with empty data) are up; ignored by a node with data")
 	fl.IntVar(&f.replicas, "replicas", 3, "voters per shard the placement driver keeps")
 	fl.DurationVar(&f.deadTimeout, "dead-timeout", 5*time.Minute, "how long a node must be dead before its replicas are replaced elsewhere")
+	fl.BoolVar(&f.balanceLoad, "balance-load", false, "also move leaderships to even out the request rates nodes serve")
+	fl.Uint64Var(&f.splitSize, "split-size", 0, "split a shard whose data reaches this many bytes (0: never)")
+	fl.Float64Var(&f.splitRate, "split-rate", 0, "split a shard whose request rate reaches this many per second (0: never)")
 	f.split.register(cmd)
 	registerConfig(cmd)
 	_ = cmd.MarkFlagRequired("data-dir")
@@ -190,7 +196,8 @@ func (f *startFlags) placementOptions(id raftpb.NodeID) (server.NodeOptions, err
 			Seeds:           seeds,
 			BootstrapExpect: f.bootstrapExpect,
 			InitialShards:   f.split.shards,
-			Plan:            plan.Config{Replicas: f.replicas, DeadTimeout: f.deadTimeout},
+			Plan: plan.Config{Replicas: f.replicas, DeadTimeout: f.deadTimeout, BalanceLoad: f.balanceLoad,
+				SplitSizeBytes: f.splitSize, SplitRequestsPerSec: f.splitRate},
 		},
 	}
 	return o, nil
