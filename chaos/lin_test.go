@@ -38,6 +38,10 @@ func runLinearizable(t *testing.T, first bool, test string, cfg linRun) {
 		spec = loopbackSpec(bin, dir, cfg.nodes, cfg.shards)
 	}
 	started := time.Now()
+	var dropped0 int64 // the Net may have served earlier runs
+	if cfg.net != nil {
+		dropped0 = cfg.net.Dropped()
+	}
 	c := startCluster(t, spec)
 
 	rec, ledger := NewRecorder(), NewLedger()
@@ -94,7 +98,7 @@ func runLinearizable(t *testing.T, first bool, test string, cfg linRun) {
 		res.Anomalies = 1
 	}
 	if cfg.net != nil {
-		res.Dropped = cfg.net.Dropped()
+		res.Dropped = cfg.net.Dropped() - dropped0
 	}
 	report(t, res)
 	t.Logf("porcupine: %s in %v over %d operations (%d of unknown outcome); ledger: %d acknowledged write-once keys read back, %d of unknown outcome not checked",
