@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/flotilladb/flotilla/placement/gossip"
@@ -200,4 +201,29 @@ func (n *Node) Advertise(clientAddr, httpAddr string) error {
 	m := n.selfMeta()
 	m.ClientAddr, m.HTTPAddr = clientAddr, httpAddr
 	return n.gossip.UpdateMeta(m)
+}
+
+// statusCache keeps the last Status for RecentStatus.
+type statusCache struct {
+	mu sync.Mutex
+	at time.Time
+	st Status
+}
+
+// RecentStatus returns a Status at most maxAge old, collecting a new one
+// only when the last is older: a dashboard polling every node every second
+// then costs one collection per node per maxAge, however many are open.
+func (n *Node) RecentStatus(ctx context.Context, maxAge time.Duration) (Status, error) {
+	c := &n.status
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.at.IsZero() && time.Since(c.at) < maxAge {
+		return c.st, nil
+	}
+	st, err := n.Status(ctx)
+	if err != nil {
+		return st, err
+	}
+	c.st, c.at = st, time.Now()
+	return st, nil
 }

@@ -68,6 +68,7 @@ func (d *driver) run() {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(d.n.ctx, 10*time.Second)
+		d.n.m.passes.Add(1)
 		err := d.pass(ctx)
 		cancel()
 		if err != nil && d.n.ctx.Err() == nil {
@@ -303,6 +304,7 @@ func (d *driver) start(m Move, resumed bool) {
 	d.inflight[m.Shard] = &mm
 	d.mu.Unlock()
 	d.n.wg.Add(1)
+	d.n.m.movesStarted.Add(1)
 	go func() {
 		defer d.n.wg.Done()
 		defer func() {
@@ -315,6 +317,11 @@ func (d *driver) start(m Move, resumed bool) {
 			mm.Stage = stage
 			d.mu.Unlock()
 		})
+		if err != nil {
+			d.n.m.movesFailed.Add(1)
+		} else {
+			d.n.m.movesDone.Add(1)
+		}
 		if err != nil && !errors.Is(err, context.Canceled) {
 			d.n.log.Warn("placement: move failed", "shard", m.Shard, "kind", m.Kind, "from", m.From, "to", m.To, "err", err)
 		} else if err == nil {

@@ -78,6 +78,9 @@ type Node struct {
 	driver *driver
 	log    *slog.Logger
 
+	status statusCache
+	m      counters
+
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -321,6 +324,7 @@ func (n *Node) refresh(ctx context.Context) error {
 		return err
 	}
 	n.cache.load(t)
+	n.m.metaRefreshes.Add(1)
 	return nil
 }
 

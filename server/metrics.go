@@ -16,6 +16,7 @@ import (
 func (s *Server) registry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(newStoreCollector(s))
+	reg.MustRegister(newLayerCollector(s))
 	reg.MustRegister(collectors.NewGoCollector())
 	reg.MustRegister(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return reg

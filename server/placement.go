@@ -22,7 +22,7 @@ import (
 type placementSource struct{ n *placement.Node }
 
 func (p placementSource) ClusterStatus(ctx context.Context) (ClusterStatus, error) {
-	st, err := p.n.Status(ctx)
+	st, err := p.n.RecentStatus(ctx, time.Second)
 	if err != nil {
 		return ClusterStatus{}, err
 	}

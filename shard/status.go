@@ -2,6 +2,7 @@ package shard
 
 import (
 	"bytes"
+	"github.com/flotilladb/flotilla/transport"
 	"slices"
 
 	"github.com/flotilladb/flotilla/raftgroup/raftpb"
@@ -60,4 +61,13 @@ func (s *Store) Hosts(id ShardID) (hosted, leader bool) {
 		return false, false
 	}
 	return true, raftpb.NodeID(r.leader.Load()) == s.opts.NodeID
+}
+
+// TransportMetrics returns the counters of the store's own TCP transport
+// (false when it has none: a single node, or an external Transport).
+func (s *Store) TransportMetrics() (transport.Metrics, bool) {
+	if s.tcp == nil {
+		return transport.Metrics{}, false
+	}
+	return s.tcp.Metrics(), true
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	nethttp "net/http"
 	"strings"
 	"testing"
 	"time"
@@ -75,6 +77,19 @@ func TestGossipClusterProcesses(t *testing.T) {
 		return false
 	})
 	t.Logf("after node 4 joined: %+v", st.Nodes)
+
+	// /metrics carries the transport's and placement's counters.
+	mresp, err := nethttp.Get("http://" + http[0] + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(mresp.Body)
+	mresp.Body.Close()
+	for _, want := range []string{"flotilla_transport_heartbeat_frames_sent_total", "flotilla_placement_meta_refreshes_total", "flotilla_wal_fsyncs_total"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 
 	// The plan of a balanced cluster is empty.
 	out := run(t, shardnodeBin, "rebalance", "--dry-run", "--addr", http[1])
