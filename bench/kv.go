@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"sync"
+	"time"
 
 	"github.com/flotilladb/flotilla/shard"
 )
@@ -13,16 +15,25 @@ import (
 // newKVCluster starts a cluster of s.groups shards and waits for every
 // shard's leader.
 func newKVCluster(ctx context.Context, cfg config, s step) (*cluster, *router, error) {
-	ctx, cancel := context.WithTimeout(ctx, setupTimeout)
+	ctx, cancel := context.WithTimeout(ctx, cfg.setupTimeout())
 	defer cancel()
+	start := time.Now()
 	c, err := startCluster(ctx, cfg, newKeySpace(s.groups))
 	if err != nil {
 		return nil, nil, err
 	}
+	opened := time.Now()
 	rt := newRouter(c)
 	if err := c.waitLeaders(ctx, rt, 64); err != nil {
+		err = fmt.Errorf("stores open after %v, then %d of %d shards led after %v more (RSS %d MB): %w",
+			opened.Sub(start).Round(time.Millisecond), c.leaderCount(nil), s.groups,
+			time.Since(opened).Round(time.Millisecond), rssBytes()>>20, err)
 		c.close()
 		return nil, nil, err
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		fmt.Fprintf(os.Stderr, "bench: %s: setup took %v (stores open after %v)\n", s, d.Round(time.Millisecond),
+			opened.Sub(start).Round(time.Millisecond))
 	}
 	return c, rt, nil
 }
@@ -103,7 +114,7 @@ func preloaded(ctx context.Context, cfg config, s step, n int) (*cluster, *route
 		return nil, nil, nil, err
 	}
 	keys := randomKeys(cfg.seed, n)
-	if err := preload(ctx, rt, keys, s.size, s.clients); err != nil {
+	if err := preload(ctx, rt, keys, s.size, s.clients, cfg.setupTimeout()); err != nil {
 		c.close()
 		return nil, nil, nil, err
 	}
@@ -194,8 +205,8 @@ func runRead(ctx context.Context, cfg config, s step) (Result, error) {
 }
 
 // preload writes keys with size-byte values, parallel at a time.
-func preload(ctx context.Context, rt *router, keys []uint32, size, parallel int) error {
-	ctx, cancel := context.WithTimeout(ctx, setupTimeout)
+func preload(ctx context.Context, rt *router, keys []uint32, size, parallel int, limit time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	parallel = max(parallel, 1)
 	work := make(chan uint32)

@@ -33,6 +33,7 @@ func run() error {
 	scanLimit := flag.Int("scanlimit", 100, "scan: pairs per scan")
 	keys := flag.Int("keys", 0, "read, mixed and scan: keys written before the window (0: 8 per shard for read and mixed, 64 for scan, within [4096, 65536])")
 	duration := flag.Duration("duration", 15*time.Second, "measured window of each result (after a warm-up of a tenth of it, at most 3s)")
+	setup := flag.Duration("setup", 10*time.Minute, "bound on starting a cluster and waiting until every shard has a leader (and on writing what a scenario writes first)")
 	addrs := flag.String("addrs", "", "RESP addresses of a running cluster, comma-separated: run the workload through a Redis client against it instead of the in-process cluster")
 	out := flag.String("out", "", "directory for results.jsonl, results.md and the SVG plots (empty: only print the JSON lines)")
 	dir := flag.String("dir", "", "parent directory of the data directories (default: the system's temp dir)")
@@ -48,7 +49,7 @@ func run() error {
 		return rewriteOut(*replot)
 	}
 
-	cfg := config{scanLimit: *scanLimit, keys: *keys, duration: *duration, dir: *dir, seed: *seed, workers: *workers, noQuiesce: *noQuiesce}
+	cfg := config{scanLimit: *scanLimit, keys: *keys, setup: *setup, duration: *duration, dir: *dir, seed: *seed, workers: *workers, noQuiesce: *noQuiesce}
 	var err error
 	if cfg.groups, err = intList("-groups", *groups, 1); err != nil {
 		return err

@@ -55,7 +55,7 @@ func runRecovery(ctx context.Context, cfg config, s step) (Result, error) {
 	if err := c.openAll(ctx); err != nil {
 		return Result{}, fmt.Errorf("reopening: %w", err)
 	}
-	lctx, cancel := context.WithTimeout(ctx, setupTimeout)
+	lctx, cancel := context.WithTimeout(ctx, cfg.setupTimeout())
 	defer cancel()
 	if err := c.learnLeaders(lctx, newRouter(c)); err != nil {
 		return Result{}, err
@@ -95,7 +95,7 @@ func timeWALOpen(dir string, cfg config) (time.Duration, uint64, error) {
 // have written target bytes of keys and values, counted in written, and
 // returns their figures.
 func fillLog(ctx context.Context, cfg config, s step, rt *router, written *atomic.Int64, target int64) (Result, error) {
-	ctx, cancel := context.WithTimeout(ctx, setupTimeout)
+	ctx, cancel := context.WithTimeout(ctx, cfg.setupTimeout())
 	defer cancel()
 	tallies := make([]latencies, recoveryWriters)
 	errs := make([]error, recoveryWriters)

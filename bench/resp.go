@@ -155,7 +155,7 @@ func runRESP(ctx context.Context, cfg config, s step) (Result, error) {
 		n = cfg.preloadKeys(scanKeys(s.groups))
 	}
 	keys := randomKeys(cfg.seed, n)
-	if err := rc.preload(ctx, keys, s.size, s.clients); err != nil {
+	if err := rc.preload(ctx, keys, s.size, s.clients, cfg.setupTimeout()); err != nil {
 		return Result{}, err
 	}
 	res, _, err := runClients(ctx, runSpec{
@@ -217,8 +217,8 @@ func (rc *respCluster) op(cfg config, s step, i int, keys []uint32) clientOp {
 }
 
 // preload SETs keys with size-byte values, parallel at a time.
-func (rc *respCluster) preload(ctx context.Context, keys []uint32, size, parallel int) error {
-	ctx, cancel := context.WithTimeout(ctx, setupTimeout)
+func (rc *respCluster) preload(ctx context.Context, keys []uint32, size, parallel int, limit time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	work := make(chan uint32)
 	errs := make([]error, parallel)

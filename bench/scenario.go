@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -16,7 +17,8 @@ type config struct {
 	scanLimit              int
 	keys                   int // keys written before read, mixed and scan; 0: by shard count
 	duration               time.Duration
-	dir                    string // parent of the data directories; "" for the system's temp dir
+	setup                  time.Duration // 0: setupTimeout's default
+	dir                    string        // parent of the data directories; "" for the system's temp dir
 	seed                   uint64
 	workers                int  // shard.Options.Workers; 0 for the store's default
 	noQuiesce              bool // shard.Options.DisableQuiesce
@@ -42,8 +44,9 @@ func (c config) preloadKeys(byShards int) int {
 // warmup is the unmeasured time before each window.
 func (c config) warmup() time.Duration { return min(c.duration/10, 3*time.Second) }
 
-// setupTimeout bounds starting a cluster and waiting for its leaders.
-const setupTimeout = 10 * time.Minute
+// setupTimeout bounds starting a cluster and waiting for its leaders,
+// and writing what a scenario writes before its window.
+func (c config) setupTimeout() time.Duration { return cmp.Or(c.setup, 10*time.Minute) }
 
 // step is one scenario run with its own shape (a scenario name expands
 // into one step per point of its sweep).
