@@ -111,8 +111,15 @@ func (w *worker) createSplit(created []createdShard) {
 	for _, c := range created {
 		w.s.routes.update(c.parent)
 		c.parent.notifyDesc()
-		if w.s.replica(c.st.Desc.ID) != nil {
-			continue // replayed after a restart: recovered already
+		if r := w.s.replica(c.st.Desc.ID); r != nil {
+			// Recovered already (a replay after a restart), or created
+			// uninitialized by the new group's leader, whose messages
+			// came before this node applied the split: that replica
+			// takes the split's state in its own round.
+			if !r.descriptor().Initialized() {
+				r.adopt(c.st)
+			}
+			continue
 		}
 		if _, err := w.s.addReplicaCampaign(c.st, c.campaign); err != nil {
 			w.s.fail(fmt.Errorf("shard: creating split shard %d: %w", c.st.Desc.ID, err))

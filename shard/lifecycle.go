@@ -49,7 +49,9 @@ func (s *Store) replicaFor(id ShardID, create bool) *replica {
 	s.mu.RLock()
 	_, dead := s.mu.tombstones[id]
 	s.mu.RUnlock()
-	if dead || s.closed.Load() {
+	if dead || s.closed.Load() || s.wal.LastIndex(id) != 0 {
+		// (A log without a replica: a split applied here is creating the
+		// shard right now; its replica appears with its state.)
 		return nil
 	}
 	r, err := s.addReplica(ShardState{Desc: Descriptor{ID: id}})
@@ -124,4 +126,43 @@ func (w *worker) destroy(r *replica) {
 	}
 	s.m.replicasRemoved.Add(1)
 	s.opts.Logger.Info("shard: replica removed", "shard", r.id, "node", s.opts.NodeID)
+}
+
+// adopt hands an uninitialized replica the state a split created for its
+// shard on this node; its round takes it (adoptState).
+func (r *replica) adopt(st ShardState) {
+	r.mu.Lock()
+	r.mu.adopt = &st
+	r.mu.Unlock()
+	r.store.sched.enqueue(r)
+}
+
+// takeAdoption, in r's round, makes an uninitialized replica the one the
+// split created: its state, and a Raft group rebuilt over the log the split
+// started (the group's own term and vote kept). A replica that got
+// initialized meanwhile (by a snapshot) keeps what it has.
+func (w *worker) takeAdoption(r *replica) {
+	r.mu.Lock()
+	st := r.mu.adopt
+	r.mu.adopt = nil
+	r.mu.Unlock()
+	if st == nil || r.state.Applied != 0 || r.frozen != nil {
+		return
+	}
+	if err := w.s.ensureLogStart(r.id); err != nil {
+		w.s.fail(fmt.Errorf("shard: starting the log of split shard %d: %w", r.id, err))
+		return
+	}
+	r.state = *st
+	g, err := w.s.newGroup(r)
+	if err != nil {
+		w.s.fail(err)
+		return
+	}
+	r.g = g
+	r.refreshDesc()
+	r.appliedIdx.Store(uint64(st.Applied))
+	r.durableIdx.Store(uint64(st.Applied))
+	w.s.routes.update(r)
+	r.notifyDesc()
 }

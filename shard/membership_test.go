@@ -115,6 +115,13 @@ func TestSplitShard(t *testing.T) {
 	defer cancel()
 	d, _ := localDesc(n1, 1)
 	splitKey := []byte("k250000")
+	// The new group's leader may reach a follower before the follower
+	// applies the split: that creates an uninitialized replica, which must
+	// then take the split's state (not wait for a snapshot).
+	n3 := c.node(3)
+	n3.Handler().HandleMessages([]raftpb.Message{{Type: raftpb.MsgHeartbeat, Group: 50, From: 1, To: 3, Term: 1}})
+	waitFor(t, 5*time.Second, "the early replica on node 3", func() bool { return n3.replica(50) != nil })
+	snaps := n3.Metrics().SnapshotsInstalled
 	if _, _, err := n1.Split(ctx, 1, d.Epoch, d.Start, 50); err == nil {
 		t.Fatal("split at the range's start succeeded")
 	}
@@ -131,6 +138,9 @@ func TestSplitShard(t *testing.T) {
 			_, ok := localDesc(s, 50)
 			return ok
 		})
+	}
+	if got := n3.Metrics().SnapshotsInstalled; got != snaps {
+		t.Fatalf("node 3 installed %d snapshots to get the split's right half; the split should have made it", got-snaps)
 	}
 	if v, _ := c.get("k300000"); v != "v30" {
 		t.Fatalf("k300000 = %q after the split", v)

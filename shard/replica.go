@@ -76,6 +76,9 @@ type replica struct {
 		// destroyed: the replica left this node (lifecycle.go); nothing
 		// may be queued any more.
 		destroyed bool
+		// adopt is the state a split created for this (uninitialized)
+		// replica's shard (lifecycle.go).
+		adopt *ShardState
 		// changed is closed (and cleared) when the descriptor or the
 		// known leader changes; waiters (admin.go) make it on demand.
 		changed chan struct{}

@@ -129,6 +129,7 @@ func (w *worker) round() {
 
 // stepInputs feeds everything in r's inbox into its group.
 func (w *worker) stepInputs(r *replica) {
+	w.takeAdoption(r)
 	r.take(&w.in)
 	g := r.g
 	if w.in.wake {

@@ -115,15 +115,13 @@ func (w *worker) applyStore(ab ApplyBatch, r *replica, e *raftpb.Entry) ([]byte,
 		ConfState: cs.Clone(),
 	}
 	// The new group's log starts like a bootstrapped one: a snapshot mark
-	// at index 1 term 1. Written (and synced) before the state machine
-	// batch that creates the shard; never over a log the group already
-	// has (a replay after a crash that lost the unsynced apply batch, but
-	// not the new group's own entries and votes).
-	if w.s.wal.HardState(c.NewID).Term == 0 && w.s.wal.LastIndex(c.NewID) == 0 {
-		wb := w.s.wal.NewBatch()
-		wb.Compact(c.NewID, 1, 1)
-		wb.SetHardState(c.NewID, raftpb.HardState{Term: 1, Commit: 1})
-		if err := w.s.wal.Commit(context.Background(), wb); err != nil {
+	// at index 1 term 1, written (and synced) before the state machine
+	// batch that creates the shard. If the new group's leader has already
+	// made an uninitialized replica of it here, that replica's own round
+	// writes the mark when it takes the split's state (takeAdoption): its
+	// Raft group must not see its log change under it.
+	if rr := w.s.replica(c.NewID); rr == nil {
+		if err := w.s.ensureLogStart(c.NewID); err != nil {
 			w.s.fail(fmt.Errorf("shard: starting the log of split shard %d: %w", c.NewID, err))
 			return storeRefused("log write failed"), nil
 		}
@@ -137,4 +135,21 @@ func (w *worker) applyStore(ab ApplyBatch, r *replica, e *raftpb.Entry) ([]byte,
 	ab.SetState(right)
 	w.s.m.splits.Add(1)
 	return storeOK(), &right
+}
+
+// ensureLogStart gives shard id's log the start of a new group (a snapshot
+// mark at index 1 term 1) if it has no log yet. It never writes over a log
+// the group already has (a replay after a crash that lost the unsynced
+// apply batch, but not the new group's own entries and votes), and keeps
+// the term and vote of a replica that had them.
+func (s *Store) ensureLogStart(id ShardID) error {
+	if s.wal.LastIndex(id) != 0 {
+		return nil
+	}
+	hs := s.wal.HardState(id)
+	hs.Term, hs.Commit = max(hs.Term, 1), max(hs.Commit, 1)
+	wb := s.wal.NewBatch()
+	wb.Compact(id, 1, 1)
+	wb.SetHardState(id, hs)
+	return s.wal.Commit(context.Background(), wb)
 }

@@ -179,6 +179,13 @@ func (s *Store) recover(ctx context.Context) error {
 		}
 	}
 	for _, st := range states {
+		if st.Applied == 1 && st.AppliedTerm == 1 {
+			// A shard a split created, whose log start was left to its
+			// replica's round when a crash came first (split.go).
+			if err := s.ensureLogStart(st.Desc.ID); err != nil {
+				return fmt.Errorf("shard: recovering shard %d: %w", st.Desc.ID, err)
+			}
+		}
 		if _, err := s.addReplica(st); err != nil {
 			return err
 		}
@@ -254,14 +261,9 @@ func (s *Store) addReplicaCampaign(st ShardState, campaign bool) (*replica, erro
 	r := &replica{id: st.Desc.ID, store: s, state: st}
 	r.storage = &raftStorage{w: s.wal, r: r}
 	r.refreshDesc()
-	g, err := raftgroup.New(raftgroup.Config{
-		ID: s.opts.NodeID, Group: r.id, Storage: r.storage, Applied: st.Applied,
-		ElectionTicks: s.opts.ElectionTicks, HeartbeatTicks: s.opts.HeartbeatTicks,
-		LeaseReads: s.opts.LeaseReads, DisableQuiesce: s.opts.DisableQuiesce,
-		Seed: s.opts.Seed ^ uint64(r.id)*0x9E3779B97F4A7C15,
-	})
+	g, err := s.newGroup(r)
 	if err != nil {
-		return nil, fmt.Errorf("shard: shard %d: %w", r.id, err)
+		return nil, err
 	}
 	r.g = g
 	if cs := st.ConfState; campaign || (len(cs.Voters) == 1 && cs.Voters[0] == s.opts.NodeID && len(cs.VotersOutgoing) == 0) {
@@ -282,6 +284,20 @@ func (s *Store) addReplicaCampaign(st ShardState, campaign bool) (*replica, erro
 	r.setAwake(true)
 	s.routes.update(r)
 	return r, nil
+}
+
+// newGroup makes the Raft group of r from r.state and its log.
+func (s *Store) newGroup(r *replica) (*raftgroup.Group, error) {
+	g, err := raftgroup.New(raftgroup.Config{
+		ID: s.opts.NodeID, Group: r.id, Storage: r.storage, Applied: r.state.Applied,
+		ElectionTicks: s.opts.ElectionTicks, HeartbeatTicks: s.opts.HeartbeatTicks,
+		LeaseReads: s.opts.LeaseReads, DisableQuiesce: s.opts.DisableQuiesce,
+		Seed: s.opts.Seed ^ uint64(r.id)*0x9E3779B97F4A7C15,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("shard: shard %d: %w", r.id, err)
+	}
+	return g, nil
 }
 
 func (s *Store) replica(id ShardID) *replica {
