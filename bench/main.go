@@ -29,7 +29,7 @@ func run() error {
 	groups := flag.String("groups", "1024", "shards (Raft groups) the key space is split into; a comma-separated list sweeps")
 	clients := flag.String("clients", "256", "concurrent clients, each with one request outstanding; a list sweeps")
 	size := flag.String("size", "16", "value bytes; a list sweeps")
-	logMB := flag.String("logmb", "64", "recovery: megabytes of WAL to write before the restart; a list sweeps")
+	logMB := flag.String("logmb", "64", "recovery: megabytes of keys and values to write before the restart; a list sweeps")
 	scanLimit := flag.Int("scanlimit", 100, "scan: pairs per scan")
 	keys := flag.Int("keys", 0, "read, mixed and scan: keys written before the window (0: 8 per shard for read and mixed, 64 for scan, within [4096, 65536])")
 	duration := flag.Duration("duration", 15*time.Second, "measured window of each result (after a warm-up of a tenth of it, at most 3s)")
