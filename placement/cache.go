@@ -2,7 +2,6 @@ package placement
 
 import (
 	"bytes"
-	"cmp"
 	"slices"
 	"sort"
 	"sync"
@@ -107,16 +106,4 @@ func (c *cache) NoteLeader(id shard.ShardID, node raftpb.NodeID) {
 	c.mu.Lock()
 	c.leaders[id] = node
 	c.mu.Unlock()
-}
-
-// all returns every cached descriptor (the meta shard's included).
-func (c *cache) all() []shard.Descriptor {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	out := make([]shard.Descriptor, 0, len(c.byID))
-	for _, d := range c.byID {
-		out = append(out, d)
-	}
-	slices.SortFunc(out, func(a, b shard.Descriptor) int { return cmp.Compare(a.ID, b.ID) })
-	return out
 }

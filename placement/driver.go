@@ -31,19 +31,13 @@ type driver struct {
 	// leading: this node led the meta shard at the last pass; moves
 	// recorded in the meta shard are resumed on becoming leader.
 	leading bool
-	last    passInfo
+	// staleSince is when each stale replica was first seen (collect.go).
+	staleSince map[staleKey]time.Time
 	// Request rates: each shard's request count summed over its replicas
 	// at the previous pass, and the rates derived from two passes.
 	prevReqs map[shard.ShardID]uint64
 	prevAt   time.Time
 	rates    map[shard.ShardID]float64
-}
-
-// passInfo is what the last pass saw, for status.
-type passInfo struct {
-	at      time.Time
-	actions []plan.Action
-	err     error
 }
 
 func newDriver(n *Node) *driver {
@@ -242,11 +236,9 @@ func (d *driver) pass(ctx context.Context) error {
 		return err
 	}
 	d.noteRates(s)
+	d.collectStale(s, time.Now())
 	c := d.cluster(s, time.Now())
 	actions := plan.Plan(c, n.opts.Plan)
-	d.mu.Lock()
-	d.last = passInfo{at: time.Now(), actions: actions}
-	d.mu.Unlock()
 	if n.opts.AutoRebalance != nil && !*n.opts.AutoRebalance {
 		return nil
 	}

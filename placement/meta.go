@@ -42,12 +42,6 @@ func keyID(prefix string, k []byte) (uint64, bool) {
 	return binary.BigEndian.Uint64(k[len(prefix):]), true
 }
 
-func prefixEnd(prefix string) []byte {
-	b := []byte(prefix)
-	b[len(b)-1]++
-	return b
-}
-
 // NodeState is the operator's view of a node, kept in the meta shard.
 // Liveness (alive, suspect, dead) comes from gossip; these states are
 // decisions: a Draining node loses every replica and leadership, a
@@ -85,6 +79,7 @@ const (
 	MoveRemove   MoveKind = 3 // remove From
 	MoveSplit    MoveKind = 4 // split the shard (To holds the new shard's ID)
 	MoveTransfer MoveKind = 5 // leadership to To (kept only in memory)
+	MoveCollect  MoveKind = 6 // delete the stale replica To holds (collect.go)
 )
 
 func (k MoveKind) String() string {
@@ -99,6 +94,8 @@ func (k MoveKind) String() string {
 		return "split"
 	case MoveTransfer:
 		return "transfer-leader"
+	case MoveCollect:
+		return "collect"
 	}
 	return fmt.Sprintf("MoveKind(%d)", uint8(k))
 }
@@ -218,10 +215,6 @@ func (w *metaWrite) setShard(st shard.ShardState) {
 
 func (w *metaWrite) setNode(id raftpb.NodeID, s NodeState) {
 	w.ops = append(w.ops, shard.Op{Kind: shard.OpPut, Key: idKey(prefixNode, uint64(id)), Value: []byte{byte(s)}})
-}
-
-func (w *metaWrite) setMove(m Move) {
-	w.ops = append(w.ops, shard.Op{Kind: shard.OpPut, Key: idKey(prefixMove, uint64(m.Shard)), Value: m.marshal()})
 }
 
 func (w *metaWrite) deleteMove(id shard.ShardID) {
