@@ -97,6 +97,7 @@ const catchUpSlack = 128
 func (n *Node) membership(ctx context.Context, m *Move, stage func(string)) error {
 	st := n.store
 	var learnerSince time.Time
+	var col collector
 	deadline := time.Now().Add(n.opts.CatchUpTimeout + time.Minute)
 	for attempt := 0; ; attempt++ {
 		if time.Now().After(deadline) {
@@ -143,6 +144,11 @@ func (n *Node) membership(ctx context.Context, m *Move, stage func(string)) erro
 			return false
 		}
 		switch m.Kind {
+		case MoveCollect:
+			done, err := col.step(ctx, n, m, &p, change, stage)
+			if done || err != nil {
+				return err
+			}
 		case MoveRemove:
 			if !isMember(cs, from) {
 				stage("done")
