@@ -123,7 +123,10 @@ func printRatios(w io.Writer, files []string) error {
 			}
 			for _, cfg := range cfgs {
 				R := byCfg[cfg]
-				name, note := sys, R[len(R)-1].Note
+				name, note := sys, ""
+				if n := R[len(R)-1].Note; strings.HasPrefix(n, "could not start") {
+					note = n
+				}
 				if strings.Contains(cfg, "Quiesce") {
 					name += " (Quiesce)"
 				}
