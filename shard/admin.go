@@ -116,9 +116,13 @@ func (s *Store) atLeader(ctx context.Context, id ShardID, op []byte) ([]byte, er
 	req := forwardRequest{kind: fwdAdmin, shard: id, parts: [][]byte{op}}
 	if r := s.replica(id); r != nil && r.descriptor().Initialized() {
 		out, err := s.serveAdmin(ctx, r, op)
-		if _, ok := s.forwardTarget(err); !ok {
+		var nl *NotLeaderError
+		if _, ok := s.forwardTarget(err); !ok && (!errors.As(err, &nl) || nl.Leader != raftpb.None) {
 			return out, err
 		}
+		// NB: a replica that knows no leader may be a stale one (its node
+		// was removed from the shard while down, and nobody tells it): the
+		// other replicas it names, and their hints, find the leader.
 	}
 	return s.forwardAnywhere(ctx, id, req)
 }
