@@ -39,7 +39,30 @@ func consistency(c []Consistency) Consistency {
 // Get returns the value of key (found false if absent). Consistency
 // defaults to Linearizable. A request reaching a node that does not lead
 // the key's shard is forwarded to the leader's node.
-func (s *Store) Get(ctx context.Context, key []byte, c ...Consistency) ([]byte, bool, error) {
+func (s *Store) Get(ctx context.Context, key []byte, c ...Consistency) (v []byte, found bool, err error) {
+	err = s.retryMoved(ctx, func(ctx context.Context) error {
+		v, found, err = s.get(ctx, key, c...)
+		return err
+	})
+	return v, found, err
+}
+
+// retryMoved runs op, and again while it fails with ErrShardMoved (the
+// shard split or its replica moved while the request was routed to it:
+// nothing was applied), after a tick for the routes to catch up, until
+// the request's deadline.
+func (s *Store) retryMoved(ctx context.Context, op func(ctx context.Context) error) error {
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	for {
+		err := op(ctx)
+		if !errors.Is(err, ErrShardMoved) || !s.awaitElection(ctx) {
+			return err
+		}
+	}
+}
+
+func (s *Store) get(ctx context.Context, key []byte, c ...Consistency) ([]byte, bool, error) {
 	d, err := s.route(key)
 	if err != nil {
 		return nil, false, err
@@ -77,7 +100,11 @@ func (s *Store) getLocal(ctx context.Context, r *replica, key []byte, c Consiste
 	if err := s.readBarrier(ctx, r, c); err != nil {
 		return nil, false, err
 	}
-	return kv.Get(r.id, key)
+	v, found, err := kv.Get(r.id, key)
+	if errors.Is(err, ErrKeyOutOfRange) {
+		err = fmt.Errorf("%w: %w", ErrShardMoved, err)
+	}
+	return v, found, err
 }
 
 // forwardTarget reports whether err says another known node leads the
@@ -94,7 +121,15 @@ func (s *Store) forwardTarget(err error) (raftpb.NodeID, bool) {
 // upper bound), in key order, walking the shards in order. Each shard is
 // read with the given consistency (at its leader, forwarding if needed);
 // the scan as a whole is not a single-point-in-time view across shards.
-func (s *Store) Scan(ctx context.Context, start, end []byte, limit int, c ...Consistency) ([]KeyValue, error) {
+func (s *Store) Scan(ctx context.Context, start, end []byte, limit int, c ...Consistency) (kvs []KeyValue, err error) {
+	err = s.retryMoved(ctx, func(ctx context.Context) error {
+		kvs, err = s.scan(ctx, start, end, limit, c...)
+		return err
+	})
+	return kvs, err
+}
+
+func (s *Store) scan(ctx context.Context, start, end []byte, limit int, c ...Consistency) ([]KeyValue, error) {
 	if err := s.usable(); err != nil {
 		return nil, err
 	}
@@ -139,6 +174,11 @@ func (s *Store) scanLocal(ctx context.Context, r *replica, lo, hi []byte, limit 
 	}
 	if err := s.readBarrier(ctx, r, c); err != nil {
 		return nil, err
+	}
+	// The caller asked for [lo, hi) by its view of the shard's range; if
+	// the range is narrower now (a split), part of it lives elsewhere.
+	if d := r.descriptor(); bytes.Compare(lo, d.Start) < 0 || (len(d.End) > 0 && (len(hi) == 0 || bytes.Compare(hi, d.End) > 0)) {
+		return nil, fmt.Errorf("%w: shard %d covers %v, not all of [%q, %q)", ErrShardMoved, r.id, d, lo, hi)
 	}
 	return kv.Scan(r.id, lo, hi, limit)
 }
@@ -198,7 +238,15 @@ func (s *Store) Incr(ctx context.Context, key []byte, delta int64) (int64, error
 // (otherwise ErrCrossShard and nothing happens). A failed condition
 // returns a *CondFailedError; other non-OK statuses return an error too.
 // Batches spanning shards are not atomic: split them per shard.
-func (s *Store) Exec(ctx context.Context, cmd Command) (Result, error) {
+func (s *Store) Exec(ctx context.Context, cmd Command) (res Result, err error) {
+	err = s.retryMoved(ctx, func(ctx context.Context) error {
+		res, err = s.exec(ctx, cmd)
+		return err
+	})
+	return res, err
+}
+
+func (s *Store) exec(ctx context.Context, cmd Command) (Result, error) {
 	d, err := s.commandShard(&cmd)
 	if err != nil {
 		return Result{}, err
@@ -232,6 +280,10 @@ func resultError(cmd *Command, res *Result) error {
 		return errors.New("shard: value is not an integer")
 	case StatusOverflow:
 		return errors.New("shard: increment would overflow")
+	case StatusWrongShard:
+		return fmt.Errorf("%w: a key of the command is outside its shard's range now; nothing was applied", ErrShardMoved)
+	case StatusBadCommand:
+		return fmt.Errorf("%w: the state machine could not decode it", ErrBadCommand)
 	}
 	return errors.New("shard: command rejected by the state machine")
 }

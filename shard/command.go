@@ -53,9 +53,11 @@ const (
 	StatusNotInteger
 	// StatusOverflow: an OpIncr overflowed int64; nothing applied.
 	StatusOverflow
-	// StatusBadCommand: the command did not decode or touched a key
-	// outside its shard; nothing applied.
+	// StatusBadCommand: the command did not decode; nothing applied.
 	StatusBadCommand
+	// StatusWrongShard: a key lies outside the shard's range (the shard
+	// split or moved after the request was routed); nothing applied.
+	StatusWrongShard
 )
 
 // Result is the outcome of a Command, identical on every replica.

@@ -65,7 +65,7 @@ func DecodeResult(b []byte) (Result, error) {
 	if len(b) < 2 || b[0] != resultVersion {
 		return res, fmt.Errorf("%w: bad result header", ErrBadCommand)
 	}
-	if b[1] > byte(StatusBadCommand) {
+	if b[1] > byte(StatusWrongShard) {
 		return res, fmt.Errorf("%w: result status %d", ErrBadCommand, b[1])
 	}
 	res.Status = Status(b[1])

@@ -21,12 +21,12 @@ type kvWrite struct {
 func execute(v applyView, d *Descriptor, cmd *Command) (Result, []kvWrite, error) {
 	for i := range cmd.Conds {
 		if !d.Contains(cmd.Conds[i].Key) {
-			return Result{Status: StatusBadCommand}, nil, nil
+			return Result{Status: StatusWrongShard}, nil, nil
 		}
 	}
 	for i := range cmd.Ops {
 		if !d.Contains(cmd.Ops[i].Key) {
-			return Result{Status: StatusBadCommand}, nil, nil
+			return Result{Status: StatusWrongShard}, nil, nil
 		}
 	}
 	for i, c := range cmd.Conds {

@@ -65,12 +65,12 @@ func (h *kvModelHarness) randomDelta() string {
 func kvModelExec(m map[string]string, d *Descriptor, c Command) Result {
 	for _, cd := range c.Conds {
 		if !d.Contains(cd.Key) {
-			return Result{Status: StatusBadCommand}
+			return Result{Status: StatusWrongShard}
 		}
 	}
 	for _, op := range c.Ops {
 		if !d.Contains(op.Key) {
-			return Result{Status: StatusBadCommand}
+			return Result{Status: StatusWrongShard}
 		}
 	}
 	for i, cd := range c.Conds {

@@ -286,7 +286,7 @@ func TestKVRejectsKeysOutsideRange(t *testing.T) {
 		kvOps(kvPut("c", "4"), kvIncr("a", "1")),
 		kvOps(kvPut("c", "5")),
 	)
-	for i, want := range []Status{StatusBadCommand, StatusBadCommand, StatusBadCommand, StatusOK} {
+	for i, want := range []Status{StatusWrongShard, StatusWrongShard, StatusWrongShard, StatusOK} {
 		if res[i].Status != want {
 			t.Errorf("command %d: status %d, want %d", i, res[i].Status, want)
 		}

@@ -111,7 +111,10 @@ func (w *worker) destroy(r *replica) {
 	r.notifyDesc()
 	r.setAwake(false)
 	moved := fmt.Errorf("%w: shard %d left node %d", ErrShardMoved, r.id, s.opts.NodeID)
-	r.failAll(moved)
+	// A write already in the log may still commit in the group this node
+	// left: its outcome is unknown, never "moved" (which promises it was
+	// not applied and may be retried).
+	r.failAll(fmt.Errorf("%w: shard %d's replica left node %d before the write's outcome was known", ErrTimeout, r.id, s.opts.NodeID), moved)
 	r.closeOutSnaps()
 	ctx := s.ctx
 	if err := s.sm.DeleteShard(ctx, r.id); err != nil {

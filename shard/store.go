@@ -389,7 +389,7 @@ func (s *Store) Close() error {
 		errs = append(errs, s.sm.SyncPoint())
 	}
 	for _, r := range s.replicas(nil) {
-		r.failAll(ErrClosed)
+		r.failAll(ErrClosed, ErrClosed)
 	}
 	errs = append(errs, s.closeTransport(), s.closeStorage())
 	return errors.Join(errs...)
@@ -413,12 +413,13 @@ func (s *Store) closeStorage() error {
 	return errors.Join(errs...)
 }
 
-// failAll fails every request waiting on r (the store is closing; no
-// worker runs any more).
-func (r *replica) failAll(err error) {
+// failAll fails every request waiting on r: the writes already handed to
+// Raft (their outcome unknown) with proposed, the rest with err. The store
+// is closing (no worker runs any more), or r's own round is destroying it.
+func (r *replica) failAll(proposed, err error) {
 	for _, ps := range r.pending {
 		for _, p := range ps {
-			p.finish(nil, err)
+			p.finish(nil, proposed)
 		}
 	}
 	for _, q := range r.reads {
