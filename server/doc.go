@@ -43,6 +43,11 @@
 //
 // # HTTP
 //
+//	GET    /                    the dashboard (embedded assets under /dashboard/)
+//	GET    /api/cluster         nodes, shards, moves: the cluster view (ClusterSource)
+//	GET    /api/rates           this node's recent ops/s and fsyncs/s (for the dashboard)
+//	POST   /api/admin/{rebalance,drain,move,split,transfer-leader}
+//	                            placement admin operations (placement.go; 501 without placement)
 //	GET    /api/status          node, options, metrics, shards (JSON)
 //	GET    /api/shards          the shards with leader and applied index
 //	GET    /api/kv/{key}        a value (404 if absent)
