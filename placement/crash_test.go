@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"sync"
 	"testing"
@@ -95,17 +96,10 @@ func TestMetaLeaderCrashMidMove(t *testing.T) {
 	if testing.Short() {
 		shards = 12
 	}
-	var debugLog *os.File
-	if p := os.Getenv("PLACEMENT_DEBUG_LOG"); p != "" {
-		debugLog, _ = os.Create(p)
-	}
 	var c *testCluster // set once bootstrapped
 	c = newTestCluster(t, 3, shards, func(o *Options) {
 		o.CatchUpTimeout = 20 * time.Second
-		if debugLog != nil {
-			o.Logger = slog.New(slog.NewTextHandler(debugLog, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", o.Store.NodeID)
-			o.Store.Logger = o.Logger
-		}
+		debugLog(t, o)
 		if c == nil {
 			return
 		}
@@ -191,20 +185,58 @@ func TestMetaLeaderCrashMidMove(t *testing.T) {
 	}
 }
 
+// debugLog sends o's logs, at debug level, to the file named by
+// $PLACEMENT_DEBUG_LOG (appended to), when it is set.
+func debugLog(t *testing.T, o *Options) {
+	p := os.Getenv("PLACEMENT_DEBUG_LOG")
+	if p == "" {
+		return
+	}
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = f.Close() })
+	o.Logger = slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", o.Store.NodeID)
+	o.Store.Logger = o.Logger
+}
+
+// sizedValue is the value putSized writes at key: the prefix and key,
+// then valueBytes of bytes drawn from a source seeded by the key (which
+// do not compress: the size estimates the splits go by are of compressed
+// data).
+func sizedValue(prefix, key string, valueBytes int) []byte {
+	var seed [32]byte
+	copy(seed[:], key)
+	v := append([]byte(prefix+key), make([]byte, valueBytes)...)
+	_, _ = rand.NewChaCha8(seed).Read(v[len(prefix)+len(key):])
+	return v
+}
+
 // putSized writes count keys of valueBytes each through n.
 func (c *testCluster) putSized(n *Node, count, valueBytes int, prefix string) {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	pad := make([]byte, valueBytes)
-	for i := range pad {
-		pad[i] = byte('a' + i%26)
-	}
+	retries := 0
 	for i := range count {
 		key := fmt.Sprintf("k%06d", (i*7919)%1000000)
-		v := append([]byte(prefix+key), pad...)
-		if err := n.Store().Put(ctx, []byte(key), v); err != nil {
-			c.t.Fatalf("put %s: %v", key, err)
+		v := sizedValue(prefix, key, valueBytes)
+		// A put of the same value is idempotent: retried through errors
+		// (a split or a move under way) until the deadline.
+		for {
+			err := n.Store().Put(ctx, []byte(key), v)
+			if err == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				c.t.Fatalf("put %s: %v", key, err)
+			}
+			retries++
+			time.Sleep(10 * time.Millisecond)
 		}
+	}
+	if retries > 0 {
+		c.t.Logf("putSized: %d puts retried", retries)
 	}
 }

@@ -14,13 +14,19 @@ import (
 // TestRestartedNodeIsGivenWorkingReplicas kills a node, lets the others
 // replace its replicas, and restarts it on its data directory, where its
 // old replicas of those shards still lie. The driver then gives it
-// replicas again, some of shards it held before. Each must be a working
-// replica at the shard's current epoch: the old one, caught up on its old
-// log, applies its own old removal and deletes itself, which the leader's
-// match index does not show (regression: such voters were promoted with
-// no replica behind them, and leadership could never move to them).
+// replicas again, some of shards it held before, and collects the old
+// replicas it does not give back. Each replica it is given must be a
+// working one at the shard's current epoch: the old one, caught up on its
+// old log, applies its own old removal and deletes itself, which the
+// leader's match index does not show (regression: such voters were
+// promoted with no replica behind them, and leadership could never move
+// to them). And no stale replica may stay (regression: they did, and
+// requests through the node for their ranges failed).
 func TestRestartedNodeIsGivenWorkingReplicas(t *testing.T) {
-	c := newTestCluster(t, 4, 8, nil)
+	c := newTestCluster(t, 4, 8, func(o *Options) {
+		o.CatchUpTimeout = 20 * time.Second
+		debugLog(t, o)
+	})
 	all := []raftpb.NodeID{1, 2, 3, 4}
 	c.waitFor(60*time.Second, "the initial layout", func(st Status) bool {
 		return len(st.Shards) == 9 && balanced(st, all, 3)
@@ -62,13 +68,30 @@ func TestRestartedNodeIsGivenWorkingReplicas(t *testing.T) {
 		}
 		return ok && len(st.Moves) == 0 && reused > 0
 	})
-	now, err := c.node(victim).Store().Report(ctx, victim, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hosted := map[shard.ShardID]shard.Descriptor{}
-	for _, r := range now {
-		hosted[r.Desc.ID] = r.Desc
+	// Wait until every replica the node hosts is one it should.
+	var hosted map[shard.ShardID]shard.Descriptor
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		now, err := c.node(victim).Store().Report(ctx, victim, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hosted = map[shard.ShardID]shard.Descriptor{}
+		var stale []shard.ShardID
+		for _, r := range now {
+			hosted[r.Desc.ID] = r.Desc
+			if s, ok := shardInfo(st, r.Desc.ID); !ok || !slices.Contains(s.Desc.Replicas, victim) {
+				stale = append(stale, r.Desc.ID)
+			}
+		}
+		if len(stale) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node %d still hosts stale replicas of shards %v", victim, stale)
+		}
+		time.Sleep(100 * time.Millisecond)
+		st = c.waitFor(time.Minute, "a status", func(Status) bool { return true })
 	}
 	var moved shard.ShardID
 	for _, s := range st.Shards {

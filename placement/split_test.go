@@ -195,10 +195,6 @@ func TestSplitBySize(t *testing.T) {
 
 // sizedSum is the checksum of what putSized writes.
 func sizedSum(count, valueBytes int, prefix string) [32]byte {
-	pad := make([]byte, valueBytes)
-	for i := range pad {
-		pad[i] = byte('a' + i%26)
-	}
 	var keys []string
 	for i := range count {
 		keys = append(keys, fmt.Sprintf("k%06d", (i*7919)%1000000))
@@ -208,7 +204,7 @@ func sizedSum(count, valueBytes int, prefix string) [32]byte {
 	for _, k := range keys {
 		h.Write([]byte(k))
 		h.Write([]byte{0})
-		h.Write(append([]byte(prefix+k), pad...))
+		h.Write(sizedValue(prefix, k, valueBytes))
 		h.Write([]byte{0})
 	}
 	var sum [32]byte
