@@ -226,11 +226,14 @@ func (d *driver) pass(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if !d.leading {
-		d.leading = true
-		for _, m := range s.table.moves {
-			d.start(m, true)
-		}
+	// Every move recorded in the meta shard that this driver is not
+	// running is resumed: on becoming leader, the old leader's; later, any
+	// whose record outlived its run (the final delete failed, under load
+	// or across a meta election), which would otherwise lock its shard
+	// against every later move for good.
+	d.leading = true
+	for _, m := range s.table.moves {
+		d.start(m, true)
 	}
 	if err := n.reconcile(ctx, s); err != nil {
 		return err
