@@ -128,11 +128,11 @@ var setLoggerOnce sync.Once
 // verbose (it logs every shard's start and election at INFO).
 func quietLogs(verbose bool) {
 	setLoggerOnce.Do(func() {
-		min := logger.ERROR
+		level := logger.ERROR
 		if verbose {
-			min = logger.WARNING
+			level = logger.WARNING
 		}
-		logger.SetLoggerFactory(func(pkg string) logger.ILogger { return &stderrLogger{pkg: pkg, level: min} })
+		logger.SetLoggerFactory(func(pkg string) logger.ILogger { return &stderrLogger{pkg: pkg, level: level} })
 	})
 }
 
