@@ -39,7 +39,7 @@ type staleKey struct {
 // collectStale starts a MoveCollect for each replica that has looked
 // stale for staleGrace: its node reports it at an older epoch than the
 // shard's newest, whose membership leaves the node out. At most
-// MaxMovesPerNode are started per pass.
+// MaxMovesPerNode run on one node at once.
 func (d *driver) collectStale(s *snapshot, now time.Time) {
 	seen := map[staleKey]time.Time{}
 	var due []staleKey
@@ -61,10 +61,19 @@ func (d *driver) collectStale(s *snapshot, now time.Time) {
 		}
 	}
 	d.staleSince = seen
-	for i, k := range due {
-		if i >= d.n.opts.Plan.MaxMovesPerNode {
-			break
+	d.mu.Lock()
+	busy := map[raftpb.NodeID]int{}
+	for _, m := range d.inflight {
+		if m.Kind == MoveCollect {
+			busy[m.To]++
 		}
+	}
+	d.mu.Unlock()
+	for _, k := range due {
+		if busy[k.node] >= d.n.opts.Plan.MaxMovesPerNode {
+			continue
+		}
+		busy[k.node]++
 		d.start(Move{Shard: k.shard, Kind: MoveCollect, To: k.node, Reason: "stale replica on a node the shard left", Started: now}, false)
 	}
 }
