@@ -2,12 +2,12 @@
 // dragonboat (github.com/lni/dragonboat/v4 at the pseudo-version
 // v4.0.0-20240618143154-6a1623140f27; `@latest` does not resolve on the
 // module proxy) and prints the same JSON lines as the main harness
-// (bench/result.go), with system "dragonboat". It is a module of its own
+// (bench/harness/result.go), with system "dragonboat". It is a module of its own
 // so that the main module never depends on dragonboat. The main harness
 // is package main and cannot be imported, so the key space, the value and
 // key streams and the result fields are repeated here (keys.go,
-// result.go) and must stay in step with bench/keys.go, bench/kv.go and
-// bench/result.go.
+// result.go) and must stay in step with bench/harness/keys.go, bench/harness/kv.go and
+// bench/harness/result.go.
 //
 //	cd bench/dragonboat
 //	go run . -scenario write -groups 1024 -clients 256 -size 16 -duration 15s

@@ -6,7 +6,7 @@ import (
 )
 
 // keySpace is the workload's key format, the same as the main harness's
-// (bench/keys.go): a uint32 as 8 lowercase hexadecimal digits, split into
+// (bench/harness/keys.go): a uint32 as 8 lowercase hexadecimal digits, split into
 // n shards at evenly spaced keys. Shard i (0-based) holds [starts[i],
 // starts[i+1]) and is dragonboat shard ID i+1.
 type keySpace struct {

@@ -8,7 +8,7 @@ import (
 )
 
 // Result is one line of the report. Its JSON form is the one the main
-// module's harness (bench/result.go) writes, field for field, so that the
+// module's harness (bench/harness/result.go) writes, field for field, so that the
 // two systems' lines can be read by the same tools; System is
 // "dragonboat" here. Fields that this harness cannot measure for
 // dragonboat stay zero (and are omitted where the main harness omits

@@ -91,6 +91,23 @@ func TestGossipClusterProcesses(t *testing.T) {
 		}
 	}
 
+	// The bench harness runs against the running cluster.
+	out0 := run(t, shardnodeBin, "bench", "-scenario", "write", "-addrs", strings.Join(resp, ","),
+		"-groups", "6", "-clients", "4", "-size", "16", "-duration", "1s")
+	var res struct {
+		System   string  `json:"system"`
+		Workload string  `json:"workload"`
+		Ops      int     `json:"ops"`
+		Rate     float64 `json:"ops_per_sec"`
+	}
+	line := out0
+	if i := strings.Index(out0, "{"); i >= 0 {
+		line = out0[i:] // (the progress lines come first, on stderr)
+	}
+	if err := json.Unmarshal([]byte(strings.TrimSpace(line)), &res); err != nil || res.Workload != "write" || res.Ops == 0 {
+		t.Fatalf("shardnode bench printed %q (%v)", out0, err)
+	}
+
 	// The plan of a balanced cluster is empty.
 	out := run(t, shardnodeBin, "rebalance", "--dry-run", "--addr", http[1])
 	var plan struct{ Actions []string }

@@ -28,7 +28,8 @@ then:    redis-cli -p 6379`,
 	root.PersistentFlags().String("log-level", "info", "log level: debug, info, warn or error")
 	root.AddCommand(newLocalCmd(), newStartCmd(),
 		newGetCmd(), newPutCmd(), newDelCmd(), newScanCmd(), newStatusCmd(),
-		newRebalanceCmd(), newDrainCmd(), newMoveCmd(), newSplitCmd(), newTransferLeaderCmd())
+		newRebalanceCmd(), newDrainCmd(), newMoveCmd(), newSplitCmd(), newTransferLeaderCmd(),
+		newBenchCmd())
 	return root
 }
 

@@ -1,4 +1,5 @@
-// Command bench is Flotilla's benchmark harness. It starts what it
+// Package harness is Flotilla's benchmark harness, run as `go run ./bench`
+// and `shardnode bench` (both call Main). It starts what it
 // measures inside its own process (or, with -addrs, drives a running
 // cluster over RESP), runs a workload for a fixed time, and prints one
 // JSON line per result; with -out it also writes results.jsonl, a
@@ -107,4 +108,4 @@
 // store). -cpuprofile and -memprofile write a CPU profile of each measured
 // window and a heap profile at its end; with several steps in a run the
 // step's label goes into each file name.
-package main
+package harness
