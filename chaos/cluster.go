@@ -30,6 +30,8 @@ type NodeSpec struct {
 	ClientAddr string // RESP
 	HTTPAddr   string
 	DataDir    string
+	// GossipAddr is the node's gossip address in a placement cluster.
+	GossipAddr string
 	// Netns, when set, is the network namespace the process runs in
 	// (through ip netns exec).
 	Netns string
@@ -43,6 +45,10 @@ type ClusterSpec struct {
 	// LogDir receives one log file per node (stdout and stderr of every
 	// start, appended).
 	LogDir string
+	// Placement: the nodes form a placement-managed cluster (gossip,
+	// --bootstrap-expect with every node, 3 replicas per shard) instead
+	// of a static one.
+	Placement bool
 }
 
 // Node is one shardnode process slot: it is running, paused, or down.
@@ -87,9 +93,16 @@ func (c *Cluster) peers() string {
 func (n *Node) args() []string {
 	s := n.Spec
 	args := []string{"start", "--id", fmt.Sprint(s.ID), "--data-dir", s.DataDir,
-		"--client-addr", s.ClientAddr, "--http-addr", s.HTTPAddr, "--peers", n.c.peers(),
+		"--client-addr", s.ClientAddr, "--http-addr", s.HTTPAddr,
 		"--shards", fmt.Sprint(n.c.Spec.Shards), "--key-format", KeyFormat, "--key-space", fmt.Sprint(KeySpace),
 		"--log-level", "warn"}
+	if n.c.Spec.Placement {
+		args = append(args, "--raft-addr", s.RaftAddr, "--gossip-addr", s.GossipAddr,
+			"--join", n.c.Nodes[0].Spec.GossipAddr, "--bootstrap-expect", fmt.Sprint(len(n.c.Nodes)),
+			"--dead-timeout", "20s")
+	} else {
+		args = append(args, "--peers", n.c.peers())
+	}
 	if s.Netns != "" {
 		return append([]string{"netns", "exec", s.Netns, n.c.Spec.Binary}, args...)
 	}

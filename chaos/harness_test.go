@@ -153,14 +153,15 @@ func artifacts(t *testing.T, seed uint64) string {
 func loopbackSpec(bin, dir string, n, shards int) ClusterSpec {
 	pid := os.Getpid()
 	host := fmt.Sprintf("127.%d.%d", 100+(pid/250)%150, pid%250)
-	port := 20000 + (pid%1000)*3
+	port := 20000 + (pid%1000)*4
 	spec := ClusterSpec{Binary: bin, Shards: shards, LogDir: dir}
 	for i := 1; i <= n; i++ {
 		ip := host + "." + strconv.Itoa(i)
 		spec.Nodes = append(spec.Nodes, NodeSpec{ID: i, DataDir: filepath.Join(dir, fmt.Sprintf("node%d", i)),
 			RaftAddr:   fmt.Sprintf("%s:%d", ip, port),
 			ClientAddr: fmt.Sprintf("%s:%d", ip, port+1),
-			HTTPAddr:   fmt.Sprintf("%s:%d", ip, port+2)})
+			HTTPAddr:   fmt.Sprintf("%s:%d", ip, port+2),
+			GossipAddr: fmt.Sprintf("%s:%d", ip, port+3)})
 	}
 	return spec
 }

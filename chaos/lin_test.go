@@ -19,6 +19,8 @@ type linRun struct {
 	maxDown                                     int
 	// net: each node in its own network namespace (else loopback).
 	net *Net
+	// placement: a gossip cluster managed by placement (else static).
+	placement bool
 }
 
 // runLinearizable starts a cluster, runs the workload under the nemesis,
@@ -37,6 +39,7 @@ func runLinearizable(t *testing.T, first bool, test string, cfg linRun) {
 	} else {
 		spec = loopbackSpec(bin, dir, cfg.nodes, cfg.shards)
 	}
+	spec.Placement = cfg.placement
 	started := time.Now()
 	var dropped0 int64 // the Net may have served earlier runs
 	if cfg.net != nil {
@@ -156,6 +159,18 @@ func soak(t *testing.T, cfg linRun) {
 			return // keep the failing run's artifacts and stop
 		}
 	}
+}
+
+// TestPlacementLinearizable: four shardnode processes on loopback forming
+// a placement-managed cluster (3 replicas per shard), under replica moves,
+// leadership transfers and splits made through the admin API, plus kill
+// -9 and restart, SIGSTOP and SIGCONT.
+func TestPlacementLinearizable(t *testing.T) {
+	needChaos(t)
+	cfg := linDefaults(append(PlacementFaults(), PlacementFaults()...))
+	cfg.faults = append(cfg.faults, ProcessFaults()...)
+	cfg.nodes, cfg.placement = 4, true
+	soak(t, cfg)
 }
 
 // TestProcessLinearizable: three shardnode processes on loopback, kill -9

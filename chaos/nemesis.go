@@ -21,7 +21,15 @@ const (
 	FaultOneWay    Fault = "oneway"    // one node drops everything from another
 	FaultLossy     Fault = "lossy"     // packet loss between peers (and delay, with netem)
 	FaultSlow      Fault = "slow"      // one node's sending rate-limited (tbf)
+	// Placement faults: admin operations through a node's HTTP API
+	// (placement clusters only; admin.go).
+	FaultMove     Fault = "move"     // move a random replica to a node without one
+	FaultTransfer Fault = "transfer" // hand a random shard's leadership to another voter
+	FaultSplit    Fault = "split"    // split a random shard at its middle key
 )
+
+// PlacementFaults lists the admin-operation faults.
+func PlacementFaults() []Fault { return []Fault{FaultMove, FaultTransfer, FaultSplit} }
 
 // ProcessFaults and NetworkFaults list the faults of each family.
 func ProcessFaults() []Fault { return []Fault{FaultKill, FaultPause} }
@@ -122,6 +130,11 @@ func (nm *Nemesis) Step() error {
 		return nil
 	}
 	f := nm.Faults[nm.Rng.IntN(len(nm.Faults))]
+	switch f {
+	case FaultMove, FaultTransfer, FaultSplit:
+		nm.admin(f)
+		return nil
+	}
 	if f == FaultKill || f == FaultPause {
 		up := nm.Cluster.Live()
 		if len(up) == 0 {
