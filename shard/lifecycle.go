@@ -105,6 +105,12 @@ func (w *worker) destroy(r *replica) {
 	s.mu.Unlock()
 	s.routes.remove(r)
 	r.gone = true
+	// NB: the round persists after this (destroy runs before it), and
+	// would write a pending commit-only hard state (hardstate.go) for the
+	// group after its log's removal: a hard state whose commit is beyond
+	// an empty log, which kept the shard from ever being created on this
+	// node again.
+	r.hasUnwrittenHS = false
 	r.mu.Lock()
 	r.mu.destroyed = true
 	r.mu.Unlock()
