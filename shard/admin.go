@@ -114,15 +114,16 @@ func (s *Store) atLeader(ctx context.Context, id ShardID, op []byte) ([]byte, er
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
 	req := forwardRequest{kind: fwdAdmin, shard: id, parts: [][]byte{op}}
-	if r := s.replica(id); r != nil && r.descriptor().Initialized() {
+	// Served here only if this replica leads. NB: a follower's epoch may
+	// lag the leader's (or be a stale replica's, whose node was removed
+	// while down and which nobody tells: it knows no leader), so its own
+	// checks would refuse what the leader accepts; the other replicas it
+	// names, and their hints, find the leader.
+	if r := s.replica(id); r != nil && r.descriptor().Initialized() && raftpb.NodeID(r.leader.Load()) == s.opts.NodeID {
 		out, err := s.serveAdmin(ctx, r, op)
-		var nl *NotLeaderError
-		if _, ok := s.forwardTarget(err); !ok && (!errors.As(err, &nl) || nl.Leader != raftpb.None) {
+		if _, ok := s.forwardTarget(err); !ok {
 			return out, err
 		}
-		// NB: a replica that knows no leader may be a stale one (its node
-		// was removed from the shard while down, and nobody tells it): the
-		// other replicas it names, and their hints, find the leader.
 	}
 	return s.forwardAnywhere(ctx, id, req)
 }
