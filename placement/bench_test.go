@@ -92,17 +92,16 @@ func TestRebalanceFigures(t *testing.T) {
 	seed := testSeed(t)
 
 	start := time.Now()
-	c := newTestCluster(t, 3, shards, scaleTweak)
+	c := newTestCluster(t, 3, shards, func(o *Options) {
+		scaleTweak(o)
+		debugLog(t, o)
+	})
 	c.waitFor(5*time.Minute, "the initial layout", func(st Status) bool {
 		return len(st.Shards) == shards+1 && balanced(st, []raftpb.NodeID{1, 2, 3}, 3)
 	})
 	t.Logf("3 nodes with %d shards up in %v", shards, time.Since(start).Round(time.Millisecond))
 
 	keyOf := func(i int) []byte { return fmt.Appendf(nil, "k%06d", (i*7919)%1000000) }
-	value := make([]byte, valueBytes)
-	for i := range value {
-		value[i] = byte('a' + i%26)
-	}
 	start = time.Now()
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -117,7 +116,7 @@ func TestRebalanceFigures(t *testing.T) {
 					return
 				}
 				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-				err := s.Put(ctx, keyOf(i), value)
+				err := s.Put(ctx, keyOf(i), sizedValue("", string(keyOf(i)), valueBytes))
 				cancel()
 				if err != nil {
 					t.Errorf("load %s: %v", keyOf(i), err)
@@ -140,6 +139,7 @@ func TestRebalanceFigures(t *testing.T) {
 	var cw sync.WaitGroup
 	for i := range clients {
 		rng := rand.New(rand.NewPCG(seed, uint64(i)))
+		value := make([]byte, valueBytes)
 		cw.Add(1)
 		go func() {
 			defer cw.Done()
@@ -161,6 +161,9 @@ func TestRebalanceFigures(t *testing.T) {
 				if rng.IntN(2) == 0 {
 					_, _, err = n.Store().Get(ctx, key)
 				} else {
+					for j := range value {
+						value[j] = byte(rng.Uint32())
+					}
 					err = n.Store().Put(ctx, key, value)
 				}
 				stats.add(time.Since(t0), err)
@@ -178,6 +181,7 @@ func TestRebalanceFigures(t *testing.T) {
 	stats.take()
 	time.Sleep(quiet) // a measurement window, not a wait for a condition
 	windows = append(windows, measure("steady, 3 nodes", quiet, stats))
+	t.Log(windows[len(windows)-1])
 
 	c.addAddrs(4)
 	if err := c.open(4, 3); err != nil {
@@ -188,11 +192,13 @@ func TestRebalanceFigures(t *testing.T) {
 		return balanced(st, []raftpb.NodeID{1, 2, 3, 4}, 3)
 	})
 	windows = append(windows, measure("add 4th node -> balanced", time.Since(start), stats))
+	t.Log(windows[len(windows)-1])
 	t.Logf("balanced: %+v", st.Nodes)
 
 	stats.take()
 	time.Sleep(quiet)
 	windows = append(windows, measure("steady, 4 nodes", quiet, stats))
+	t.Log(windows[len(windows)-1])
 
 	const victim = raftpb.NodeID(2)
 	c.kill(victim)
