@@ -82,6 +82,9 @@ type KV struct {
 	fold sync.RWMutex
 	// appliedSeq is the sequence number of the last applied record.
 	appliedSeq atomic.Uint64
+	// foldedSeq is the sequence number of the last record folded into the
+	// state keys (guarded by fold). Invariant: foldedSeq <= appliedSeq.
+	foldedSeq uint64
 
 	mu struct {
 		sync.RWMutex

@@ -93,8 +93,18 @@ func (kv *KV) initAppliedSeq() error {
 // foldApplied folds every applied record into the state keys and deletes
 // the records, in one batch (no sync). The caller holds kv.fold
 // exclusively (no apply batch commits meanwhile) and kv.life shared.
+//
+// NB: the records are read from the first sequence number after the last
+// fold, and only those are deleted: deleted records stay in the memtable
+// (and in tables, until compacted) under the range tombstone, and an
+// iterator over the whole prefix would step over all of them at every
+// fold, a cost growing with the store's uptime.
 func (kv *KV) foldApplied() error {
-	it, err := kv.db.NewIter(&pebble.IterOptions{LowerBound: []byte{kvAppliedPrefix}, UpperBound: []byte{kvAppliedPrefix + 1}})
+	hi := kv.appliedSeq.Load() // every record up to hi is committed: commits hold kv.fold shared
+	if hi == kv.foldedSeq {
+		return nil
+	}
+	it, err := kv.db.NewIter(kv.unfoldedBounds())
 	if err != nil {
 		return fmt.Errorf("shard: fold applied records: %w", err)
 	}
@@ -108,9 +118,6 @@ func (kv *KV) foldApplied() error {
 	}
 	if err := errors.Join(err, it.Error(), it.Close()); err != nil {
 		return fmt.Errorf("shard: fold applied records: %w", err)
-	}
-	if len(marks) == 0 {
-		return nil
 	}
 	b := kv.db.NewBatch()
 	defer b.Close()
@@ -133,20 +140,27 @@ func (kv *KV) foldApplied() error {
 			}
 		}
 	}
-	if err := b.DeleteRange([]byte{kvAppliedPrefix}, []byte{kvAppliedPrefix + 1}, nil); err != nil {
+	if err := b.DeleteRange(appliedKey(kv.foldedSeq+1), appliedKey(hi+1), nil); err != nil {
 		return err
 	}
 	if err := b.Commit(pebble.NoSync); err != nil {
 		return fmt.Errorf("shard: fold applied records: %w", err)
 	}
+	kv.foldedSeq = hi
 	return nil
+}
+
+// unfoldedBounds are the iterator bounds of the records written since the
+// last fold. The caller holds kv.fold.
+func (kv *KV) unfoldedBounds() *pebble.IterOptions {
+	return &pebble.IterOptions{LowerBound: appliedKey(kv.foldedSeq + 1), UpperBound: []byte{kvAppliedPrefix + 1}}
 }
 
 // recordedApplied returns the largest applied mark of shard id in the
 // applied records not yet folded (found is false if there is none). The
 // caller holds kv.fold shared and kv.life shared.
 func (kv *KV) recordedApplied(id ShardID) (m appliedMark, found bool, err error) {
-	it, err := kv.db.NewIter(&pebble.IterOptions{LowerBound: []byte{kvAppliedPrefix}, UpperBound: []byte{kvAppliedPrefix + 1}})
+	it, err := kv.db.NewIter(kv.unfoldedBounds())
 	if err != nil {
 		return m, false, err
 	}

@@ -131,3 +131,41 @@ func benchRound(rng *rand.Rand, workload string, round int) []benchEntry {
 	}
 	return out[:benchRoundCmds]
 }
+
+// BenchmarkKVSyncPoint measures a sync point (which folds the applied
+// records into the state keys) after each 100 apply batches recording the
+// applied index of 64 shards: its cost must not grow with the number of
+// records folded before (they stay in the memtable under a tombstone).
+func BenchmarkKVSyncPoint(b *testing.B) {
+	kv, err := OpenKV(b.TempDir(), KVOptions{CacheBytes: 64 << 20, MemTableBytes: 64 << 20})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer kv.Close()
+	states := make([]ShardState, benchShards)
+	for i := range states {
+		states[i] = kvTestState(ShardID(i+1), fmt.Sprintf("%02d/", i), fmt.Sprintf("%02d/", i+1), 0)
+	}
+	kvSetStates(b, kv, states...)
+	applied := raftpb.Index(0)
+	var sync time.Duration
+	for i := 0; i < b.N; i++ {
+		for range 100 {
+			applied++
+			batch := kv.NewApplyBatch()
+			for id := range ShardID(benchShards) {
+				batch.(appliedRecorder).SetApplied(id+1, applied, 3)
+			}
+			if err := batch.Commit(); err != nil {
+				b.Fatal(err)
+			}
+			batch.Close()
+		}
+		start := time.Now()
+		if err := kv.SyncPoint(); err != nil {
+			b.Fatal(err)
+		}
+		sync += time.Since(start)
+	}
+	b.ReportMetric(float64(sync.Nanoseconds())/float64(b.N), "sync-ns/op")
+}
