@@ -35,11 +35,13 @@ var _ StateMachine = (*KV)(nil)
 //	|--------------------------------|----------------------------------------|
 //	| 0x01 + user key                | the user value                         |
 //	| 0x02 + shard ID (8 bytes, BE)  | MarshalShardState of the shard         |
-//	| 0x03 + sequence (8 bytes, BE)  | applied record: (shard, applied, term) |
+//	| 0x03 + key                     | a key of the meta shard (MetaShardID)  |
+//	| 0x04 + sequence (8 bytes, BE)  | applied record: (shard, applied, term) |
 //	|                                |   for the shards of one apply batch    |
 //
 // A shard's range [Start, End) is thus the contiguous pebble span
-// [0x01+Start, 0x01+End), or [0x01+Start, 0x02) when End is empty, so a
+// [0x01+Start, 0x01+End), or [0x01+Start, 0x02) when End is empty (for the
+// meta shard, the same with 0x03 and 0x04), so a
 // snapshot is one bounded iterator and an install or removal one excise.
 // The metadata keys sort apart from all data, so no shard's span ever
 // covers another shard's state, and Load finds every shard with one scan.

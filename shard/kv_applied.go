@@ -19,7 +19,7 @@ import (
 // one entry per shard (pebble's skiplist insert was the largest single
 // cost of a loaded store). So a batch whose shards changed only their
 // applied index writes ONE applied record instead: a key of its own
-// (0x03 + sequence number) listing (shard, applied index, term) for all of
+// (0x04 + sequence number) listing (shard, applied index, term) for all of
 // them. The state key keeps the descriptor and membership and is rewritten
 // only when they change.
 //
