@@ -24,6 +24,7 @@ type finished struct {
 func (w *worker) apply(durableOnly bool) error {
 	ab := w.s.sm.NewApplyBatch()
 	defer ab.Close()
+	rec, _ := ab.(appliedRecorder)
 	var done []finished
 	var created []createdShard
 	dirty := false
@@ -74,7 +75,12 @@ func (w *worker) apply(durableOnly bool) error {
 			delete(r.pending, e.Index)
 		}
 		if changed {
-			ab.SetState(r.state)
+			if rec != nil && !r.stateChanged {
+				rec.SetApplied(r.id, r.state.Applied, r.state.AppliedTerm)
+			} else {
+				ab.SetState(r.state)
+				r.stateChanged = false
+			}
 			dirty = true
 		}
 	}
@@ -143,6 +149,7 @@ func (r *replica) applyConfChange(e *raftpb.Entry) {
 	r.state.ConfState = cs
 	r.state.Desc.Epoch++
 	r.refreshDesc()
+	r.stateChanged = true
 	if !isMember(&cs, r.store.opts.NodeID) {
 		r.removed = true
 	}

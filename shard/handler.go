@@ -137,5 +137,6 @@ func (r *replica) restoreState(snap *raftpb.Snapshot) {
 		r.state.Desc = st.Desc
 	}
 	r.refreshDesc()
+	r.stateChanged = true
 	r.store.routes.update(r)
 }

@@ -31,19 +31,27 @@ var _ StateMachine = (*KV)(nil)
 //
 // Key layout (every pebble key starts with a one-byte prefix):
 //
-//	| pebble key                     | value                          |
-//	|--------------------------------|--------------------------------|
-//	| 0x01 + user key                | the user value                 |
-//	| 0x02 + shard ID (8 bytes, BE)  | MarshalShardState of the shard |
+//	| pebble key                     | value                                  |
+//	|--------------------------------|----------------------------------------|
+//	| 0x01 + user key                | the user value                         |
+//	| 0x02 + shard ID (8 bytes, BE)  | MarshalShardState of the shard         |
+//	| 0x03 + key                     | a key of the meta shard (MetaShardID)  |
+//	| 0x04 + sequence (8 bytes, BE)  | applied record: (shard, applied, term) |
+//	|                                |   for the shards of one apply batch    |
 //
 // A shard's range [Start, End) is thus the contiguous pebble span
-// [0x01+Start, 0x01+End), or [0x01+Start, 0x02) when End is empty, so a
+// [0x01+Start, 0x01+End), or [0x01+Start, 0x02) when End is empty (for the
+// meta shard, the same with 0x03 and 0x04), so a
 // snapshot is one bounded iterator and an install or removal one excise.
 // The metadata keys sort apart from all data, so no shard's span ever
 // covers another shard's state, and Load finds every shard with one scan.
-// The state key of a shard is written in the same batch as the data it
-// describes (ApplyBatch.SetState), so after a crash pebble recovers a
-// prefix of the batches in which data and applied index always agree.
+// A shard's applied index is written in the same batch as the data it
+// describes, in its state key (ApplyBatch.SetState) or, when nothing else
+// in its state changed, in the batch's applied record (see
+// kv_applied.go): after a crash pebble recovers a prefix of the batches,
+// in which data and applied index always agree. A shard's applied index
+// is the largest of its state key's and its records'; records are folded
+// into the state keys at each sync point and at Load.
 //
 // Concurrency: a KV is safe for concurrent use. Apply batches, Snapshot
 // and Install for one shard must not overlap (the store serializes them
@@ -69,6 +77,17 @@ type KV struct {
 		sync.RWMutex
 		closed bool
 	}
+	// fold is held shared by apply batch commits and Snapshot, and
+	// exclusively while applied records are folded into the state keys
+	// (foldApplied), so a fold sees every record committed before it and
+	// none is committed while it rewrites the state keys.
+	fold sync.RWMutex
+	// appliedSeq is the sequence number of the last applied record.
+	appliedSeq atomic.Uint64
+	// foldedSeq is the sequence number of the last record folded into the
+	// state keys (guarded by fold). Invariant: foldedSeq <= appliedSeq.
+	foldedSeq uint64
+
 	mu struct {
 		sync.RWMutex
 		// descs holds the descriptor of every hosted shard.
@@ -104,6 +123,10 @@ func OpenKV(dir string, opts KVOptions) (*KV, error) {
 		return nil, fmt.Errorf("shard: open pebble in %s: %w", dir, err)
 	}
 	kv.db = db
+	if err := kv.initAppliedSeq(); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("shard: open pebble in %s: %w", dir, err)
+	}
 	kv.mu.descs = map[ShardID]Descriptor{}
 	kv.mu.sources = map[*kvSnapshotSource]struct{}{}
 	return kv, nil
@@ -133,14 +156,20 @@ func createDirs(fs vfs.FS, dir string, subs ...string) error {
 	return nil
 }
 
-// SyncPoint makes every committed apply batch durable: pebble's WAL is
-// sequential, so one synced empty record syncs all the unsynced batches
-// before it.
+// SyncPoint folds the applied records into the state keys and makes
+// every committed apply batch durable: pebble's WAL is sequential, so one
+// synced empty record syncs all the unsynced batches before it.
 func (kv *KV) SyncPoint() error {
 	if err := kv.enter(); err != nil {
 		return err
 	}
 	defer kv.life.RUnlock()
+	kv.fold.Lock()
+	err := kv.foldApplied()
+	kv.fold.Unlock()
+	if err != nil {
+		return err
+	}
 	if err := kv.db.LogData(nil, pebble.Sync); err != nil {
 		return fmt.Errorf("shard: sync point: %w", err)
 	}

@@ -1,6 +1,7 @@
 package shard
 
 import (
+	"encoding/binary"
 	"fmt"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -25,9 +26,21 @@ type kvApplyBatch struct {
 	// KV's descriptor map after Commit; Apply consults it first so that a
 	// descriptor set earlier in the round governs the later entries.
 	states map[ShardID]ShardState
-	err    error
-	done   bool
+	// marks are the SetApplied calls of this batch, written as one
+	// applied record at Commit.
+	marks []appliedMark
+	// last caches the descriptor of the shard of the previous Apply: a
+	// round applies each shard's entries one after another.
+	last struct {
+		id ShardID
+		d  Descriptor
+		ok bool
+	}
+	err  error
+	done bool
 }
+
+var _ appliedRecorder = (*kvApplyBatch)(nil)
 
 // NewApplyBatch starts the apply batch of one round.
 func (kv *KV) NewApplyBatch() ApplyBatch {
@@ -105,10 +118,17 @@ func (ab *kvApplyBatch) write(v applyView, writes []kvWrite) error {
 }
 
 func (ab *kvApplyBatch) desc(id ShardID) (Descriptor, bool) {
-	if st, ok := ab.states[id]; ok {
-		return st.Desc, true
+	if ab.last.ok && ab.last.id == id {
+		return ab.last.d, true
 	}
-	return ab.kv.desc(id)
+	d, ok := ab.kv.desc(id)
+	if st, set := ab.states[id]; set {
+		d, ok = st.Desc, true
+	}
+	if ok {
+		ab.last.id, ab.last.d, ab.last.ok = id, d, true
+	}
+	return d, ok
 }
 
 // SetState writes st under its shard's state key in this batch. It also
@@ -122,9 +142,18 @@ func (ab *kvApplyBatch) SetState(st ShardState) {
 		ab.states = map[ShardID]ShardState{}
 	}
 	ab.states[st.Desc.ID] = st
+	ab.last.ok = false
 	if err := ab.view.batch().Set(metaKey(st.Desc.ID), MarshalShardState(st), nil); err != nil {
 		ab.err = fmt.Errorf("shard: set state of shard %d: %w", st.Desc.ID, err)
 	}
+}
+
+// SetApplied records shard id's applied index and term after this
+// batch's entries, when the rest of its state is unchanged: all such
+// shards of the batch share one applied record (kv_applied.go), one
+// pebble write instead of one per shard. The shard must have a state key.
+func (ab *kvApplyBatch) SetApplied(id ShardID, applied raftpb.Index, term raftpb.Term) {
+	ab.marks = append(ab.marks, appliedMark{id: id, applied: applied, term: term})
 }
 
 // Commit commits the batch without sync and then publishes the batch's
@@ -136,16 +165,31 @@ func (ab *kvApplyBatch) Commit() error {
 	if ab.done {
 		return fmt.Errorf("shard: apply batch committed twice")
 	}
-	if err := ab.kv.enter(); err != nil {
+	kv := ab.kv
+	if err := kv.enter(); err != nil {
 		return err
 	}
-	defer ab.kv.life.RUnlock()
+	defer kv.life.RUnlock()
+	kv.fold.RLock()
+	defer kv.fold.RUnlock()
+	if len(ab.marks) > 0 {
+		rec := make([]byte, 0, len(ab.marks)*3*binary.MaxVarintLen32)
+		for _, m := range ab.marks {
+			rec = appendAppliedMark(rec, m)
+		}
+		if err := ab.view.batch().Set(appliedKey(kv.appliedSeq.Add(1)), rec, nil); err != nil {
+			ab.err = fmt.Errorf("shard: write applied record: %w", err)
+			return ab.err
+		}
+	}
 	if err := ab.view.batch().Commit(pebble.NoSync); err != nil {
 		ab.err = fmt.Errorf("shard: commit apply batch: %w", err)
 		return ab.err
 	}
 	ab.done = true
-	ab.kv.setDescs(ab.states)
+	if len(ab.states) > 0 {
+		kv.setDescs(ab.states)
+	}
 	return nil
 }
 

@@ -12,7 +12,8 @@ import (
 
 // BenchmarkKVApplyBatch measures apply throughput of rounds of 256
 // commands spread over 64 shards, each round committing one batch (no
-// sync) with the state of every shard it touched, as the store does.
+// sync) with the applied index of every shard it touched (one applied
+// record, kv_applied.go), as the store does.
 // Workloads: put (16-byte values, distinct keys), incr (OpIncr over 4096
 // counters, so each command reads, some of them a key written earlier in
 // the same round), cas (a put on a key, then a CAS on it in the same
@@ -73,9 +74,7 @@ func benchApply(b *testing.B, indexed bool, workload string) {
 			touched[e.shard] = true
 		}
 		for id := range touched {
-			st := states[id-1]
-			st.Applied = raftpb.Index(i + 1)
-			batch.SetState(st)
+			batch.(appliedRecorder).SetApplied(id, raftpb.Index(i+1), 3)
 		}
 		if err := batch.Commit(); err != nil {
 			b.Fatal(err)
@@ -131,4 +130,42 @@ func benchRound(rng *rand.Rand, workload string, round int) []benchEntry {
 		}
 	}
 	return out[:benchRoundCmds]
+}
+
+// BenchmarkKVSyncPoint measures a sync point (which folds the applied
+// records into the state keys) after each 100 apply batches recording the
+// applied index of 64 shards: its cost must not grow with the number of
+// records folded before (they stay in the memtable under a tombstone).
+func BenchmarkKVSyncPoint(b *testing.B) {
+	kv, err := OpenKV(b.TempDir(), KVOptions{CacheBytes: 64 << 20, MemTableBytes: 64 << 20})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer kv.Close()
+	states := make([]ShardState, benchShards)
+	for i := range states {
+		states[i] = kvTestState(ShardID(i+1), fmt.Sprintf("%02d/", i), fmt.Sprintf("%02d/", i+1), 0)
+	}
+	kvSetStates(b, kv, states...)
+	applied := raftpb.Index(0)
+	var sync time.Duration
+	for i := 0; i < b.N; i++ {
+		for range 100 {
+			applied++
+			batch := kv.NewApplyBatch()
+			for id := range ShardID(benchShards) {
+				batch.(appliedRecorder).SetApplied(id+1, applied, 3)
+			}
+			if err := batch.Commit(); err != nil {
+				b.Fatal(err)
+			}
+			batch.Close()
+		}
+		start := time.Now()
+		if err := kv.SyncPoint(); err != nil {
+			b.Fatal(err)
+		}
+		sync += time.Since(start)
+	}
+	b.ReportMetric(float64(sync.Nanoseconds())/float64(b.N), "sync-ns/op")
 }

@@ -61,6 +61,14 @@ func (kv *KV) DeleteShard(ctx context.Context, id ShardID) error {
 	if !ok {
 		return fmt.Errorf("%w: shard %d", ErrShardNotHosted, id)
 	}
+	// NB: fold first, so that no applied record of the shard survives its
+	// state key: a shard created again under this ID must not inherit an
+	// old applied index.
+	kv.fold.Lock()
+	defer kv.fold.Unlock()
+	if err := kv.foldApplied(); err != nil {
+		return fmt.Errorf("shard: delete shard %d: %w", id, err)
+	}
 	sg := &snapshotStager{kv: kv}
 	defer sg.removeFiles()
 	err := sg.writeTable(func(w *sstable.Writer) error { return w.Delete(metaKey(id)) })

@@ -8,10 +8,11 @@ import (
 // The one-byte prefixes of the KV's pebble keys (see the layout on [KV]).
 // 0x00 is left unused so that a future prefix can sort before the data.
 const (
-	kvDataPrefix   byte = 0x01
-	kvMetaPrefix   byte = 0x02
-	kvSystemPrefix byte = 0x03
-	kvMetaKeyLen        = 9
+	kvDataPrefix    byte = 0x01
+	kvMetaPrefix    byte = 0x02
+	kvSystemPrefix  byte = 0x03
+	kvAppliedPrefix byte = 0x04
+	kvMetaKeyLen         = 9
 )
 
 // keyspace returns the prefix of shard id's data: the meta shard's keys
@@ -45,6 +46,15 @@ func metaKey(id ShardID) []byte {
 	k := make([]byte, kvMetaKeyLen)
 	k[0] = kvMetaPrefix
 	binary.BigEndian.PutUint64(k[1:], uint64(id))
+	return k
+}
+
+// appliedKey returns the pebble key of the applied record with sequence
+// number seq.
+func appliedKey(seq uint64) []byte {
+	k := make([]byte, kvMetaKeyLen)
+	k[0] = kvAppliedPrefix
+	binary.BigEndian.PutUint64(k[1:], seq)
 	return k
 }
 

@@ -19,12 +19,19 @@ type KeyValue struct {
 
 // Load returns the committed state of every shard the KV hosts, in shard
 // ID order, and makes them the KV's descriptors (so reads and applies
-// know each shard's range).
+// know each shard's range). It first folds the applied records into the
+// state keys (not synced; the next sync point syncs the fold).
 func (kv *KV) Load() ([]ShardState, error) {
 	if err := kv.enter(); err != nil {
 		return nil, err
 	}
 	defer kv.life.RUnlock()
+	kv.fold.Lock()
+	err := kv.foldApplied()
+	kv.fold.Unlock()
+	if err != nil {
+		return nil, err
+	}
 	it, err := kv.db.NewIter(&pebble.IterOptions{LowerBound: []byte{kvMetaPrefix}, UpperBound: []byte{kvMetaPrefix + 1}})
 	if err != nil {
 		return nil, fmt.Errorf("shard: load: %w", err)

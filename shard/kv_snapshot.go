@@ -39,11 +39,26 @@ func (kv *KV) Snapshot(id ShardID) (ShardState, SnapshotSource, error) {
 		// the ranges in order.
 		ranges[0], ranges[1] = ranges[1], ranges[0]
 	}
+	// NB: the shard's applied index may be in an applied record newer than
+	// its state key. Under kv.fold shared no fold deletes records, and no
+	// apply of this shard runs during Snapshot, so the records read after
+	// the view is taken hold the same applied index as the view.
+	kv.fold.RLock()
 	efos := kv.db.NewEventuallyFileOnlySnapshot(ranges)
 	st, raw, err := readSnapshotState(efos, id, &d)
+	var m appliedMark
+	var recorded bool
+	if err == nil {
+		m, recorded, err = kv.recordedApplied(id)
+	}
+	kv.fold.RUnlock()
 	if err != nil {
 		_ = efos.Close()
 		return ShardState{}, nil, err
+	}
+	if recorded && m.applied > st.Applied {
+		st.Applied, st.AppliedTerm = m.applied, m.term
+		raw = MarshalShardState(st)
 	}
 	src := &kvSnapshotSource{kv: kv, lo: lo, hi: hi, state: raw, efos: efos, readers: map[*kvSnapshotReader]struct{}{}}
 	kv.mu.Lock()

@@ -163,6 +163,7 @@ func (w *worker) takeAdoption(r *replica) {
 		return
 	}
 	r.state = *st
+	r.storage.refresh() // the log start was just written
 	g, err := w.s.newGroup(r)
 	if err != nil {
 		w.s.fail(err)

@@ -23,6 +23,10 @@ type replica struct {
 
 	// state is the persisted ShardState as of the last applied entry.
 	state ShardState
+	// stateChanged: more than the applied index changed in state since it
+	// was last written whole (a conf change or a snapshot), so the next
+	// apply writes it with SetState rather than SetApplied.
+	stateChanged bool
 	// pending proposals by log index, resolved when that index applies
 	// (more than one when a new leader term reused the index here).
 	pending map[raftpb.Index][]*proposal

@@ -108,6 +108,11 @@ func (w *worker) round() {
 			return
 		}
 	}
+	for _, r := range w.batch {
+		if r.storage.wrote {
+			r.storage.refresh()
+		}
+	}
 	w.sendAfterPersist()
 	if err := w.apply(false); err != nil {
 		s.fail(err)
@@ -240,6 +245,7 @@ func (w *worker) persist() (*wal.Pending, error) {
 		if idx := r.truncation(); idx > 0 {
 			if t, err := s.wal.Term(r.id, idx); err == nil {
 				w.wb.Compact(r.id, idx, t)
+				r.storage.wrote = true
 				mustSync = true
 				r.compactedIdx.Store(idx)
 				s.m.truncations.Add(1)
@@ -250,9 +256,11 @@ func (w *worker) persist() (*wal.Pending, error) {
 		it := &w.readies[i]
 		if snap := it.rd.Snapshot; snap != nil {
 			w.wb.Compact(it.r.id, snap.Metadata.Index, snap.Metadata.Term)
+			it.r.storage.wrote = true
 		}
 		if len(it.rd.Entries) > 0 {
 			w.wb.Append(it.r.id, it.rd.Entries)
+			it.r.storage.wrote = true
 		}
 		it.r.noteHardState(it.rd.HardState)
 		mustSync = mustSync || it.rd.MustSync

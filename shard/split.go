@@ -129,6 +129,7 @@ func (w *worker) applyStore(ab ApplyBatch, r *replica, e *raftpb.Entry) ([]byte,
 	r.state.Desc.End = right.Desc.Start
 	r.state.Desc.Epoch++
 	r.refreshDesc()
+	r.stateChanged = true
 	// Both states now, so that later entries of this batch see the new
 	// ranges (a write for the right half must not land in the left).
 	ab.SetState(r.state)

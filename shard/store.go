@@ -259,7 +259,7 @@ func (s *Store) addReplicaCampaign(st ShardState, campaign bool) (*replica, erro
 	// NB: pending and reads are made on first use: most of 10,000 idle
 	// replicas never see a request, and two empty maps cost about 400 B.
 	r := &replica{id: st.Desc.ID, store: s, state: st}
-	r.storage = &raftStorage{w: s.wal, r: r}
+	r.storage = newRaftStorage(s.wal, r)
 	r.refreshDesc()
 	g, err := s.newGroup(r)
 	if err != nil {
@@ -273,7 +273,7 @@ func (s *Store) addReplicaCampaign(st ShardState, campaign bool) (*replica, erro
 	}
 	r.appliedIdx.Store(uint64(st.Applied))
 	r.durableIdx.Store(uint64(st.Applied))
-	r.compactedIdx.Store(s.wal.FirstIndex(r.id) - 1)
+	r.compactedIdx.Store(r.storage.first - 1)
 	s.mu.Lock()
 	if old := s.mu.replicas[r.id]; old != nil {
 		s.mu.Unlock()
