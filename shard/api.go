@@ -49,14 +49,18 @@ func (s *Store) Get(ctx context.Context, key []byte, c ...Consistency) (v []byte
 
 // retryMoved runs op, and again while it fails with ErrShardMoved (the
 // shard split or its replica moved while the request was routed to it:
-// nothing was applied), after a tick for the routes to catch up, until
-// the request's deadline.
+// nothing was applied) or finds no route in a placement cluster, after a
+// tick for the routes to catch up, until the request's deadline.
 func (s *Store) retryMoved(ctx context.Context, op func(ctx context.Context) error) error {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
 	for {
 		err := op(ctx)
-		if !errors.Is(err, ErrShardMoved) || !s.awaitElection(ctx) {
+		// With a Directory every key belongs to some shard: no route means
+		// the directory has not loaded yet (a node just started) or is
+		// stale, which the next tick may mend.
+		retry := errors.Is(err, ErrShardMoved) || (s.opts.Directory != nil && errors.Is(err, ErrNoShard))
+		if !retry || !s.awaitElection(ctx) {
 			return err
 		}
 	}
