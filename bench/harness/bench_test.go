@@ -67,7 +67,7 @@ func TestScenariosSmoke(t *testing.T) {
 		t.Skip("starts clusters")
 	}
 	var wg sync.WaitGroup
-	for _, sc := range []string{"write", "read", "mixed", "scan", "idle", "ceiling", "ceiling3", "wal", "failover", "recovery"} {
+	for _, sc := range []string{"write", "read", "mixed", "scan", "idle", "ceiling", "ceiling3", "wal", "failover", "recovery", "rebalance"} {
 		cfg := smokeConfig(t)
 		if sc == "recovery" {
 			cfg.sizes = []int{1024} // 1 MB in about a thousand writes
@@ -92,6 +92,8 @@ func TestScenariosSmoke(t *testing.T) {
 				case "recovery":
 					check(r.LogMB >= 1 && r.OpenSeconds > 0 && r.LeadersSeconds >= r.OpenSeconds && r.WALRecoveredMB > 0,
 						"no recovery figures")
+				case "rebalance":
+					check(r.RebalanceSeconds > 0 && r.OpsPerSecBeforeRebalance > 0 && r.Ops > 0, "no rebalance figures")
 				case "ceiling", "ceiling3", "wal":
 				default:
 					check(r.Ops > 0 && r.OpsPerSec > 0 && r.P50us > 0 && r.P99us >= r.P50us && len(r.LatencyUs) > 0,

@@ -81,6 +81,12 @@ type Result struct {
 	WALOpenSeconds float64 `json:"wal_open_seconds,omitempty"`
 	WALRecoveredMB float64 `json:"wal_recovered_mb,omitempty"`
 
+	// Rebalance (see rebalance.go): seconds from the fourth node's join
+	// to a balanced cluster, and the clients' writes/s before the join
+	// (warm-up included) and between the join and the balance.
+	RebalanceSeconds         float64 `json:"rebalance_seconds,omitempty"`
+	OpsPerSecBeforeRebalance float64 `json:"ops_per_sec_before_rebalance,omitempty"`
+	OpsPerSecDuringRebalance float64 `json:"ops_per_sec_during_rebalance,omitempty"`
 	// Note says what the figures need to be read with.
 	Note string `json:"note,omitempty"`
 }

@@ -74,17 +74,18 @@ type runFunc func(ctx context.Context, cfg config, s step) (Result, error)
 // runners maps each workload to its implementation.
 func runners() map[string]runFunc {
 	return map[string]runFunc{
-		"write":    runWrite,
-		"read":     runRead,
-		"mixed90":  runMixed,
-		"mixed50":  runMixed,
-		"scan":     runScan,
-		"idle":     runIdle,
-		"ceiling":  runCeiling,
-		"ceiling3": runCeiling3,
-		"wal":      runWAL,
-		"failover": runFailover,
-		"recovery": runRecovery,
+		"write":     runWrite,
+		"read":      runRead,
+		"mixed90":   runMixed,
+		"mixed50":   runMixed,
+		"scan":      runScan,
+		"idle":      runIdle,
+		"ceiling":   runCeiling,
+		"ceiling3":  runCeiling3,
+		"wal":       runWAL,
+		"failover":  runFailover,
+		"recovery":  runRecovery,
+		"rebalance": runRebalance,
 	}
 }
 
@@ -97,7 +98,7 @@ func readFraction(workload string) float64 {
 }
 
 // scenarioNames lists what -scenario accepts, for messages.
-const scenarioNames = "write, read, mixed (mixed90 and mixed50), scan, idle, ceiling, ceiling3, wal, failover, recovery, or all; several separated by commas"
+const scenarioNames = "write, read, mixed (mixed90 and mixed50), scan, idle, ceiling, ceiling3, wal, failover, recovery, rebalance, or all; several separated by commas"
 
 // allIdleGroups is the idle shard count of -scenario all: 30,000
 // replicas in the process.
@@ -124,6 +125,7 @@ func planAll(cfg config) []step {
 		{workload: "wal", groups: c, clients: c, size: 16},
 		{workload: "failover", groups: 1024, clients: c, size: 16},
 		{workload: "recovery", groups: 1024, size: 1024, logMB: 256},
+		{workload: "rebalance", groups: 1024, clients: c, size: 16},
 	}
 }
 
