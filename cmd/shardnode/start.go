@@ -34,6 +34,7 @@ type startFlags struct {
 	balanceLoad     bool
 	splitSize       uint64
 	splitRate       float64
+	snapshotRate    int64
 }
 
 func newStartCmd() *cobra.Command {
@@ -102,6 +103,7 @@ Example, three nodes forming a new cluster, then a fourth joining:
 	fl.BoolVar(&f.balanceLoad, "balance-load", false, "also move leaderships to even out the request rates nodes serve")
 	fl.Uint64Var(&f.splitSize, "split-size", 0, "split a shard whose data reaches this many bytes (0: never)")
 	fl.Float64Var(&f.splitRate, "split-rate", 0, "split a shard whose request rate reaches this many per second (0: never)")
+	fl.Int64Var(&f.snapshotRate, "snapshot-rate", 0, "bytes/s all snapshots this node sends may use together (0: the transport's default, 128 MiB/s)")
 	f.split.register(cmd)
 	registerConfig(cmd)
 	_ = cmd.MarkFlagRequired("data-dir")
@@ -163,6 +165,7 @@ func (f *startFlags) nodeOptions() (server.NodeOptions, error) {
 			Version: version, Liveness: &server.Liveness{}},
 	}
 	o.Server.Liveness.Watch(&o.Store.TransportOptions.Events)
+	o.Store.TransportOptions.SnapshotBytesPerSec = f.snapshotRate
 	return o, nil
 }
 
@@ -200,6 +203,7 @@ func (f *startFlags) placementOptions(id raftpb.NodeID) (server.NodeOptions, err
 				SplitSizeBytes: f.splitSize, SplitRequestsPerSec: f.splitRate},
 		},
 	}
+	o.Store.TransportOptions.SnapshotBytesPerSec = f.snapshotRate
 	return o, nil
 }
 
