@@ -255,6 +255,11 @@ func (s *Store) exec(ctx context.Context, cmd Command) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	return s.execAt(ctx, d, cmd)
+}
+
+// execAt proposes cmd to the shard d and decodes its result.
+func (s *Store) execAt(ctx context.Context, d dest, cmd Command) (Result, error) {
 	data := EncodeCommand(cmd)
 	if len(data) > s.opts.MaxProposalBytes {
 		return Result{}, fmt.Errorf("%w: %d bytes (max %d)", ErrTooLarge, len(data), s.opts.MaxProposalBytes)

@@ -159,19 +159,7 @@ func (s *Store) ExecShard(ctx context.Context, id ShardID, cmd Command) (Result,
 	if r := s.replica(id); r != nil && r.descriptor().Initialized() {
 		d.r = r
 	}
-	data := EncodeCommand(cmd)
-	if len(data) > s.opts.MaxProposalBytes {
-		return Result{}, fmt.Errorf("%w: %d bytes (max %d)", ErrTooLarge, len(data), s.opts.MaxProposalBytes)
-	}
-	out, err := s.propose(ctx, d, data)
-	if err != nil {
-		return Result{}, err
-	}
-	res, err := DecodeResult(out)
-	if err != nil {
-		return Result{}, err
-	}
-	return res, resultError(&cmd, &res)
+	return s.execAt(ctx, d, cmd)
 }
 
 // ScanShard scans shard id, named by ID, at consistency c (see ExecShard).
