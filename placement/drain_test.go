@@ -50,6 +50,7 @@ func TestDrainMovesEverythingAway(t *testing.T) {
 		shards = 12
 	}
 	c := newTestCluster(t, 4, shards, nil)
+	t.Cleanup(c.close) // NB: before the data directories are removed
 	all := []raftpb.NodeID{1, 2, 3, 4}
 	c.waitFor(60*time.Second, "the initial layout", func(st Status) bool {
 		return len(st.Shards) == shards+1 && balanced(st, all, 3)

@@ -88,6 +88,10 @@ func isMember(cs *raftpb.ConfState, id raftpb.NodeID) bool {
 	return slices.Contains(cs.Voters, id) || slices.Contains(cs.VotersOutgoing, id) || isLearner(cs, id)
 }
 
+// hostedFor is how long a learner's node must keep reporting the replica
+// before it is promoted (see membership).
+const hostedFor = 250 * time.Millisecond
+
 // catchUpSlack is how far behind the leader's commit index a learner may
 // be and still count as caught up: close enough that its promotion does
 // not stall the new configuration's quorum for long.
@@ -96,7 +100,7 @@ const catchUpSlack = 128
 // membership runs the steps of an add, replace or remove move.
 func (n *Node) membership(ctx context.Context, m *Move, stage func(string)) error {
 	st := n.store
-	var learnerSince time.Time
+	var learnerSince, hostedSince time.Time
 	var col collector
 	deadline := time.Now().Add(n.opts.CatchUpTimeout + time.Minute)
 	for attempt := 0; ; attempt++ {
@@ -191,7 +195,21 @@ func (n *Node) membership(ctx context.Context, m *Move, stage func(string)) erro
 					}
 					continue
 				}
-				switch n.learnerHosted(ctx, to, m.Shard, p.Desc.Epoch) {
+				hosted := n.learnerHosted(ctx, to, m.Shard, p.Desc.Epoch)
+				if hosted != learnerHosted {
+					hostedSince = time.Time{}
+				} else if hostedSince.IsZero() || time.Since(hostedSince) < hostedFor {
+					// NB: a stale replica that applied its old removal and
+					// its new addition in one batch reports itself hosted
+					// until its round destroys it a moment later (shard's
+					// removal is not undone by a later re-addition): ask
+					// again a little later.
+					if hostedSince.IsZero() {
+						hostedSince = time.Now()
+					}
+					hosted = learnerBehind
+				}
+				switch hosted {
 				case learnerGone:
 					// Its node dropped the replica: roll the learner back,
 					// so that the next attempt starts an empty one.

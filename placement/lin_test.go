@@ -287,6 +287,7 @@ func TestMovesUnderLoadAreLinearizable(t *testing.T) {
 		shards = 8
 	}
 	c := newTestCluster(t, 3, shards, nil)
+	t.Cleanup(c.close) // NB: before the data directories are removed
 	c.waitFor(60*time.Second, "the initial layout", func(st Status) bool {
 		return len(st.Shards) == shards+1 && balanced(st, []raftpb.NodeID{1, 2, 3}, 3)
 	})

@@ -18,6 +18,7 @@ import (
 // only when a node became meta leader).
 func TestOrphanMoveRecordIsResumed(t *testing.T) {
 	c := newTestCluster(t, 3, 4, nil)
+	t.Cleanup(c.close) // NB: before the data directories are removed
 	st := c.waitFor(60*time.Second, "the initial layout", func(st Status) bool {
 		return len(st.Shards) == 5 && balanced(st, []raftpb.NodeID{1, 2, 3}, 3)
 	})

@@ -27,6 +27,7 @@ func TestRestartedNodeIsGivenWorkingReplicas(t *testing.T) {
 		o.CatchUpTimeout = 20 * time.Second
 		debugLog(t, o)
 	})
+	t.Cleanup(c.close) // NB: before the data directories are removed
 	all := []raftpb.NodeID{1, 2, 3, 4}
 	c.waitFor(60*time.Second, "the initial layout", func(st Status) bool {
 		return len(st.Shards) == 9 && balanced(st, all, 3)

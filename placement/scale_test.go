@@ -27,6 +27,7 @@ func TestAddNodeBalances1024Shards(t *testing.T) {
 	const shards = 1024
 	start := time.Now()
 	c := newTestCluster(t, 3, shards, scaleTweak)
+	t.Cleanup(c.close) // NB: before the data directories are removed
 	c.waitFor(5*time.Minute, "the initial layout", func(st Status) bool {
 		return len(st.Shards) == shards+1 && balanced(st, []raftpb.NodeID{1, 2, 3}, 3)
 	})

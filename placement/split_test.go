@@ -77,6 +77,7 @@ func (c *testCluster) checkShardHoldsItsRange(n *Node, d shard.Descriptor) int {
 // of the right half to the new shard, and that no data changed.
 func TestAdminSplit(t *testing.T) {
 	c := newTestCluster(t, 3, 4, nil)
+	t.Cleanup(c.close) // NB: before the data directories are removed
 	all := []raftpb.NodeID{1, 2, 3}
 	st := c.waitFor(60*time.Second, "the initial layout", func(st Status) bool {
 		return len(st.Shards) == 5 && balanced(st, all, 3)
@@ -167,6 +168,7 @@ func TestSplitBySize(t *testing.T) {
 		// counts.
 		o.Store.KV.MemTableBytes = 1 << 20
 	})
+	t.Cleanup(c.close) // NB: before the data directories are removed
 	all := []raftpb.NodeID{1, 2, 3}
 	c.waitFor(60*time.Second, "the initial layout", func(st Status) bool {
 		return len(st.Shards) == 3 && balanced(st, all, 3)
