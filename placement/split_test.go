@@ -104,7 +104,8 @@ func TestAdminSplit(t *testing.T) {
 	st = c.waitFor(30*time.Second, "the meta shard to list both halves", func(st Status) bool {
 		l, ok1 := shardInfo(st, old.Desc.ID)
 		r, ok2 := shardInfo(st, newID)
-		return ok1 && ok2 && bytes.Equal(l.Desc.End, key) && bytes.Equal(r.Desc.Start, key) && len(st.Moves) == 0
+		return ok1 && ok2 && bytes.Equal(l.Desc.End, key) && bytes.Equal(r.Desc.Start, key) && len(st.Moves) == 0 &&
+			r.Leader != raftpb.None
 	})
 	left, _ := shardInfo(st, old.Desc.ID)
 	right, _ := shardInfo(st, newID)
