@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -27,6 +28,7 @@ type testCluster struct {
 	gossip map[raftpb.NodeID]string
 	shards int
 	tweak  func(o *Options)
+	root   string
 }
 
 func freePorts(t *testing.T, n int) []string {
@@ -68,6 +70,11 @@ func (c *testCluster) options(id raftpb.NodeID, expect int) Options {
 func newTestCluster(t *testing.T, n, shards int, tweak func(o *Options)) *testCluster {
 	c := &testCluster{t: t, nodes: map[raftpb.NodeID]*Node{}, dirs: map[raftpb.NodeID]string{},
 		raft: map[raftpb.NodeID]string{}, gossip: map[raftpb.NodeID]string{}, shards: shards, tweak: tweak}
+	// The data directories live under root, made before the close is
+	// registered: cleanups run last-registered first, so the nodes close
+	// before their directories go (a node whose directory vanished under
+	// it stops the test binary with pebble's fatal error).
+	c.root = t.TempDir()
 	t.Cleanup(c.close)
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
@@ -94,7 +101,11 @@ func newTestCluster(t *testing.T, n, shards int, tweak func(o *Options)) *testCl
 
 func (c *testCluster) addAddrs(id raftpb.NodeID) {
 	ports := freePorts(c.t, 2)
-	c.dirs[id], c.raft[id], c.gossip[id] = c.t.TempDir(), ports[0], ports[1]
+	dir, err := os.MkdirTemp(c.root, fmt.Sprintf("node%d-", id))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.dirs[id], c.raft[id], c.gossip[id] = dir, ports[0], ports[1]
 }
 
 func (c *testCluster) open(id raftpb.NodeID, expect int) error {

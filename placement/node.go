@@ -63,7 +63,9 @@ type Options struct {
 	// still serves the meta shard). Tests use it.
 	DisableDriver bool
 	// AutoRebalance: the driver executes its plans by itself. Default
-	// on; off, only repairs (dead nodes, drains) and admin requests run.
+	// on; off, the driver still collects and reconciles but starts
+	// nothing: only admin requests (Rebalance, Drain's moves are then
+	// started by Rebalance, MoveShard, SplitShard) change placement.
 	AutoRebalance *bool
 	// Logger defaults to Store.Logger, else discard.
 	Logger *slog.Logger

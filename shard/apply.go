@@ -150,9 +150,9 @@ func (r *replica) applyConfChange(e *raftpb.Entry) {
 	r.state.Desc.Epoch++
 	r.refreshDesc()
 	r.stateChanged = true
-	if !isMember(&cs, r.store.opts.NodeID) {
-		r.removed = true
-	}
+	// (A later change in the same batch may add this node back: then
+	// it stays.)
+	r.removed = !isMember(&cs, r.store.opts.NodeID)
 	r.notifyDesc()
 }
 

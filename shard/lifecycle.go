@@ -74,6 +74,17 @@ func (s *Store) PrepareReplica(id ShardID) error {
 	s.mu.Lock()
 	delete(s.mu.tombstones, id)
 	s.mu.Unlock()
+	if s.replica(id) == nil && s.wal.LastIndex(id) != 0 {
+		// A log without a replica is what a replica that left this node
+		// can leave behind; the shard is coming back from its leader's
+		// snapshot, so the old log is of no use and would make the new
+		// replica's log start where the old one ended.
+		wb := s.wal.NewBatch()
+		wb.Remove(id)
+		if err := s.wal.Commit(s.ctx, wb); err != nil {
+			return fmt.Errorf("shard: clearing shard %d's old log: %w", id, err)
+		}
+	}
 	if s.replicaFor(id, true) == nil {
 		return fmt.Errorf("shard: cannot prepare a replica of shard %d", id)
 	}
