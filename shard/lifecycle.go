@@ -161,12 +161,8 @@ func (r *replica) adopt(st ShardState) {
 // split created: its state, and a Raft group rebuilt over the log the split
 // started (the group's own term and vote kept). A replica that got
 // initialized meanwhile (by a snapshot) keeps what it has.
-func (w *worker) takeAdoption(r *replica) {
-	r.mu.Lock()
-	st := r.mu.adopt
-	r.mu.adopt = nil
-	r.mu.Unlock()
-	if st == nil || r.state.Applied != 0 || r.frozen != nil {
+func (w *worker) takeAdoption(r *replica, st *ShardState) {
+	if r.state.Applied != 0 || r.frozen != nil {
 		return
 	}
 	if err := w.s.ensureLogStart(r.id); err != nil {

@@ -229,6 +229,7 @@ type inbox struct {
 	snapReports []snapReport
 	unreachable []raftpb.NodeID
 	installs    []*snapInstall
+	adopt       *ShardState
 }
 
 // take empties the inbox into in.
@@ -242,6 +243,7 @@ func (r *replica) take(in *inbox) {
 	in.snapReports, r.mu.snapReports = r.mu.snapReports, in.snapReports[:0]
 	in.unreachable, r.mu.unreachable = r.mu.unreachable, in.unreachable[:0]
 	in.installs, r.mu.installs = r.mu.installs, in.installs[:0]
+	in.adopt, r.mu.adopt = r.mu.adopt, nil
 	r.mu.Unlock()
 }
 

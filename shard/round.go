@@ -134,8 +134,11 @@ func (w *worker) round() {
 
 // stepInputs feeds everything in r's inbox into its group.
 func (w *worker) stepInputs(r *replica) {
-	w.takeAdoption(r)
 	r.take(&w.in)
+	if w.in.adopt != nil {
+		w.takeAdoption(r, w.in.adopt)
+		w.in.adopt = nil
+	}
 	g := r.g
 	if w.in.wake {
 		g.Wake()
