@@ -2,8 +2,11 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -71,6 +74,34 @@ func openCluster(t testing.TB) []*Node {
 // options.
 func openClusterWith(t testing.TB, tweak func(o *NodeOptions)) []*Node {
 	t.Helper()
+	var nodes []*Node
+	// The Raft ports are picked free and then released, so another test
+	// process may take one first: on "address in use" the whole cluster
+	// is tried again on new ports (a few times).
+	for attempt := 1; ; attempt++ {
+		var err error
+		if nodes, err = tryOpenCluster(t, tweak); err == nil {
+			break
+		} else if attempt == 3 || !(errors.Is(err, syscall.EADDRINUSE) || strings.Contains(err.Error(), "address already in use")) {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		for _, n := range nodes {
+			if err := n.Close(); err != nil {
+				t.Errorf("close: %v", err)
+			}
+		}
+	})
+	for _, n := range nodes {
+		waitReady(t, n)
+	}
+	return nodes
+}
+
+// tryOpenCluster opens three nodes of a static cluster on fresh ports,
+// closing what it opened if one fails.
+func tryOpenCluster(t testing.TB, tweak func(o *NodeOptions)) ([]*Node, error) {
 	peers := map[raftpb.NodeID]string{}
 	free := freeAddrs(t, 3)
 	for id := raftpb.NodeID(1); id <= 3; id++ {
@@ -88,21 +119,14 @@ func openClusterWith(t testing.TB, tweak func(o *NodeOptions)) []*Node {
 		}
 		n, err := OpenNode(context.Background(), o)
 		if err != nil {
-			t.Fatalf("node %d: %v", id, err)
+			for _, n := range nodes {
+				_ = n.Close()
+			}
+			return nil, fmt.Errorf("node %d: %w", id, err)
 		}
 		nodes = append(nodes, n)
 	}
-	t.Cleanup(func() {
-		for _, n := range nodes {
-			if err := n.Close(); err != nil {
-				t.Errorf("close: %v", err)
-			}
-		}
-	})
-	for _, n := range nodes {
-		waitReady(t, n)
-	}
-	return nodes
+	return nodes, nil
 }
 
 // waitReady polls until every shard of n has a known leader.
