@@ -87,6 +87,9 @@ func TestScenariosSmoke(t *testing.T) {
 				switch r.Workload {
 				case "idle":
 					check(r.Replicas == 3*cfg.groups[0], "replica count")
+					// Replicas, Raft groups and the WALs' tail caches are
+					// live heap: the growth cannot be zero or negative.
+					check(r.HeapPerReplicaBytes > 0, "no heap growth per replica")
 				case "failover":
 					check(r.LeadersLost > 0 && r.FailoverMs > 0 && r.ElectionTimeouts > 0, "no failover figures")
 				case "recovery":

@@ -17,7 +17,7 @@ const quiesceTimeout = 3 * time.Minute
 // resident set at the end, against a baseline read before the stores
 // opened.
 func runIdle(ctx context.Context, cfg config, s step) (Result, error) {
-	base := settledRSS()
+	base, baseHeap := settledRSS(), liveHeap()
 	t0 := time.Now()
 	c, _, err := newKVCluster(ctx, cfg, s)
 	if err != nil {
@@ -56,8 +56,18 @@ func runIdle(ctx context.Context, cfg config, s step) (Result, error) {
 	}
 	if res.Replicas > 0 {
 		res.RSSPerReplicaBytes = (res.RSSMB*(1<<20) - float64(base)) / float64(res.Replicas)
+		res.HeapPerReplicaBytes = float64(liveHeap()-baseHeap) / float64(res.Replicas)
 	}
 	return res, nil
+}
+
+// liveHeap collects garbage and returns the bytes of live heap objects.
+// NB: read after the window's RSS, so the collection does not change it.
+func liveHeap() int64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapAlloc)
 }
 
 // settledRSS collects garbage, returns freed memory to the OS, and

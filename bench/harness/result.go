@@ -52,6 +52,14 @@ type Result struct {
 	// RSSPerReplicaBytes is the growth of the resident set from before
 	// the stores opened to the end of the window, per replica (idle).
 	RSSPerReplicaBytes float64 `json:"rss_per_replica_bytes,omitempty"`
+	// HeapPerReplicaBytes is the growth of the Go heap's live bytes
+	// (runtime.MemStats.HeapAlloc right after a collection) over the same
+	// span, per replica (idle): steadier than RSS, which also moves with
+	// the runtime's and the kernel's page handling. Part of it is
+	// allocated per store whatever the shard count (the WALs' tail
+	// caches), and allocated is not resident (pages never written are not
+	// in RSS).
+	HeapPerReplicaBytes float64 `json:"heap_per_replica_bytes,omitempty"`
 	// CeilingRatio is OpsPerSec over a third of the disk's group-commit
 	// ceiling measured earlier in the same run (write results only).
 	CeilingRatio float64 `json:"ceiling_ratio,omitempty"`
@@ -169,8 +177,8 @@ func (r Result) details() string {
 		}
 	}
 	if r.RSSPerReplicaBytes != 0 {
-		add("%d replicas, %.0f B RSS/replica, %.2f µs CPU/s per replica", r.Replicas, r.RSSPerReplicaBytes,
-			r.CPUCores*1e6/float64(max(r.Replicas, 1)))
+		add("%d replicas, %.0f B RSS/replica, %.0f B live heap/replica, %.2f µs CPU/s per replica", r.Replicas,
+			r.RSSPerReplicaBytes, r.HeapPerReplicaBytes, r.CPUCores*1e6/float64(max(r.Replicas, 1)))
 	}
 	if r.FailoverMs > 0 {
 		add("%d leaders lost; all led again after %.0f ms = %.2f election timeouts", r.LeadersLost, r.FailoverMs, r.ElectionTimeouts)
