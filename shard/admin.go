@@ -186,7 +186,7 @@ func (s *Store) changeLocal(ctx context.Context, r *replica, epoch uint64, cc ra
 	// it, so the caller sees the final membership.
 	for {
 		ch := r.changes()
-		if !r.joint.Load() {
+		if !r.joint() {
 			d := r.descriptor()
 			return MarshalShardState(ShardState{Desc: *d}), nil
 		}
@@ -259,7 +259,7 @@ func (w *worker) status(r *replica, p *proposal) {
 		return
 	}
 	pr := Progress{Desc: *r.descriptor(), Conf: st.Config, Leader: w.s.opts.NodeID, Commit: st.HardState.Commit,
-		Applied: r.state.Applied, Joint: len(st.Config.VotersOutgoing) > 0, Match: map[raftpb.NodeID]raftpb.Index{}}
+		Applied: r.applied, Joint: len(st.Config.VotersOutgoing) > 0, Match: map[raftpb.NodeID]raftpb.Index{}}
 	for id, ps := range st.Progress {
 		pr.Match[id] = ps.Match
 	}

@@ -42,7 +42,7 @@ func (w *worker) apply(durableOnly bool) error {
 		}
 		for ; it.applied < limit; it.applied++ {
 			e := &it.rd.CommittedEntries[it.applied]
-			if e.Index <= r.state.Applied {
+			if e.Index <= r.applied {
 				continue // already in the state machine (replay after restart, or a snapshot)
 			}
 			var res []byte
@@ -59,7 +59,7 @@ func (w *worker) apply(durableOnly bool) error {
 					created = append(created, createdShard{st: *right, campaign: r.g.Leader() == w.s.opts.NodeID, parent: r})
 				}
 			}
-			r.state.Applied, r.state.AppliedTerm = e.Index, e.Term
+			r.applied, r.appliedTerm = e.Index, e.Term
 			changed = true
 			w.s.m.applied.Add(1)
 			// The entry committed at this index decides every proposal
@@ -76,9 +76,9 @@ func (w *worker) apply(durableOnly bool) error {
 		}
 		if changed {
 			if rec != nil && !r.stateChanged {
-				rec.SetApplied(r.id, r.state.Applied, r.state.AppliedTerm)
+				rec.SetApplied(r.id, r.applied, r.appliedTerm)
 			} else {
-				ab.SetState(r.state)
+				ab.SetState(r.shardState())
 				r.stateChanged = false
 			}
 			dirty = true
@@ -94,7 +94,7 @@ func (w *worker) apply(durableOnly bool) error {
 		// truncates the log up to it.
 		for i := range w.readies {
 			r := w.readies[i].r
-			r.appliedIdx.Store(uint64(r.state.Applied))
+			r.appliedIdx.Store(uint64(r.applied))
 		}
 		w.createSplit(created)
 	}
@@ -142,40 +142,18 @@ func (r *replica) applyConfChange(e *raftpb.Entry) {
 	if err != nil {
 		return
 	}
-	cs, err := raftgroup.ApplyConfChange(r.state.ConfState, cc)
+	cs, err := raftgroup.ApplyConfChange(*r.confState(), cc)
 	if err != nil {
 		return
 	}
-	r.state.ConfState = cs
-	r.state.Desc.Epoch++
-	r.refreshDesc()
+	d := *r.descriptor()
+	d.Epoch++
+	r.publish(d, cs)
 	r.stateChanged = true
 	// (A later change in the same batch may add this node back: then
 	// it stays.)
 	r.removed = !isMember(&cs, r.store.opts.NodeID)
 	r.notifyDesc()
-}
-
-// refreshDesc derives the descriptor's replicas from the membership and
-// publishes it to readers.
-func (r *replica) refreshDesc() {
-	cs := r.state.ConfState
-	var ids []raftpb.NodeID
-	for _, l := range [][]raftpb.NodeID{cs.Voters, cs.VotersOutgoing, cs.Learners, cs.LearnersNext} {
-		for _, id := range l {
-			if !containsNode(ids, id) {
-				ids = append(ids, id)
-			}
-		}
-	}
-	d := r.state.Desc
-	d.Replicas = ids
-	r.state.Desc = d
-	cp := d
-	r.desc.Store(&cp)
-	r.joint.Store(len(cs.VotersOutgoing) > 0)
-	ccs := cs.Clone()
-	r.conf.Store(&ccs)
 }
 
 func containsNode(ids []raftpb.NodeID, id raftpb.NodeID) bool {
@@ -196,7 +174,7 @@ func (w *worker) answer(r *replica, rd *raftgroup.Ready) {
 		}
 		delete(r.reads, rs.ID)
 		q.index = rs.Index
-		if r.state.Applied >= q.index {
+		if r.applied >= q.index {
 			q.finish(nil)
 		} else {
 			r.readsToApply = append(r.readsToApply, q)
@@ -205,7 +183,7 @@ func (w *worker) answer(r *replica, rd *raftgroup.Ready) {
 	if len(r.readsToApply) > 0 {
 		keep := r.readsToApply[:0]
 		for _, q := range r.readsToApply {
-			if r.state.Applied >= q.index {
+			if r.applied >= q.index {
 				q.finish(nil)
 			} else {
 				keep = append(keep, q)

@@ -46,5 +46,10 @@ func (a *awakeSet) awakeList(dst []*replica) []*replica {
 		}
 		dst = append(dst, r)
 	}
+	if len(a.m) == 0 {
+		// NB: dropped, not kept empty: an emptied map keeps its buckets,
+		// and at start-up every replica of the node was in it.
+		a.m = nil
+	}
 	return dst
 }

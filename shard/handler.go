@@ -101,7 +101,7 @@ func (w *worker) acceptSnapshot(r *replica, inst *snapInstall) {
 	switch {
 	case r.frozen != nil:
 		inst.accept <- fmt.Errorf("shard: shard %d: another snapshot is being installed", r.id)
-	case md.Index <= st.HardState.Commit || md.Index <= r.state.Applied:
+	case md.Index <= st.HardState.Commit || md.Index <= r.applied:
 		inst.accept <- fmt.Errorf("shard: shard %d: snapshot at %d is not ahead of commit %d", r.id, md.Index, st.HardState.Commit)
 	default:
 		r.frozen = inst
@@ -132,11 +132,12 @@ func (w *worker) thaw(r *replica) bool {
 // membership and descriptor (the range may be new to this replica).
 func (r *replica) restoreState(snap *raftpb.Snapshot) {
 	md := snap.Metadata
-	r.state.Applied, r.state.AppliedTerm, r.state.ConfState = md.Index, md.Term, md.ConfState
+	r.applied, r.appliedTerm = md.Index, md.Term
+	d := *r.descriptor()
 	if st, err := UnmarshalShardState(snap.Data); err == nil && st.Desc.ID == r.id {
-		r.state.Desc = st.Desc
+		d = st.Desc
 	}
-	r.refreshDesc()
+	r.publish(d, md.ConfState.Clone())
 	r.stateChanged = true
 	r.store.routes.update(r)
 }

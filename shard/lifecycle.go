@@ -162,14 +162,15 @@ func (r *replica) adopt(st ShardState) {
 // started (the group's own term and vote kept). A replica that got
 // initialized meanwhile (by a snapshot) keeps what it has.
 func (w *worker) takeAdoption(r *replica, st *ShardState) {
-	if r.state.Applied != 0 || r.frozen != nil {
+	if r.applied != 0 || r.frozen != nil {
 		return
 	}
 	if err := w.s.ensureLogStart(r.id); err != nil {
 		w.s.fail(fmt.Errorf("shard: starting the log of split shard %d: %w", r.id, err))
 		return
 	}
-	r.state = *st
+	r.applied, r.appliedTerm = st.Applied, st.AppliedTerm
+	r.publish(st.Desc, st.ConfState)
 	r.storage.refresh() // the log start was just written
 	g, err := w.s.newGroup(r)
 	if err != nil {
@@ -177,7 +178,6 @@ func (w *worker) takeAdoption(r *replica, st *ShardState) {
 		return
 	}
 	r.g = g
-	r.refreshDesc()
 	r.appliedIdx.Store(uint64(st.Applied))
 	r.durableIdx.Store(uint64(st.Applied))
 	w.s.routes.update(r)

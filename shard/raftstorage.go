@@ -69,10 +69,10 @@ func walErr(err error) error {
 // commit.
 func (s *raftStorage) InitialState() (raftpb.HardState, raftpb.ConfState, error) {
 	hs := s.w.HardState(s.r.id)
-	if applied := s.r.state.Applied; applied > hs.Commit && applied <= s.last {
+	if applied := s.r.applied; applied > hs.Commit && applied <= s.last {
 		hs.Commit = applied
 	}
-	return hs, s.r.state.ConfState, nil
+	return hs, *s.r.confState(), nil
 }
 
 // Entries implements raftgroup.Storage.

@@ -21,12 +21,12 @@ type replica struct {
 	g       *raftgroup.Group
 	storage *raftStorage
 
-	// state is the persisted ShardState as of the last applied entry.
-	state ShardState
-	// stateChanged: more than the applied index changed in state since it
-	// was last written whole (a conf change or a snapshot), so the next
-	// apply writes it with SetState rather than SetApplied.
-	stateChanged bool
+	// applied is the last applied log index and appliedTerm its term.
+	// With the published descriptor and membership (view) they are the
+	// shard's persisted ShardState (shardState): the replica keeps no
+	// second copy of the descriptor (replicas are many; one cost 200 B).
+	applied     raftpb.Index
+	appliedTerm raftpb.Term
 	// pending proposals by log index, resolved when that index applies
 	// (more than one when a new leader term reused the index here).
 	pending map[raftpb.Index][]*proposal
@@ -41,13 +41,12 @@ type replica struct {
 	readBeat readBeat
 	// unwrittenHS is r's newest hard state when it is not in the WAL yet
 	// (hasUnwrittenHS); only its commit index differs from the WAL's.
-	unwrittenHS    raftpb.HardState
-	hasUnwrittenHS bool
+	unwrittenHS raftpb.HardState
 	// frozen is the snapshot being installed; the replica takes no input
 	// until it is done.
 	frozen *snapInstall
 
-	// appliedIdx mirrors state.Applied for the syncer; durableIdx is the
+	// appliedIdx mirrors applied for the syncer; durableIdx is the
 	// applied index known durable (a sync point passed it); compactedIdx is
 	// the log's compaction point (round-owned, read by the syncer).
 	appliedIdx   atomic.Uint64
@@ -61,25 +60,24 @@ type replica struct {
 	sched  atomic.Uint32
 	awake  atomic.Bool
 	leader atomic.Uint64
-	// desc is the descriptor as readers (routing) see it; joint says the
-	// membership is a joint configuration not yet left.
-	desc  atomic.Pointer[Descriptor]
-	conf  atomic.Pointer[raftpb.ConfState]
-	joint atomic.Bool
+	// view is the descriptor and membership as of applied, for readers
+	// (routing, reports) and for the round alike. Written by the round
+	// only (publish); never modified once published.
+	view atomic.Pointer[replicaView]
 
 	mu struct {
 		sync.Mutex
-		msgs        []raftpb.Message
-		props       []*proposal
-		readReqs    []*readReq
-		ticks       int
-		wake        bool
+		msgs     []raftpb.Message
+		props    []*proposal
+		readReqs []*readReq
+		ticks    int
+		wake     bool
+		// destroyed: the replica left this node (lifecycle.go); nothing
+		// may be queued any more.
+		destroyed   bool
 		snapReports []snapReport
 		unreachable []raftpb.NodeID
 		installs    []*snapInstall
-		// destroyed: the replica left this node (lifecycle.go); nothing
-		// may be queued any more.
-		destroyed bool
 		// adopt is the state a split created for this (uninitialized)
 		// replica's shard (lifecycle.go).
 		adopt *ShardState
@@ -92,6 +90,20 @@ type replica struct {
 	// removed: an applied membership change left this node out of the
 	// group; the round destroys the replica once its last Ready is out.
 	removed bool
+	// stateChanged: more than the applied index changed since the state
+	// was last written whole (a conf change, a split or a snapshot), so
+	// the next apply writes it with SetState rather than SetApplied.
+	stateChanged   bool
+	hasUnwrittenHS bool
+	// NB: the bools are kept together at the end: replicas are many, and
+	// the struct fits Go's 416-byte size class (TestReplicaSize).
+}
+
+// replicaView is what a replica publishes of its state: both in one
+// allocation, replaced whole on every change.
+type replicaView struct {
+	desc Descriptor
+	conf raftpb.ConfState
 }
 
 // proposal is a command waiting to be committed and applied.
@@ -159,8 +171,58 @@ type snapInstall struct {
 	installed chan error
 }
 
-// Descriptor returns the replica's current descriptor.
-func (r *replica) descriptor() *Descriptor { return r.desc.Load() }
+// descriptor returns the replica's current descriptor (read-only).
+func (r *replica) descriptor() *Descriptor { return &r.view.Load().desc }
+
+// confState returns the replica's membership as of its applied index
+// (read-only).
+func (r *replica) confState() *raftpb.ConfState { return &r.view.Load().conf }
+
+// joint reports whether the membership is a joint configuration not yet
+// left.
+func (r *replica) joint() bool { return len(r.confState().VotersOutgoing) > 0 }
+
+// shardState returns the replica's state as the state machine stores it.
+// It shares its slices with the published view, which nobody modifies.
+func (r *replica) shardState() ShardState {
+	v := r.view.Load()
+	return ShardState{Desc: v.desc, Applied: r.applied, AppliedTerm: r.appliedTerm, ConfState: v.conf}
+}
+
+// publish makes d, with its replicas derived from cs, and cs the
+// replica's view. Neither may be modified afterwards (the caller hands
+// over d's keys and cs's slices).
+func (r *replica) publish(d Descriptor, cs raftpb.ConfState) {
+	d.Replicas = replicasOf(&cs)
+	r.view.Store(&replicaView{desc: d, conf: cs})
+}
+
+// replicasOf lists the members of cs, voters first. In the common case,
+// voters only, the list is cs.Voters itself: published views are
+// immutable, so the two may share one array.
+func replicasOf(cs *raftpb.ConfState) []raftpb.NodeID {
+	if len(cs.VotersOutgoing) == 0 && len(cs.Learners) == 0 && len(cs.LearnersNext) == 0 && !hasDuplicate(cs.Voters) {
+		return cs.Voters
+	}
+	var ids []raftpb.NodeID
+	for _, l := range [][]raftpb.NodeID{cs.Voters, cs.VotersOutgoing, cs.Learners, cs.LearnersNext} {
+		for _, id := range l {
+			if !containsNode(ids, id) {
+				ids = append(ids, id)
+			}
+		}
+	}
+	return ids
+}
+
+func hasDuplicate(ids []raftpb.NodeID) bool {
+	for i, id := range ids {
+		if containsNode(ids[:i], id) {
+			return true
+		}
+	}
+	return false
+}
 
 // addMessages queues Raft messages for the next round; past the inbox
 // bound they are dropped (Raft tolerates loss).
@@ -251,13 +313,19 @@ func (r *replica) take(in *inbox) {
 // gone quiet also gives up its inbox buffers: take swaps buffers between
 // workers and replicas, so without this every replica that ever received
 // a message would keep one (about 1.3 KB each, measured at 30,000
-// replicas), while a quiesced replica may stay idle for hours.
+// replicas), while a quiesced replica may stay idle for hours. Its empty
+// round-owned maps and slices go too (made again on first use): a Go map
+// keeps its buckets when emptied, so a leader's first read alone left a
+// read map of about 200 B in it.
 func (r *replica) settle() {
 	quiet := r.g.Quiesced()
-	r.setAwake(!quiet)
 	if !quiet {
+		r.setAwake(true)
 		return
 	}
+	// NB: the flag goes down last, once r is done with its fields, so
+	// that whoever sees it down (the ticker, a test) sees them settled.
+	defer r.setAwake(false)
 	r.mu.Lock()
 	if len(r.mu.msgs) == 0 {
 		r.mu.msgs = nil
@@ -268,7 +336,28 @@ func (r *replica) settle() {
 	if len(r.mu.readReqs) == 0 {
 		r.mu.readReqs = nil
 	}
+	if len(r.mu.snapReports) == 0 {
+		r.mu.snapReports = nil
+	}
+	if len(r.mu.unreachable) == 0 {
+		r.mu.unreachable = nil
+	}
+	if len(r.mu.installs) == 0 {
+		r.mu.installs = nil
+	}
 	r.mu.Unlock()
+	if r.pending != nil && len(r.pending) == 0 {
+		r.pending = nil
+	}
+	if r.reads != nil && len(r.reads) == 0 {
+		r.reads = nil
+	}
+	if r.readsToApply != nil && len(r.readsToApply) == 0 {
+		r.readsToApply = nil
+	}
+	if r.outSnaps != nil && len(r.outSnaps) == 0 {
+		r.outSnaps = nil
+	}
 }
 
 // atomicIndex is an atomic raftpb.Index.

@@ -107,12 +107,13 @@ func (s *Store) localReport(sizes bool) []ReplicaReport {
 	rs := s.replicas(nil)
 	out := make([]ReplicaReport, 0, len(rs))
 	for _, r := range rs {
-		d := r.descriptor()
+		v := r.view.Load() // descriptor and membership from one view
+		d := &v.desc
 		if !d.Initialized() {
 			continue
 		}
 		ld := raftpb.NodeID(r.leader.Load())
-		rep := ReplicaReport{Desc: *d, Conf: *r.conf.Load(), Leader: ld == s.opts.NodeID, LeaderHint: ld, Applied: raftpb.Index(r.appliedIdx.Load()), Requests: r.requests.Load()}
+		rep := ReplicaReport{Desc: *d, Conf: v.conf.Clone(), Leader: ld == s.opts.NodeID, LeaderHint: ld, Applied: raftpb.Index(r.appliedIdx.Load()), Requests: r.requests.Load()}
 		if sizes && s.kv != nil {
 			rep.Bytes = s.kv.approxBytes(d)
 		}

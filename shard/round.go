@@ -87,6 +87,7 @@ func (w *worker) round() {
 		}
 	}
 	if len(w.readies) == 0 {
+		w.trimReadies()
 		return
 	}
 	s.m.rounds.Add(1)
@@ -130,7 +131,22 @@ func (w *worker) round() {
 		}
 		it.rd = raftgroup.Ready{}
 	}
+	w.trimReadies()
 }
+
+// trimReadies drops the worker's Ready buffer after a round that used
+// less than an eighth of it. Why: a start-up or a burst leaves it sized
+// for MaxRoundGroups (about 270 KB per worker), and the rounds of a store
+// gone idle stop coming, so nothing else would give it back; a store
+// under steady load keeps a buffer its rounds fill.
+func (w *worker) trimReadies() {
+	if c := cap(w.readies); c > minReadiesTrim && len(w.readies) < c/8 {
+		w.readies = nil
+	}
+}
+
+// minReadiesTrim is the Ready buffer capacity trimReadies leaves alone.
+const minReadiesTrim = 64
 
 // stepInputs feeds everything in r's inbox into its group.
 func (w *worker) stepInputs(r *replica) {

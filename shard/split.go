@@ -95,8 +95,8 @@ func (w *worker) applyStore(ab ApplyBatch, r *replica, e *raftpb.Entry) ([]byte,
 	if err != nil {
 		return storeRefused("%v", err), nil
 	}
-	d := r.state.Desc
-	cs := r.state.ConfState
+	d := *r.descriptor()
+	cs := *r.confState()
 	switch {
 	case r.id == MetaShardID:
 		return storeRefused("the meta shard is never split"), nil
@@ -126,13 +126,13 @@ func (w *worker) applyStore(ab ApplyBatch, r *replica, e *raftpb.Entry) ([]byte,
 			return storeRefused("log write failed"), nil
 		}
 	}
-	r.state.Desc.End = right.Desc.Start
-	r.state.Desc.Epoch++
-	r.refreshDesc()
+	d.End = right.Desc.Start
+	d.Epoch++
+	r.publish(d, cs)
 	r.stateChanged = true
 	// Both states now, so that later entries of this batch see the new
 	// ranges (a write for the right half must not land in the left).
-	ab.SetState(r.state)
+	ab.SetState(r.shardState())
 	ab.SetState(right)
 	w.s.m.splits.Add(1)
 	return storeOK(), &right

@@ -258,9 +258,9 @@ func (s *Store) addReplica(st ShardState) (*replica, error) {
 func (s *Store) addReplicaCampaign(st ShardState, campaign bool) (*replica, error) {
 	// NB: pending and reads are made on first use: most of 10,000 idle
 	// replicas never see a request, and two empty maps cost about 400 B.
-	r := &replica{id: st.Desc.ID, store: s, state: st}
+	r := &replica{id: st.Desc.ID, store: s, applied: st.Applied, appliedTerm: st.AppliedTerm}
+	r.publish(st.Desc, st.ConfState)
 	r.storage = newRaftStorage(s.wal, r)
-	r.refreshDesc()
 	g, err := s.newGroup(r)
 	if err != nil {
 		return nil, err
@@ -286,10 +286,10 @@ func (s *Store) addReplicaCampaign(st ShardState, campaign bool) (*replica, erro
 	return r, nil
 }
 
-// newGroup makes the Raft group of r from r.state and its log.
+// newGroup makes the Raft group of r from its applied state and its log.
 func (s *Store) newGroup(r *replica) (*raftgroup.Group, error) {
 	g, err := raftgroup.New(raftgroup.Config{
-		ID: s.opts.NodeID, Group: r.id, Storage: r.storage, Applied: r.state.Applied,
+		ID: s.opts.NodeID, Group: r.id, Storage: r.storage, Applied: r.applied,
 		ElectionTicks: s.opts.ElectionTicks, HeartbeatTicks: s.opts.HeartbeatTicks,
 		LeaseReads: s.opts.LeaseReads, DisableQuiesce: s.opts.DisableQuiesce,
 		Seed: s.opts.Seed ^ uint64(r.id)*0x9E3779B97F4A7C15,
@@ -338,6 +338,9 @@ func (s *Store) runTicker() {
 		rs = s.awake.awakeList(rs[:0])
 		for _, r := range rs {
 			r.tick()
+		}
+		if cap(rs) > 64 && len(rs) < cap(rs)/8 {
+			rs = nil // sized for start-up, when every replica was awake
 		}
 		s.mu.RLock()
 		total := len(s.mu.replicas)
