@@ -1,6 +1,10 @@
 package raftgroup
 
-import "github.com/flotilladb/flotilla/raftgroup/raftpb"
+import (
+	"math"
+
+	"github.com/flotilladb/flotilla/raftgroup/raftpb"
+)
 
 // Tick advances the group's logical clock by one tick. A quiesced group
 // ignores ticks.
@@ -32,8 +36,10 @@ func (g *Group) tickLeader() {
 	g.heartbeatElapsed++
 	g.electionElapsed++
 	if !g.cfg.DisableCheckQuorum {
-		for _, pr := range g.trk.progress {
-			pr.inactiveTicks++
+		for i := range g.trk.progress {
+			if pr := &g.trk.progress[i]; pr.inactiveTicks < math.MaxInt32 {
+				pr.inactiveTicks++
+			}
 		}
 		if !g.trk.quorumActive(g.id, g.cfg.ElectionTicks) {
 			g.becomeFollower(g.term, raftpb.None)
@@ -43,8 +49,8 @@ func (g *Group) tickLeader() {
 	if g.electionElapsed >= g.cfg.ElectionTicks {
 		g.electionElapsed = 0
 		if !g.cfg.DisableCheckQuorum {
-			for id, pr := range g.trk.progress {
-				if id != g.id {
+			for i := range g.trk.progress {
+				if pr := &g.trk.progress[i]; pr.id != g.id {
 					pr.recentActive = false
 				}
 			}
@@ -123,7 +129,7 @@ func (g *Group) campaign(t raftpb.MessageType, transfer bool) {
 	if transfer {
 		ctx = contextTransfer
 	}
-	for _, id := range g.trk.voters.ids() {
+	for _, id := range g.trk.voters().ids() {
 		if id == g.id {
 			continue
 		}

@@ -50,7 +50,6 @@ type Group struct {
 
 	term raftpb.Term
 	vote raftpb.NodeID
-	role Role
 	lead raftpb.NodeID
 
 	log *raftLog
@@ -62,30 +61,38 @@ type Group struct {
 	electionElapsed   int
 	heartbeatElapsed  int
 	randomizedTimeout int
-	rng               *rand.Rand
+	// rng draws the election timeouts (a value, not a *rand.Rand: two
+	// allocations less per group).
+	rng rand.PCG
 
 	// leadTransferee is the target of a leadership transfer in progress.
 	leadTransferee raftpb.NodeID
-	// sentTimeoutNow: this leader told a voter to campaign at once in this
-	// term. That voter may win past every lease, whenever the message
-	// arrives, so the lease is void for the rest of the term.
-	sentTimeoutNow bool
 	// pendingConfIndex: no new membership change may be proposed until the
 	// log is applied up to here.
 	pendingConfIndex raftpb.Index
 	// uncommittedBytes is the payload the leader holds appended but not
 	// committed (bounded by MaxUncommittedBytes).
 	uncommittedBytes uint64
-	// bcastPending: the leader has new entries or a new commit index that
-	// followers should learn in the next Ready.
-	bcastPending bool
 
 	reads reads
 
-	quiesced bool
-
 	prevHard raftpb.HardState
-	prevSoft SoftState
+	// prevLead and prevRole are the SoftState last handed out.
+	prevLead raftpb.NodeID
+
+	// NB: the small fields are kept together at the end: a node hosts
+	// tens of thousands of groups, and the struct fits Go's 576-byte size
+	// class (TestStructSizes).
+	role     Role
+	prevRole Role
+	// sentTimeoutNow: this leader told a voter to campaign at once in this
+	// term. That voter may win past every lease, whenever the message
+	// arrives, so the lease is void for the rest of the term.
+	sentTimeoutNow bool
+	// bcastPending: the leader has new entries or a new commit index that
+	// followers should learn in the next Ready.
+	bcastPending bool
+	quiesced     bool
 }
 
 // New returns a replica restored from cfg.Storage. A replica with an empty
@@ -109,8 +116,7 @@ func New(cfg Config) (*Group, error) {
 		group: cfg.Group,
 		cfg:   cfg,
 		log:   log,
-		rng:   rand.New(rand.NewPCG(cfg.Seed, uint64(cfg.ID)<<32^uint64(cfg.Group))),
-		trk:   tracker{maxInflight: cfg.MaxInflightMsgs, maxInflightBytes: cfg.MaxInflightBytes},
+		rng:   *rand.NewPCG(cfg.Seed, uint64(cfg.ID)<<32^uint64(cfg.Group)),
 	}
 	if hs.Commit > log.lastIndex() {
 		return nil, fmt.Errorf("raftgroup: hard state commit %d beyond last index %d", hs.Commit, log.lastIndex())
@@ -122,10 +128,10 @@ func New(cfg Config) (*Group, error) {
 		}
 		log.applied, log.applying = max(log.applied, cfg.Applied), max(log.applying, cfg.Applied)
 	}
-	g.trk.setConfig(cs, log.lastIndex()+1)
+	g.trk.setConfig(cs, log.lastIndex()+1, &g.cfg)
 	g.becomeFollower(g.term, raftpb.None)
 	g.prevHard = g.hardState()
-	g.prevSoft = g.softState()
+	g.prevLead, g.prevRole = g.lead, g.role
 	return g, nil
 }
 
@@ -144,7 +150,7 @@ func (g *Group) send(m raftpb.Message) {
 	if g.msgs == nil {
 		// A leader's broadcast, one message per peer, is the common batch:
 		// size for it at once instead of growing through 1, 2, 4.
-		g.msgs = make([]raftpb.Message, 0, max(len(g.trk.ids)-1, 1))
+		g.msgs = make([]raftpb.Message, 0, max(len(g.trk.progress)-1, 1))
 	}
 	g.msgs = append(g.msgs, m)
 }
@@ -165,7 +171,9 @@ func (g *Group) stamp(m *raftpb.Message) {
 }
 
 func (g *Group) resetRandomizedTimeout() {
-	g.randomizedTimeout = g.cfg.ElectionTicks + g.rng.IntN(g.cfg.ElectionTicks)
+	// NB: the Rand wrapper stays on the stack; the draws are those of a
+	// *rand.Rand kept over the same source.
+	g.randomizedTimeout = g.cfg.ElectionTicks + rand.New(&g.rng).IntN(g.cfg.ElectionTicks)
 }
 
 // reset moves to term (clearing the vote if the term changes) and clears
@@ -187,11 +195,11 @@ func (g *Group) reset(term raftpb.Term) {
 	g.bcastPending = false
 	g.reads.dropAll()
 	last := g.log.lastIndex()
-	for id, pr := range g.trk.progress {
-		learner := pr.isLearner
-		*pr = progress{next: last + 1, isLearner: learner, inflights: pr.inflights}
+	for i := range g.trk.progress {
+		pr := &g.trk.progress[i]
+		*pr = progress{id: pr.id, next: last + 1, isLearner: pr.isLearner, inflights: pr.inflights}
 		pr.inflights.reset()
-		if id == g.id {
+		if pr.id == g.id {
 			pr.match = g.log.stableLastIndex()
 		}
 	}
@@ -223,10 +231,10 @@ func (g *Group) becomeLeader() {
 	g.role = Leader
 	g.lead = g.id
 	g.quiesced = false
-	for _, pr := range g.trk.progress {
-		pr.recentActive = true
+	for i := range g.trk.progress {
+		g.trk.progress[i].recentActive = true
 	}
-	if pr := g.trk.progress[g.id]; pr != nil {
+	if pr := g.trk.get(g.id); pr != nil {
 		pr.becomeReplicate()
 	}
 	// Changes proposed by an earlier leader may still be unapplied: wait

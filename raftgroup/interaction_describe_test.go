@@ -133,7 +133,8 @@ func describeStatus(g *Group) string {
 		fmt.Fprintf(&b, " transferring-to=%d", s.LeadTransferee)
 	}
 	b.WriteString("\n")
-	for _, id := range g.trk.ids {
+	for i := range g.trk.progress {
+		id := g.trk.progress[i].id
 		pr, ok := s.Progress[id]
 		if !ok {
 			continue

@@ -38,25 +38,30 @@ func (s ProgressState) String() string {
 //
 // Invariant: match < next.
 // Invariant: in StateSnapshot, pendingSnapshot > 0.
+//
+// NB: the small fields are kept together: every group holds one per
+// member, and a node hosts tens of thousands of groups (TestStructSizes).
 type progress struct {
+	// id is the member this is the progress of.
+	id          raftpb.NodeID
 	match, next raftpb.Index
-	state       ProgressState
 	// pendingSnapshot is the index of the snapshot being sent.
 	pendingSnapshot raftpb.Index
 	// sentCommit is the highest commit index sent to the follower.
 	sentCommit raftpb.Index
-	// recentActive: heard from within the current election timeout.
-	recentActive bool
-	// inactiveTicks counts the leader's ticks since this member was last
-	// heard from (CheckQuorum).
-	inactiveTicks int
-	// probeSent: in StateProbe, a MsgApp is out and the next waits for a
-	// heartbeat interval or a response.
-	probeSent bool
 	// matchAtLastBeat is match when the last heartbeat was sent.
 	matchAtLastBeat raftpb.Index
 	// readAck is the highest read-index round the follower acknowledged.
-	readAck   uint64
+	readAck uint64
+	// inactiveTicks counts the leader's ticks since this member was last
+	// heard from (CheckQuorum).
+	inactiveTicks int32
+	state         ProgressState
+	// recentActive: heard from within the current election timeout.
+	recentActive bool
+	// probeSent: in StateProbe, a MsgApp is out and the next waits for a
+	// heartbeat interval or a response.
+	probeSent bool
 	isLearner bool
 	inflights inflights
 }

@@ -35,7 +35,8 @@ func (g *Group) wake() {
 	if g.role == Leader {
 		// Nobody was heard from while quiet: do not count that against
 		// the quorum check.
-		for _, pr := range g.trk.progress {
+		for i := range g.trk.progress {
+			pr := &g.trk.progress[i]
 			pr.recentActive = true
 			pr.inactiveTicks = 0
 		}
@@ -58,8 +59,8 @@ func (g *Group) canQuiesce() bool {
 	if len(g.reads.waiting) > 0 || len(g.reads.blocked) > 0 || g.reads.hasWork() {
 		return false
 	}
-	for _, pr := range g.trk.progress {
-		if pr.match != last {
+	for i := range g.trk.progress {
+		if g.trk.progress[i].match != last {
 			return false
 		}
 	}
@@ -72,8 +73,8 @@ func (g *Group) maybeQuiesce() bool {
 	if !g.canQuiesce() {
 		return false
 	}
-	for _, id := range g.trk.ids {
-		if id != g.id {
+	for i := range g.trk.progress {
+		if id := g.trk.progress[i].id; id != g.id {
 			g.send(raftpb.Message{Type: raftpb.MsgQuiesce, To: id, Commit: g.log.committed})
 		}
 	}

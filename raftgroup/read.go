@@ -111,7 +111,8 @@ func (g *Group) addRead(id uint64, allowLease bool) {
 }
 
 func (g *Group) singleVoter() bool {
-	return len(g.trk.voters[0]) == 1 && len(g.trk.voters[1]) == 0 && g.trk.voters[0][0] == g.id
+	v := g.trk.cs.Voters
+	return len(v) == 1 && len(g.trk.cs.VotersOutgoing) == 0 && v[0] == g.id
 }
 
 // leaseValid reports whether lease reads are on. The lease holds because
@@ -171,11 +172,11 @@ func (g *Group) readAcked(pr *progress, ctx uint64) {
 		return
 	}
 	pr.readAck = ctx
-	confirmed := uint64(g.trk.voters.committed(func(id raftpb.NodeID) raftpb.Index {
+	confirmed := uint64(g.trk.voters().committed(func(id raftpb.NodeID) raftpb.Index {
 		if id == g.id {
 			return raftpb.Index(g.reads.seq)
 		}
-		if p := g.trk.progress[id]; p != nil {
+		if p := g.trk.get(id); p != nil {
 			return raftpb.Index(p.readAck)
 		}
 		return 0

@@ -68,7 +68,7 @@ func (g *Group) HasReady() bool {
 	if len(g.msgs) > 0 || len(g.msgsAfterPersist) > 0 {
 		return true
 	}
-	if s := g.softState(); s != g.prevSoft {
+	if g.lead != g.prevLead || g.role != g.prevRole {
 		return true
 	}
 	if hs := g.hardState(); !hs.IsEmpty() && hs != g.prevHard {
@@ -90,12 +90,11 @@ func (g *Group) Ready() Ready {
 		g.startReadRound()
 	}
 	var rd Ready
-	if s := g.softState(); s != g.prevSoft {
-		// NB: a copy made inside the branch, so that only a change
-		// allocates (taking &s would move s to the heap on every call).
-		changed := s
+	if g.lead != g.prevLead || g.role != g.prevRole {
+		// NB: made inside the branch, so that only a change allocates.
+		changed := g.softState()
 		rd.SoftState = &changed
-		g.prevSoft = s
+		g.prevLead, g.prevRole = g.lead, g.role
 	}
 	prevTerm, prevVote := g.prevHard.Term, g.prevHard.Vote
 	if hs := g.hardState(); hs != g.prevHard {
@@ -153,7 +152,7 @@ func (g *Group) Advance(rd Ready) {
 
 // selfPersisted counts the leader's own durable log towards commit.
 func (g *Group) selfPersisted(stable raftpb.Index) {
-	pr := g.trk.progress[g.id]
+	pr := g.trk.get(g.id)
 	if pr == nil || !pr.maybeUpdate(stable) {
 		return
 	}

@@ -21,8 +21,8 @@ const (
 // follower gets one batch for all proposals made since the last Ready.
 func (g *Group) bcastAppend() {
 	g.bcastPending = false
-	for _, id := range g.trk.ids {
-		if id != g.id {
+	for i := range g.trk.progress {
+		if id := g.trk.progress[i].id; id != g.id {
 			g.maybeSendAppend(id, emptyIfCommitBehind)
 		}
 	}
@@ -32,7 +32,7 @@ func (g *Group) bcastAppend() {
 // MsgApps as the in-flight window allows; `empty` says when a MsgApp
 // without entries is sent. It reports whether anything was sent.
 func (g *Group) maybeSendAppend(to raftpb.NodeID, empty emptyAppend) bool {
-	pr := g.trk.progress[to]
+	pr := g.trk.get(to)
 	if pr == nil {
 		return false
 	}
@@ -87,11 +87,12 @@ func (g *Group) sendSnapshot(to raftpb.NodeID, pr *progress) bool {
 // bcastHeartbeat sends every follower a heartbeat carrying the current
 // read round.
 func (g *Group) bcastHeartbeat() {
-	for _, id := range g.trk.ids {
+	for i := range g.trk.progress {
+		pr := &g.trk.progress[i]
+		id := pr.id
 		if id == g.id {
 			continue
 		}
-		pr := g.trk.progress[id]
 		// A follower may not learn a commit index past what it is known to
 		// hold: its log beyond Match may still diverge.
 		commit := min(pr.match, g.log.committed)
@@ -205,7 +206,7 @@ func (g *Group) propose(typ raftpb.EntryType, data []byte) (raftpb.Index, raftpb
 		return 0, 0, &NotLeaderError{Group: g.group, Leader: g.lead, Term: g.term}
 	case g.leadTransferee != raftpb.None:
 		return 0, 0, ErrTransferInProgress
-	case g.trk.progress[g.id] == nil:
+	case g.trk.get(g.id) == nil:
 		return 0, 0, ErrProposalDropped // removed from the group
 	}
 	size := uint64(len(data))
@@ -248,7 +249,7 @@ func (g *Group) applyConfChangeEntry(e *raftpb.Entry) {
 	if err != nil {
 		return
 	}
-	g.trk.setConfig(cs, g.log.lastIndex()+1)
+	g.trk.setConfig(cs, g.log.lastIndex()+1, &g.cfg)
 	if g.role != Leader {
 		return
 	}
@@ -272,9 +273,9 @@ func (g *Group) applyConfChangeEntry(e *raftpb.Entry) {
 func (g *Group) stepDownRemoved() {
 	var best raftpb.NodeID
 	var bestMatch raftpb.Index
-	for _, id := range g.trk.ids {
-		if pr := g.trk.progress[id]; !pr.isLearner && id != g.id && (best == raftpb.None || pr.match > bestMatch) {
-			best, bestMatch = id, pr.match
+	for i := range g.trk.progress {
+		if pr := &g.trk.progress[i]; !pr.isLearner && pr.id != g.id && (best == raftpb.None || pr.match > bestMatch) {
+			best, bestMatch = pr.id, pr.match
 		}
 	}
 	if best != raftpb.None && bestMatch == g.log.lastIndex() {

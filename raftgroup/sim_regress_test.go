@@ -17,13 +17,13 @@ func TestFullWindowOfLostAppendsRepaired(t *testing.T) {
 	n := newNet(t, 1, 2, 3)
 	n.elect(1)
 	n.propose(1, "a")
-	n.groups[1].trk.progress[2].inflights.maxCount = 2
+	n.groups[1].trk.get(2).inflights.maxCount = 2
 	n.cut[[2]raftpb.NodeID{1, 2}] = true
 	var last raftpb.Index
 	for _, d := range []string{"b", "c", "d"} {
 		last = n.propose(1, d)
 	}
-	if pr := n.groups[1].trk.progress[2]; !pr.inflights.full() {
+	if pr := n.groups[1].trk.get(2); !pr.inflights.full() {
 		t.Fatalf("window to node 2 not full: %d in flight", pr.inflights.count)
 	}
 	n.heal()

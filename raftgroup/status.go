@@ -43,8 +43,9 @@ func (g *Group) Status() Status {
 	}
 	if g.role == Leader {
 		s.Progress = make(map[raftpb.NodeID]ProgressStatus, len(g.trk.progress))
-		for id, pr := range g.trk.progress {
-			s.Progress[id] = ProgressStatus{Match: pr.match, Next: pr.next, State: pr.state,
+		for i := range g.trk.progress {
+			pr := &g.trk.progress[i]
+			s.Progress[pr.id] = ProgressStatus{Match: pr.match, Next: pr.next, State: pr.state,
 				RecentActive: pr.recentActive, Learner: pr.isLearner, Inflight: pr.inflights.count}
 		}
 	}
@@ -66,7 +67,7 @@ func (g *Group) ConfState() raftpb.ConfState { return g.trk.cs.Clone() }
 // ReportUnreachable tells the leader that a message to `to` could not be
 // delivered; it stops streaming to that follower and probes instead.
 func (g *Group) ReportUnreachable(to raftpb.NodeID) {
-	if pr := g.trk.progress[to]; g.role == Leader && pr != nil && pr.state == StateReplicate {
+	if pr := g.trk.get(to); g.role == Leader && pr != nil && pr.state == StateReplicate {
 		pr.becomeProbe()
 	}
 }
@@ -75,7 +76,7 @@ func (g *Group) ReportUnreachable(to raftpb.NodeID) {
 // failure the follower is probed again (and gets a new snapshot if it still
 // needs one); on success the leader waits for the follower's ack.
 func (g *Group) ReportSnapshot(to raftpb.NodeID, failed bool) {
-	pr := g.trk.progress[to]
+	pr := g.trk.get(to)
 	if g.role != Leader || pr == nil || pr.state != StateSnapshot {
 		return
 	}

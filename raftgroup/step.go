@@ -143,7 +143,7 @@ func (g *Group) stepLowerTerm(m *raftpb.Message) {
 }
 
 func (g *Group) stepLeader(m raftpb.Message) {
-	pr := g.trk.progress[m.From]
+	pr := g.trk.get(m.From)
 	if pr == nil {
 		return // not a member: ignore its answers
 	}

@@ -10,63 +10,72 @@ import (
 // every member, and tallies votes.
 //
 // Invariant: progress has an entry for exactly the members of cs (voters
-// of either half, learners, learners_next).
+// of either half, learners, learners_next), in ascending ID order, so
+// that message order (and with it the simulator) is deterministic.
+//
+// NB: a slice, not a map: a group has a handful of members, a linear scan
+// finds one as fast as a map lookup, and a node hosts tens of thousands of
+// groups, for which the map and one allocation per member cost about
+// 400 B each.
 type tracker struct {
-	cs       raftpb.ConfState
-	voters   joint
-	progress map[raftpb.NodeID]*progress
-	votes    map[raftpb.NodeID]bool
-	// ids lists the members in ascending order, so that message order (and
-	// with it the simulator) is deterministic.
-	ids []raftpb.NodeID
-
-	maxInflight      int
-	maxInflightBytes uint64
+	cs raftpb.ConfState
+	// progress is one entry per member. Pointers into it are valid until
+	// the next setConfig.
+	progress []progress
+	// votes are the answers of the current election; nil outside one.
+	votes map[raftpb.NodeID]bool
 }
 
 // setConfig installs cs, keeping progress for members that stay and
-// creating it (probing from next) for new ones.
-func (t *tracker) setConfig(cs raftpb.ConfState, next raftpb.Index) {
+// creating it (probing from next, with cfg's in-flight window) for new
+// ones.
+func (t *tracker) setConfig(cs raftpb.ConfState, next raftpb.Index, cfg *Config) {
 	t.cs = cs.Clone()
-	t.voters = joint{majority(slices.Clone(cs.Voters)), majority(slices.Clone(cs.VotersOutgoing))}
+	var ids []raftpb.NodeID
+	for _, l := range [][]raftpb.NodeID{t.cs.Voters, t.cs.VotersOutgoing, t.cs.Learners, t.cs.LearnersNext} {
+		ids = append(ids, l...)
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
 	old := t.progress
-	t.progress = make(map[raftpb.NodeID]*progress, len(cs.Voters)+len(cs.Learners))
-	add := func(id raftpb.NodeID, learner bool) {
-		if _, ok := t.progress[id]; ok {
-			return
+	t.progress = make([]progress, len(ids))
+	for i, id := range ids {
+		pr := &t.progress[i]
+		if o := findProgress(old, id); o != nil {
+			*pr = *o
+		} else {
+			*pr = progress{id: id, next: next, recentActive: true, inflights: newInflights(cfg.MaxInflightMsgs, cfg.MaxInflightBytes)}
 		}
-		pr := old[id]
-		if pr == nil {
-			pr = &progress{next: next, recentActive: true, inflights: newInflights(t.maxInflight, t.maxInflightBytes)}
-		}
-		pr.isLearner = learner
-		t.progress[id] = pr
+		// A member that is a voter in either half is not a learner.
+		pr.isLearner = !t.isVoter(id)
 	}
-	for _, id := range cs.Voters {
-		add(id, false)
-	}
-	for _, id := range cs.VotersOutgoing {
-		add(id, false)
-	}
-	for _, id := range cs.Learners {
-		add(id, true)
-	}
-	for _, id := range cs.LearnersNext {
-		add(id, true)
-	}
-	t.ids = t.ids[:0]
-	for id := range t.progress {
-		t.ids = append(t.ids, id)
-	}
-	slices.Sort(t.ids)
 }
 
-func (t *tracker) isVoter(id raftpb.NodeID) bool { return t.voters.contains(id) }
+// get returns the progress of member id, or nil if id is not a member.
+func (t *tracker) get(id raftpb.NodeID) *progress { return findProgress(t.progress, id) }
+
+func findProgress(prs []progress, id raftpb.NodeID) *progress {
+	for i := range prs {
+		if prs[i].id == id {
+			return &prs[i]
+		}
+	}
+	return nil
+}
+
+// voters returns the voters of both halves of the configuration. NB:
+// derived on use rather than kept (it shares cs's arrays, which are never
+// modified): a group is small, and a node hosts tens of thousands.
+func (t *tracker) voters() joint {
+	return joint{majority(t.cs.Voters), majority(t.cs.VotersOutgoing)}
+}
+
+func (t *tracker) isVoter(id raftpb.NodeID) bool { return t.voters().contains(id) }
 
 // committed is the highest index acknowledged by a quorum.
 func (t *tracker) committed() raftpb.Index {
-	return t.voters.committed(func(id raftpb.NodeID) raftpb.Index {
-		if pr := t.progress[id]; pr != nil {
+	return t.voters().committed(func(id raftpb.NodeID) raftpb.Index {
+		if pr := t.get(id); pr != nil {
 			return pr.match
 		}
 		return 0
@@ -77,8 +86,8 @@ func (t *tracker) committed() raftpb.Index {
 // electionTicks ticks (self is always active). It does not allocate: it
 // runs on every leader tick.
 func (t *tracker) quorumActive(self raftpb.NodeID, electionTicks int) bool {
-	active := t.voters.committed(func(id raftpb.NodeID) raftpb.Index {
-		if pr := t.progress[id]; id == self || pr != nil && pr.inactiveTicks < electionTicks {
+	active := t.voters().committed(func(id raftpb.NodeID) raftpb.Index {
+		if pr := t.get(id); id == self || pr != nil && int(pr.inactiveTicks) < electionTicks {
 			return 1
 		}
 		return 0
@@ -86,7 +95,10 @@ func (t *tracker) quorumActive(self raftpb.NodeID, electionTicks int) bool {
 	return active >= 1
 }
 
-func (t *tracker) resetVotes() { clear(t.votes) }
+// resetVotes forgets the votes of the last election. NB: the map is
+// dropped, not cleared: most groups hold one election and then stay idle
+// for long, and an emptied map keeps its buckets (about 190 B per group).
+func (t *tracker) resetVotes() { t.votes = nil }
 
 func (t *tracker) recordVote(id raftpb.NodeID, granted bool) {
 	if t.votes == nil {
@@ -97,4 +109,4 @@ func (t *tracker) recordVote(id raftpb.NodeID, granted bool) {
 	}
 }
 
-func (t *tracker) tally() voteResult { return t.voters.vote(t.votes) }
+func (t *tracker) tally() voteResult { return t.voters().vote(t.votes) }

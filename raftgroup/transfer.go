@@ -15,7 +15,7 @@ func (g *Group) TransferLeader(to raftpb.NodeID) error {
 	if to == g.id {
 		return nil
 	}
-	pr := g.trk.progress[to]
+	pr := g.trk.get(to)
 	if pr == nil || pr.isLearner || !g.trk.isVoter(to) {
 		return ErrTransferTarget
 	}

@@ -1,0 +1,89 @@
+package raftgroup
+
+import (
+	"testing"
+	"unsafe"
+
+	"github.com/flotilladb/flotilla/raftgroup/raftpb"
+)
+
+// A node hosts tens of thousands of groups, most of them idle: these
+// tests pin what an idle group costs.
+
+// TestStructSizes: Group fits Go's 576-byte size class and progress (one
+// per member, in one array) 128 bytes. A field that pushes Group into the
+// next class costs 64 B per group: find room (the small fields are
+// together at the end), or move rarely used state behind a pointer.
+func TestStructSizes(t *testing.T) {
+	if got := unsafe.Sizeof(Group{}); got > 576 {
+		t.Errorf("Group is %d B, above the 576 B size class", got)
+	}
+	if got := unsafe.Sizeof(progress{}); got > 128 {
+		t.Errorf("progress is %d B, above 128 B", got)
+	}
+}
+
+// TestVotesDroppedAfterElection: no replica keeps a vote map once an
+// election is over (an emptied map keeps its buckets), and the next
+// election still counts votes.
+func TestVotesDroppedAfterElection(t *testing.T) {
+	n := newNet(t, 1, 2, 3)
+	n.elect(1)
+	for id, g := range n.groups {
+		if g.trk.votes != nil {
+			t.Fatalf("node %d keeps votes %v after electing node 1", id, g.trk.votes)
+		}
+	}
+	// A transfer makes node 2 campaign (and count votes) at once.
+	if err := n.groups[1].TransferLeader(2); err != nil {
+		t.Fatal(err)
+	}
+	n.process()
+	if r := n.groups[2].Role(); r != Leader {
+		t.Fatalf("node 2 is %v after the transfer, want leader", r)
+	}
+	for id, g := range n.groups {
+		if g.trk.votes != nil {
+			t.Fatalf("node %d keeps votes %v after electing node 2", id, g.trk.votes)
+		}
+	}
+}
+
+// TestSetConfigProgress: the tracker's progress lists every member once,
+// in ID order, learners flagged; members that stay keep their progress,
+// new ones probe from the given index.
+func TestSetConfigProgress(t *testing.T) {
+	cfg := Config{MaxInflightMsgs: 4, MaxInflightBytes: 1 << 20}
+	var trk tracker
+	trk.setConfig(raftpb.ConfState{Voters: []raftpb.NodeID{3, 1, 2}}, 10, &cfg)
+	trk.get(2).match, trk.get(2).next = 7, 8
+	trk.setConfig(raftpb.ConfState{Voters: []raftpb.NodeID{1, 2, 4}, VotersOutgoing: []raftpb.NodeID{1, 2, 3},
+		Learners: []raftpb.NodeID{5}, LearnersNext: []raftpb.NodeID{3}}, 20, &cfg)
+	type member struct {
+		id      raftpb.NodeID
+		learner bool
+	}
+	want := []member{{1, false}, {2, false}, {3, false}, {4, false}, {5, true}}
+	if len(trk.progress) != len(want) {
+		t.Fatalf("%d progress entries, want %d", len(trk.progress), len(want))
+	}
+	for i, w := range want {
+		pr := &trk.progress[i]
+		if pr.id != w.id || pr.isLearner != w.learner {
+			t.Errorf("entry %d: id %d learner %v, want %d %v", i, pr.id, pr.isLearner, w.id, w.learner)
+		}
+	}
+	if pr := trk.get(2); pr.match != 7 || pr.next != 8 {
+		t.Errorf("staying member 2: match %d next %d, want 7 8", pr.match, pr.next)
+	}
+	if pr := trk.get(4); pr.match != 0 || pr.next != 20 || pr.inflights.maxCount != 4 {
+		t.Errorf("new member 4: match %d next %d window %d, want 0 20 4", pr.match, pr.next, pr.inflights.maxCount)
+	}
+	if trk.get(6) != nil {
+		t.Error("non-member 6 has progress")
+	}
+	trk.setConfig(raftpb.ConfState{Voters: []raftpb.NodeID{1, 2, 4}, Learners: []raftpb.NodeID{3, 5}}, 30, &cfg)
+	if pr := trk.get(3); pr == nil || !pr.isLearner {
+		t.Errorf("demoted member 3: %+v, want a learner", pr)
+	}
+}
