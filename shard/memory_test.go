@@ -98,3 +98,36 @@ func waitAllSettled(t *testing.T, c *testCluster) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestStartupBuffersGivenBack: the ready queue and a worker's Ready
+// buffer, sized by a start-up in which every replica was busy, are given
+// back once the work is done, and kept while rounds still fill them.
+func TestStartupBuffersGivenBack(t *testing.T) {
+	s := newScheduler()
+	rs := make([]*replica, 3*maxIdleQueue)
+	for i := range rs {
+		rs[i] = &replica{}
+		s.enqueue(rs[i])
+	}
+	var batch []*replica
+	for taken := 0; taken < len(rs); taken += len(batch) {
+		batch = s.take(batch, 1024)
+		if len(batch) == 0 {
+			t.Fatalf("queue empty after %d of %d", taken, len(rs))
+		}
+	}
+	if c := cap(s.queue); c > maxIdleQueue {
+		t.Errorf("emptied ready queue keeps capacity %d", c)
+	}
+
+	w := &worker{readies: make([]readyItem, 200, 1024)}
+	w.trimReadies()
+	if cap(w.readies) != 1024 {
+		t.Fatalf("a round that used 200 of 1,024 lost its buffer")
+	}
+	w.readies = w.readies[:100]
+	w.trimReadies()
+	if w.readies != nil {
+		t.Errorf("a round that used 100 of 1,024 kept its buffer")
+	}
+}

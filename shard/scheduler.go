@@ -64,6 +64,11 @@ func (s *scheduler) take(dst []*replica, max int) []*replica {
 	s.head += n
 	if s.head == len(s.queue) {
 		s.queue, s.head = s.queue[:0], 0
+		if cap(s.queue) > maxIdleQueue {
+			// Sized by a start-up (every replica queued, some several
+			// times): give it back rather than keep it for good.
+			s.queue = nil
+		}
 	} else if s.head > 4096 && s.head*2 > len(s.queue) {
 		s.queue = append(s.queue[:0], s.queue[s.head:]...)
 		s.head = 0
@@ -82,6 +87,11 @@ func (s *scheduler) take(dst []*replica, max int) []*replica {
 	}
 	return dst
 }
+
+// maxIdleQueue is the capacity an emptied ready queue keeps (32 KiB of
+// pointers): more than a loaded store's rounds need between two empty
+// moments, far less than a start-up of tens of thousands of replicas.
+const maxIdleQueue = 4096
 
 // done ends r's round; r goes back into the queue if input arrived
 // meanwhile.
