@@ -64,7 +64,7 @@ func (g *Group) restore(s raftpb.Snapshot) bool {
 		return false
 	}
 	g.log.restore(s)
-	g.trk.setConfig(cs, g.log.lastIndex()+1, &g.cfg)
+	g.trk.setConfig(cs, g.log.lastIndex()+1, &g.cfg, g.role == Leader)
 	return true
 }
 

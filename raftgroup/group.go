@@ -128,7 +128,7 @@ func New(cfg Config) (*Group, error) {
 		}
 		log.applied, log.applying = max(log.applied, cfg.Applied), max(log.applying, cfg.Applied)
 	}
-	g.trk.setConfig(cs, log.lastIndex()+1, &g.cfg)
+	g.trk.setConfig(cs, log.lastIndex()+1, &g.cfg, false)
 	g.becomeFollower(g.term, raftpb.None)
 	g.prevHard = g.hardState()
 	g.prevLead, g.prevRole = g.lead, g.role
@@ -150,7 +150,7 @@ func (g *Group) send(m raftpb.Message) {
 	if g.msgs == nil {
 		// A leader's broadcast, one message per peer, is the common batch:
 		// size for it at once instead of growing through 1, 2, 4.
-		g.msgs = make([]raftpb.Message, 0, max(len(g.trk.progress)-1, 1))
+		g.msgs = make([]raftpb.Message, 0, max(len(g.trk.cs.Voters)+len(g.trk.cs.Learners)-1, 1))
 	}
 	g.msgs = append(g.msgs, m)
 }
@@ -194,15 +194,8 @@ func (g *Group) reset(term raftpb.Term) {
 	g.uncommittedBytes = 0
 	g.bcastPending = false
 	g.reads.dropAll()
-	last := g.log.lastIndex()
-	for i := range g.trk.progress {
-		pr := &g.trk.progress[i]
-		*pr = progress{id: pr.id, next: last + 1, isLearner: pr.isLearner, inflights: pr.inflights}
-		pr.inflights.reset()
-		if pr.id == g.id {
-			pr.match = g.log.stableLastIndex()
-		}
-	}
+	// Progress is per term: becomeLeader makes it afresh.
+	g.trk.untrack()
 }
 
 func (g *Group) becomeFollower(term raftpb.Term, lead raftpb.NodeID) {
@@ -231,10 +224,10 @@ func (g *Group) becomeLeader() {
 	g.role = Leader
 	g.lead = g.id
 	g.quiesced = false
-	for i := range g.trk.progress {
-		g.trk.progress[i].recentActive = true
-	}
+	// Every member probes from the end of the log, counted active.
+	g.trk.track(g.log.lastIndex()+1, &g.cfg)
 	if pr := g.trk.get(g.id); pr != nil {
+		pr.match = g.log.stableLastIndex()
 		pr.becomeReplicate()
 	}
 	// Changes proposed by an earlier leader may still be unapplied: wait

@@ -55,10 +55,10 @@ func TestVotesDroppedAfterElection(t *testing.T) {
 func TestSetConfigProgress(t *testing.T) {
 	cfg := Config{MaxInflightMsgs: 4, MaxInflightBytes: 1 << 20}
 	var trk tracker
-	trk.setConfig(raftpb.ConfState{Voters: []raftpb.NodeID{3, 1, 2}}, 10, &cfg)
+	trk.setConfig(raftpb.ConfState{Voters: []raftpb.NodeID{3, 1, 2}}, 10, &cfg, true)
 	trk.get(2).match, trk.get(2).next = 7, 8
 	trk.setConfig(raftpb.ConfState{Voters: []raftpb.NodeID{1, 2, 4}, VotersOutgoing: []raftpb.NodeID{1, 2, 3},
-		Learners: []raftpb.NodeID{5}, LearnersNext: []raftpb.NodeID{3}}, 20, &cfg)
+		Learners: []raftpb.NodeID{5}, LearnersNext: []raftpb.NodeID{3}}, 20, &cfg, true)
 	type member struct {
 		id      raftpb.NodeID
 		learner bool
@@ -82,8 +82,48 @@ func TestSetConfigProgress(t *testing.T) {
 	if trk.get(6) != nil {
 		t.Error("non-member 6 has progress")
 	}
-	trk.setConfig(raftpb.ConfState{Voters: []raftpb.NodeID{1, 2, 4}, Learners: []raftpb.NodeID{3, 5}}, 30, &cfg)
+	trk.setConfig(raftpb.ConfState{Voters: []raftpb.NodeID{1, 2, 4}, Learners: []raftpb.NodeID{3, 5}}, 30, &cfg, true)
 	if pr := trk.get(3); pr == nil || !pr.isLearner {
 		t.Errorf("demoted member 3: %+v, want a learner", pr)
+	}
+	trk.setConfig(raftpb.ConfState{Voters: []raftpb.NodeID{1, 2, 4}}, 40, &cfg, false)
+	if trk.progress != nil || !trk.isVoter(4) || trk.isVoter(3) {
+		t.Errorf("not tracking: progress %v, voters %v", trk.progress, trk.cs.Voters)
+	}
+}
+
+// TestOnlyLeaderTracksProgress: followers keep no progress (a leader
+// makes it afresh when elected), and a leader that steps down drops its
+// own.
+func TestOnlyLeaderTracksProgress(t *testing.T) {
+	n := newNet(t, 1, 2, 3)
+	check := func(leader raftpb.NodeID) {
+		t.Helper()
+		for id, g := range n.groups {
+			switch {
+			case id == leader && len(g.trk.progress) != 3:
+				t.Fatalf("leader %d tracks %d members, want 3", id, len(g.trk.progress))
+			case id != leader && g.trk.progress != nil:
+				t.Fatalf("%v %d keeps progress %v", g.Role(), id, g.trk.progress)
+			}
+		}
+	}
+	check(raftpb.None)
+	n.elect(1)
+	n.propose(1, "a")
+	check(1)
+	if pr := n.groups[1].trk.get(3); pr.match != n.groups[1].log.lastIndex() || pr.state != StateReplicate {
+		t.Fatalf("leader's progress of 3: match %d state %v, want %d replicate", pr.match, pr.state, n.groups[1].log.lastIndex())
+	}
+	if err := n.groups[1].TransferLeader(2); err != nil {
+		t.Fatal(err)
+	}
+	n.process()
+	check(2)
+	n.propose(2, "b")
+	for id := raftpb.NodeID(1); id <= 3; id++ {
+		if ents := n.applied[id]; len(ents) == 0 || string(ents[len(ents)-1].Data) != "b" {
+			t.Fatalf("node %d did not apply the new leader's entry", id)
+		}
 	}
 }

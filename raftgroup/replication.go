@@ -249,7 +249,7 @@ func (g *Group) applyConfChangeEntry(e *raftpb.Entry) {
 	if err != nil {
 		return
 	}
-	g.trk.setConfig(cs, g.log.lastIndex()+1, &g.cfg)
+	g.trk.setConfig(cs, g.log.lastIndex()+1, &g.cfg, g.role == Leader)
 	if g.role != Leader {
 		return
 	}

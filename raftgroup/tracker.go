@@ -6,31 +6,47 @@ import (
 	"github.com/flotilladb/flotilla/raftgroup/raftpb"
 )
 
-// tracker holds the membership in force and the leader's progress for
-// every member, and tallies votes.
+// tracker holds the membership in force and, on a leader, the progress
+// of every member; it tallies votes.
 //
-// Invariant: progress has an entry for exactly the members of cs (voters
-// of either half, learners, learners_next), in ascending ID order, so
-// that message order (and with it the simulator) is deterministic.
+// Invariant: on a leader, progress has an entry for exactly the members
+// of cs (voters of either half, learners, learners_next), in ascending ID
+// order, so that message order (and with it the simulator) is
+// deterministic. On any other role it is nil.
 //
-// NB: a slice, not a map: a group has a handful of members, a linear scan
-// finds one as fast as a map lookup, and a node hosts tens of thousands of
-// groups, for which the map and one allocation per member cost about
-// 400 B each.
+// NB: only the leader keeps progress (it is reset whenever a replica
+// becomes leader, so a follower's would be dead weight), and in a slice,
+// not a map: a group has a handful of members, a linear scan finds one
+// as fast as a map lookup, and a node hosts tens of thousands of groups,
+// two thirds of them followers, for which the map, one allocation per
+// member and an id list cost about 700 B each.
 type tracker struct {
 	cs raftpb.ConfState
-	// progress is one entry per member. Pointers into it are valid until
-	// the next setConfig.
+	// progress is one entry per member on a leader. Pointers into it are
+	// valid until the next setConfig, track or untrack.
 	progress []progress
 	// votes are the answers of the current election; nil outside one.
 	votes map[raftpb.NodeID]bool
 }
 
-// setConfig installs cs, keeping progress for members that stay and
-// creating it (probing from next, with cfg's in-flight window) for new
-// ones.
-func (t *tracker) setConfig(cs raftpb.ConfState, next raftpb.Index, cfg *Config) {
+// setConfig installs cs. On a leader (tracking) it keeps the progress of
+// members that stay and creates it (probing from next, with cfg's
+// in-flight window) for new ones.
+func (t *tracker) setConfig(cs raftpb.ConfState, next raftpb.Index, cfg *Config, tracking bool) {
 	t.cs = cs.Clone()
+	if !tracking {
+		t.progress = nil
+		return
+	}
+	t.track(next, cfg)
+}
+
+// untrack drops the progress (the replica is not leader).
+func (t *tracker) untrack() { t.progress = nil }
+
+// track makes the progress of every member of cs: kept for those that
+// have one, probing from next for the others.
+func (t *tracker) track(next raftpb.Index, cfg *Config) {
 	var ids []raftpb.NodeID
 	for _, l := range [][]raftpb.NodeID{t.cs.Voters, t.cs.VotersOutgoing, t.cs.Learners, t.cs.LearnersNext} {
 		ids = append(ids, l...)
