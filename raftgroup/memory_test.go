@@ -127,3 +127,38 @@ func TestOnlyLeaderTracksProgress(t *testing.T) {
 		}
 	}
 }
+
+// TestQuiescedLeaderReleasesBuffers: a leader that served writes and a
+// read keeps no read queue or in-flight ring once it quiesces, and
+// serves both again afterwards.
+func TestQuiescedLeaderReleasesBuffers(t *testing.T) {
+	n := newNet(t, 1, 2, 3)
+	n.elect(1)
+	lead := n.groups[1]
+	for round := 0; round < 2; round++ {
+		for i := 0; i < 5; i++ {
+			n.propose(1, "w")
+		}
+		if err := lead.ReadIndex(uint64(round + 1)); err != nil {
+			t.Fatal(err)
+		}
+		n.tick(1, 1) // the read's heartbeat round
+		for i := 0; i < 10 && !lead.Quiesced(); i++ {
+			n.tick(1, 1)
+		}
+		if !lead.Quiesced() {
+			t.Fatalf("round %d: leader did not quiesce", round)
+		}
+		if rs := n.reads[1]; len(rs) != round+1 {
+			t.Fatalf("round %d: %d reads answered, want %d", round, len(rs), round+1)
+		}
+		if lead.reads.waiting != nil || lead.reads.blocked != nil {
+			t.Fatalf("round %d: quiesced leader keeps read queues %v %v", round, lead.reads.waiting, lead.reads.blocked)
+		}
+		for i := range lead.trk.progress {
+			if pr := &lead.trk.progress[i]; pr.inflights.buf != nil {
+				t.Fatalf("round %d: quiesced leader keeps the in-flight ring of %d", round, pr.id)
+			}
+		}
+	}
+}

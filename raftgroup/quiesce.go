@@ -79,7 +79,26 @@ func (g *Group) maybeQuiesce() bool {
 		}
 	}
 	g.quiesced = true
+	g.releaseIdleBuffers()
 	return true
+}
+
+// releaseIdleBuffers gives back the empty buffers a quiescing leader kept
+// from its last requests (its read queues, its followers' in-flight
+// rings): it may stay idle for hours, and a node hosts thousands of
+// leaders. They are made again on the next request.
+func (g *Group) releaseIdleBuffers() {
+	if len(g.reads.waiting) == 0 {
+		g.reads.waiting = nil
+	}
+	if len(g.reads.blocked) == 0 {
+		g.reads.blocked = nil
+	}
+	for i := range g.trk.progress {
+		if in := &g.trk.progress[i].inflights; in.count == 0 {
+			in.buf, in.start = nil, 0
+		}
+	}
 }
 
 // handleQuiesce quiesces a follower told to by its leader, if it holds the

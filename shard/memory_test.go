@@ -101,7 +101,7 @@ func waitAllSettled(t *testing.T, c *testCluster) {
 
 // TestStartupBuffersGivenBack: the ready queue and a worker's Ready
 // buffer, sized by a start-up in which every replica was busy, are given
-// back once the work is done, and kept while rounds still fill them.
+// back once the store is quiet, and kept while rounds still fill them.
 func TestStartupBuffersGivenBack(t *testing.T) {
 	s := newScheduler()
 	rs := make([]*replica, 3*maxIdleQueue)
@@ -116,18 +116,29 @@ func TestStartupBuffersGivenBack(t *testing.T) {
 			t.Fatalf("queue empty after %d of %d", taken, len(rs))
 		}
 	}
+	s.trim()
 	if c := cap(s.queue); c > maxIdleQueue {
-		t.Errorf("emptied ready queue keeps capacity %d", c)
+		t.Errorf("emptied ready queue keeps capacity %d after trim", c)
 	}
 
 	w := &worker{readies: make([]readyItem, 200, 1024)}
+	w.countSmallRound()
 	w.trimReadies()
 	if cap(w.readies) != 1024 {
-		t.Fatalf("a round that used 200 of 1,024 lost its buffer")
+		t.Fatalf("after a round that used 200 of 1,024, the idle worker lost its buffer")
 	}
-	w.readies = w.readies[:100]
+	for i := 0; i < minSmallRounds; i++ {
+		w.readies = w.readies[:i%2*100]
+		w.countSmallRound()
+		if i < minSmallRounds-1 {
+			w.trimReadies()
+			if cap(w.readies) != 1024 {
+				t.Fatalf("after %d small rounds, the idle worker lost its buffer", i+1)
+			}
+		}
+	}
 	w.trimReadies()
 	if w.readies != nil {
-		t.Errorf("a round that used 100 of 1,024 kept its buffer")
+		t.Errorf("after %d rounds that used at most 100 of 1,024, the idle worker kept its buffer", minSmallRounds)
 	}
 }

@@ -19,6 +19,9 @@ type worker struct {
 	wb      *wal.Batch
 	// readBeats: this round queued a heartbeat of a fresh read round.
 	readBeats bool
+	// smallRounds counts the latest rounds in a row that used less than
+	// an eighth of readies (trimReadies).
+	smallRounds int
 }
 
 type readyItem struct {
@@ -49,6 +52,7 @@ func (w *worker) run() {
 	for {
 		w.batch = w.s.sched.take(w.batch, w.s.opts.MaxRoundGroups)
 		if len(w.batch) == 0 {
+			w.trimReadies()
 			select {
 			case <-w.s.sched.notify:
 				continue
@@ -87,7 +91,7 @@ func (w *worker) round() {
 		}
 	}
 	if len(w.readies) == 0 {
-		w.trimReadies()
+		w.countSmallRound()
 		return
 	}
 	s.m.rounds.Add(1)
@@ -131,22 +135,38 @@ func (w *worker) round() {
 		}
 		it.rd = raftgroup.Ready{}
 	}
-	w.trimReadies()
+	w.countSmallRound()
 }
 
-// trimReadies drops the worker's Ready buffer after a round that used
-// less than an eighth of it. Why: a start-up or a burst leaves it sized
-// for MaxRoundGroups (about 270 KB per worker), and the rounds of a store
-// gone idle stop coming, so nothing else would give it back; a store
-// under steady load keeps a buffer its rounds fill.
-func (w *worker) trimReadies() {
-	if c := cap(w.readies); c > minReadiesTrim && len(w.readies) < c/8 {
-		w.readies = nil
+// countSmallRound counts a round that used less than an eighth of the
+// Ready buffer (a run of them lets trimReadies give it back).
+func (w *worker) countSmallRound() {
+	if len(w.readies) < cap(w.readies)/8 {
+		w.smallRounds++
+	} else {
+		w.smallRounds = 0
 	}
 }
 
-// minReadiesTrim is the Ready buffer capacity trimReadies leaves alone.
-const minReadiesTrim = 64
+// trimReadies, when the worker runs out of work, drops its Ready buffer
+// if the latest rounds used little of it. Why: a start-up or a burst
+// leaves it sized for MaxRoundGroups (about 270 KB per worker), and a
+// store gone idle has no rounds left to shrink it. NB: not on every
+// small round: during a start-up round sizes swing, and regrowing the
+// buffer each time churned the collector enough to slow elections.
+func (w *worker) trimReadies() {
+	if cap(w.readies) > minReadiesTrim && w.smallRounds >= minSmallRounds {
+		w.readies, w.smallRounds = nil, 0
+	}
+}
+
+const (
+	// minReadiesTrim is the Ready buffer capacity trimReadies leaves.
+	minReadiesTrim = 64
+	// minSmallRounds is how many small rounds in a row let trimReadies
+	// drop the buffer.
+	minSmallRounds = 32
+)
 
 // stepInputs feeds everything in r's inbox into its group.
 func (w *worker) stepInputs(r *replica) {

@@ -64,11 +64,6 @@ func (s *scheduler) take(dst []*replica, max int) []*replica {
 	s.head += n
 	if s.head == len(s.queue) {
 		s.queue, s.head = s.queue[:0], 0
-		if cap(s.queue) > maxIdleQueue {
-			// Sized by a start-up (every replica queued, some several
-			// times): give it back rather than keep it for good.
-			s.queue = nil
-		}
 	} else if s.head > 4096 && s.head*2 > len(s.queue) {
 		s.queue = append(s.queue[:0], s.queue[s.head:]...)
 		s.head = 0
@@ -88,9 +83,20 @@ func (s *scheduler) take(dst []*replica, max int) []*replica {
 	return dst
 }
 
-// maxIdleQueue is the capacity an emptied ready queue keeps (32 KiB of
-// pointers): more than a loaded store's rounds need between two empty
-// moments, far less than a start-up of tens of thousands of replicas.
+// trim gives back an empty queue's array if it is larger than
+// maxIdleQueue: a start-up queues every replica, some several times, and
+// the array would stay that size for good. Called by the ticker once the
+// store is quiet (not on every emptying: during a start-up the queue
+// empties and refills often, and regrowing it churned the collector).
+func (s *scheduler) trim() {
+	s.mu.Lock()
+	if s.head == len(s.queue) && cap(s.queue) > maxIdleQueue {
+		s.queue, s.head = nil, 0
+	}
+	s.mu.Unlock()
+}
+
+// maxIdleQueue is the capacity trim leaves (32 KiB of pointers).
 const maxIdleQueue = 4096
 
 // done ends r's round; r goes back into the queue if input arrived

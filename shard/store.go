@@ -339,8 +339,11 @@ func (s *Store) runTicker() {
 		for _, r := range rs {
 			r.tick()
 		}
-		if cap(rs) > 64 && len(rs) < cap(rs)/8 {
-			rs = nil // sized for start-up, when every replica was awake
+		if len(rs) == 0 && cap(rs) > 0 {
+			// The store went quiet: give back what the start-up, when
+			// every replica was awake, left sized for all of them.
+			rs = nil
+			s.sched.trim()
 		}
 		s.mu.RLock()
 		total := len(s.mu.replicas)
