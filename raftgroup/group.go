@@ -81,7 +81,7 @@ type Group struct {
 	prevLead raftpb.NodeID
 
 	// NB: the small fields are kept together at the end: a node hosts
-	// tens of thousands of groups, and the struct fits Go's 576-byte size
+	// tens of thousands of groups, and the struct fits Go's 480-byte size
 	// class (TestStructSizes).
 	role     Role
 	prevRole Role

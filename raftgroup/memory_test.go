@@ -10,13 +10,13 @@ import (
 // A node hosts tens of thousands of groups, most of them idle: these
 // tests pin what an idle group costs.
 
-// TestStructSizes: Group fits Go's 576-byte size class and progress (one
+// TestStructSizes: Group fits Go's 480-byte size class and progress (one
 // per member, in one array) 128 bytes. A field that pushes Group into the
-// next class costs 64 B per group: find room (the small fields are
+// next class costs 32 B per group: find room (the small fields are
 // together at the end), or move rarely used state behind a pointer.
 func TestStructSizes(t *testing.T) {
-	if got := unsafe.Sizeof(Group{}); got > 576 {
-		t.Errorf("Group is %d B, above the 576 B size class", got)
+	if got := unsafe.Sizeof(Group{}); got > 480 {
+		t.Errorf("Group is %d B, above the 480 B size class", got)
 	}
 	if got := unsafe.Sizeof(progress{}); got > 128 {
 		t.Errorf("progress is %d B, above 128 B", got)
@@ -93,8 +93,8 @@ func TestSetConfigProgress(t *testing.T) {
 }
 
 // TestOnlyLeaderTracksProgress: followers keep no progress (a leader
-// makes it afresh when elected), and a leader that steps down drops its
-// own.
+// makes it afresh when elected) and no read queue, and a leader that steps
+// down drops both.
 func TestOnlyLeaderTracksProgress(t *testing.T) {
 	n := newNet(t, 1, 2, 3)
 	check := func(leader raftpb.NodeID) {
@@ -105,6 +105,8 @@ func TestOnlyLeaderTracksProgress(t *testing.T) {
 				t.Fatalf("leader %d tracks %d members, want 3", id, len(g.trk.progress))
 			case id != leader && g.trk.progress != nil:
 				t.Fatalf("%v %d keeps progress %v", g.Role(), id, g.trk.progress)
+			case id != leader && g.reads.q != nil:
+				t.Fatalf("%v %d keeps a read queue %+v", g.Role(), id, *g.reads.q)
 			}
 		}
 	}
@@ -114,6 +116,11 @@ func TestOnlyLeaderTracksProgress(t *testing.T) {
 	check(1)
 	if pr := n.groups[1].trk.get(3); pr.match != n.groups[1].log.lastIndex() || pr.state != StateReplicate {
 		t.Fatalf("leader's progress of 3: match %d state %v, want %d replicate", pr.match, pr.state, n.groups[1].log.lastIndex())
+	}
+	// A read in flight when leadership moves: answered or dropped, the
+	// deposed leader keeps no queue.
+	if err := n.groups[1].ReadIndex(99); err != nil {
+		t.Fatal(err)
 	}
 	if err := n.groups[1].TransferLeader(2); err != nil {
 		t.Fatal(err)
@@ -152,8 +159,8 @@ func TestQuiescedLeaderReleasesBuffers(t *testing.T) {
 		if rs := n.reads[1]; len(rs) != round+1 {
 			t.Fatalf("round %d: %d reads answered, want %d", round, len(rs), round+1)
 		}
-		if lead.reads.waiting != nil || lead.reads.blocked != nil {
-			t.Fatalf("round %d: quiesced leader keeps read queues %v %v", round, lead.reads.waiting, lead.reads.blocked)
+		if q := lead.reads.q; q != nil {
+			t.Fatalf("round %d: quiesced leader keeps its read queue %+v", round, *q)
 		}
 		for i := range lead.trk.progress {
 			if pr := &lead.trk.progress[i]; pr.inflights.buf != nil {

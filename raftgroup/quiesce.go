@@ -56,7 +56,7 @@ func (g *Group) canQuiesce() bool {
 	if g.trk.cs.Joint() || g.pendingConfIndex > g.log.applied {
 		return false
 	}
-	if len(g.reads.waiting) > 0 || len(g.reads.blocked) > 0 || g.reads.hasWork() {
+	if g.reads.pending() || g.reads.hasWork() {
 		return false
 	}
 	for i := range g.trk.progress {
@@ -84,16 +84,11 @@ func (g *Group) maybeQuiesce() bool {
 }
 
 // releaseIdleBuffers gives back the empty buffers a quiescing leader kept
-// from its last requests (its read queues, its followers' in-flight
+// from its last requests (its read queue, its followers' in-flight
 // rings): it may stay idle for hours, and a node hosts thousands of
 // leaders. They are made again on the next request.
 func (g *Group) releaseIdleBuffers() {
-	if len(g.reads.waiting) == 0 {
-		g.reads.waiting = nil
-	}
-	if len(g.reads.blocked) == 0 {
-		g.reads.blocked = nil
-	}
+	g.reads.release()
 	for i := range g.trk.progress {
 		if in := &g.trk.progress[i].inflights; in.count == 0 {
 			in.buf, in.start = nil, 0

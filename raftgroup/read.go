@@ -11,16 +11,11 @@ import "github.com/flotilladb/flotilla/raftgroup/raftpb"
 // began, so every request of the round may read at the commit index it
 // recorded. Many requests share one heartbeat round.
 //
-// Invariant: waiting holds requests in ascending seq order; seq 0 marks
-// requests that have not joined a round yet (all at the tail).
+// The requests and results are in a readQueue made on the first request
+// and dropped once empty on a quiescing leader or on any other role: a
+// node hosts tens of thousands of groups, most of them idle, and the
+// queues' slice headers alone cost about 100 B in each.
 type reads struct {
-	// waiting are requests recorded with their read index.
-	waiting []pendingRead
-	// unassigned counts the tail of waiting not yet in a round.
-	unassigned int
-	// blocked are requests made before the leader committed an entry of
-	// its term; they get a read index once it has.
-	blocked []blockedRead
 	// seq is the last round started.
 	seq uint64
 	// confirmed is the last round a quorum acknowledged.
@@ -29,9 +24,45 @@ type reads struct {
 	// valid again (after the leader wakes from quiescence, during which it
 	// heard from nobody).
 	leaseFrom uint64
+	// q holds the requests and results; nil when there are none.
+	q *readQueue
+}
+
+// readQueue is reads' requests and results.
+//
+// Invariant: waiting holds requests in ascending seq order; seq 0 marks
+// requests that have not joined a round yet (all at the tail).
+type readQueue struct {
+	// waiting are requests recorded with their read index.
+	waiting []pendingRead
+	// unassigned counts the tail of waiting not yet in a round.
+	unassigned int
+	// blocked are requests made before the leader committed an entry of
+	// its term; they get a read index once it has.
+	blocked []blockedRead
 
 	ready   []ReadState
 	dropped []uint64
+}
+
+// queue returns r's queue, making it if need be.
+func (r *reads) queue() *readQueue {
+	if r.q == nil {
+		r.q = &readQueue{}
+	}
+	return r.q
+}
+
+// pending reports whether requests wait for a read index or a round.
+func (r *reads) pending() bool {
+	return r.q != nil && (len(r.q.waiting) > 0 || len(r.q.blocked) > 0)
+}
+
+// release drops the queue if it holds nothing.
+func (r *reads) release() {
+	if q := r.q; q != nil && len(q.waiting) == 0 && len(q.blocked) == 0 && len(q.ready) == 0 && len(q.dropped) == 0 {
+		r.q = nil
+	}
 }
 
 type blockedRead struct {
@@ -46,24 +77,33 @@ type pendingRead struct {
 }
 
 func (r *reads) hasWork() bool {
-	return r.unassigned > 0 || len(r.ready) > 0 || len(r.dropped) > 0
+	q := r.q
+	return q != nil && (q.unassigned > 0 || len(q.ready) > 0 || len(q.dropped) > 0)
 }
 
 func (r *reads) takeResults() ([]ReadState, []uint64) {
-	rs, d := r.ready, r.dropped
-	r.ready, r.dropped = nil, nil
+	q := r.q
+	if q == nil {
+		return nil, nil
+	}
+	rs, d := q.ready, q.dropped
+	q.ready, q.dropped = nil, nil
 	return rs, d
 }
 
 // dropAll fails every pending request (leadership changed).
 func (r *reads) dropAll() {
-	for _, p := range r.waiting {
-		r.dropped = append(r.dropped, p.id)
+	q := r.q
+	if q == nil {
+		return
 	}
-	for _, b := range r.blocked {
-		r.dropped = append(r.dropped, b.id)
+	for _, p := range q.waiting {
+		q.dropped = append(q.dropped, p.id)
 	}
-	r.waiting, r.blocked, r.unassigned = r.waiting[:0], r.blocked[:0], 0
+	for _, b := range q.blocked {
+		q.dropped = append(q.dropped, b.id)
+	}
+	q.waiting, q.blocked, q.unassigned = q.waiting[:0], q.blocked[:0], 0
 }
 
 // ReadIndex asks for a linearizable read, identified by id. The answer
@@ -86,7 +126,8 @@ func (g *Group) readIndex(id uint64, allowLease bool) error {
 		return &NotLeaderError{Group: g.group, Leader: g.lead, Term: g.term}
 	}
 	if !g.committedInTerm() {
-		g.reads.blocked = append(g.reads.blocked, blockedRead{id: id, allowLease: allowLease})
+		q := g.reads.queue()
+		q.blocked = append(q.blocked, blockedRead{id: id, allowLease: allowLease})
 		return nil
 	}
 	g.addRead(id, allowLease)
@@ -103,11 +144,13 @@ func (g *Group) committedInTerm() bool {
 func (g *Group) addRead(id uint64, allowLease bool) {
 	idx := g.log.committed
 	if g.singleVoter() || allowLease && g.leaseValid() {
-		g.reads.ready = append(g.reads.ready, ReadState{ID: id, Index: idx})
+		q := g.reads.queue()
+		q.ready = append(q.ready, ReadState{ID: id, Index: idx})
 		return
 	}
-	g.reads.waiting = append(g.reads.waiting, pendingRead{id: id, index: idx})
-	g.reads.unassigned++
+	q := g.reads.queue()
+	q.waiting = append(q.waiting, pendingRead{id: id, index: idx})
+	q.unassigned++
 }
 
 func (g *Group) singleVoter() bool {
@@ -142,26 +185,28 @@ func leaseMargin(electionTicks int) int { return max(2, electionTicks/5) }
 // unblockReads gives blocked requests their read index once the leader has
 // committed in its term.
 func (g *Group) unblockReads() {
-	if len(g.reads.blocked) == 0 || !g.committedInTerm() {
+	q := g.reads.q
+	if q == nil || len(q.blocked) == 0 || !g.committedInTerm() {
 		return
 	}
-	for _, b := range g.reads.blocked {
+	for _, b := range q.blocked {
 		g.addRead(b.id, b.allowLease)
 	}
-	g.reads.blocked = g.reads.blocked[:0]
+	q.blocked = q.blocked[:0]
 }
 
 // startReadRound sends one heartbeat round for every request not yet in a
 // round.
 func (g *Group) startReadRound() {
-	if g.reads.unassigned == 0 {
+	q := g.reads.q
+	if q == nil || q.unassigned == 0 {
 		return
 	}
 	g.reads.seq++
-	for i := len(g.reads.waiting) - g.reads.unassigned; i < len(g.reads.waiting); i++ {
-		g.reads.waiting[i].seq = g.reads.seq
+	for i := len(q.waiting) - q.unassigned; i < len(q.waiting); i++ {
+		q.waiting[i].seq = g.reads.seq
 	}
-	g.reads.unassigned = 0
+	q.unassigned = 0
 	g.bcastHeartbeat()
 }
 
@@ -182,13 +227,17 @@ func (g *Group) readAcked(pr *progress, ctx uint64) {
 		return 0
 	}))
 	g.reads.confirmed = max(g.reads.confirmed, confirmed)
+	q := g.reads.q
+	if q == nil {
+		return
+	}
 	n := 0
-	for n < len(g.reads.waiting) && g.reads.waiting[n].seq != 0 && g.reads.waiting[n].seq <= confirmed {
-		p := g.reads.waiting[n]
-		g.reads.ready = append(g.reads.ready, ReadState{ID: p.id, Index: p.index})
+	for n < len(q.waiting) && q.waiting[n].seq != 0 && q.waiting[n].seq <= confirmed {
+		p := q.waiting[n]
+		q.ready = append(q.ready, ReadState{ID: p.id, Index: p.index})
 		n++
 	}
 	if n > 0 {
-		g.reads.waiting = append(g.reads.waiting[:0], g.reads.waiting[n:]...)
+		q.waiting = append(q.waiting[:0], q.waiting[n:]...)
 	}
 }

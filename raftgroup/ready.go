@@ -124,6 +124,9 @@ func (g *Group) Ready() Ready {
 		rd.Messages = nil
 	}
 	rd.ReadStates, rd.DroppedReads = g.reads.takeResults()
+	if g.role != Leader {
+		g.reads.release() // a deposed leader's queue, once its drops are out
+	}
 	return rd
 }
 
