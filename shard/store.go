@@ -37,6 +37,8 @@ type Store struct {
 	m         counters
 	// awake is the set of replicas the ticker ticks (awake.go).
 	awake awakeSet
+	// dead is the nodes membership declared dead (deadnode.go).
+	dead deadSet
 
 	mu struct {
 		sync.RWMutex
