@@ -73,7 +73,9 @@ func (g *Group) Campaign() {
 // forgets the leader, which takes it out of the leader's CheckQuorum lease:
 // it grants (pre-)votes at once rather than only after an election timeout
 // of silence, so one survivor that calls Campaign can win in a round trip
-// instead of the whole group waiting out its timeouts. Raft's safety does
+// instead of the whole group waiting out its timeouts. Its own campaigns
+// then carry the news (contextLeaderDead), so a voter not yet told of the
+// death grants them too, as it grants a leadership transfer's. Raft's safety does
 // not depend on the lease, only its resistance to disruptive candidates,
 // and a node declared dead disrupts nobody.
 //
@@ -87,6 +89,7 @@ func (g *Group) ForgetLeader() bool {
 		return false
 	}
 	g.lead = raftpb.None
+	g.leaderDead = true
 	return true
 }
 
@@ -142,8 +145,11 @@ func (g *Group) campaign(t raftpb.MessageType, transfer bool) {
 		return
 	}
 	var ctx uint64
-	if transfer {
+	switch {
+	case transfer:
 		ctx = contextTransfer
+	case g.leaderDead:
+		ctx = contextLeaderDead
 	}
 	for _, id := range g.trk.voters.ids() {
 		if id == g.id {

@@ -33,10 +33,26 @@ func TestForgetLeaderElectsWithoutTimeouts(t *testing.T) {
 	}
 }
 
-// TestCampaignWithoutForgetIsRefused is the control: a voter that still
-// counts itself in the leader's lease refuses the pre-vote, so the same
-// campaign fails when only the candidate forgot the leader.
+// TestCampaignWithoutForgetIsRefused is the control: a voter inside the
+// leader's lease refuses a plain campaign.
 func TestCampaignWithoutForgetIsRefused(t *testing.T) {
+	n := newNet(t, 1, 2, 3)
+	n.elect(1)
+	n.propose(1, "a")
+	n.isolate(1)
+	n.groups[2].Campaign()
+	n.process()
+	if n.groups[2].Role() == Leader {
+		t.Fatal("node 2 won an election while node 3 was still in the leader's lease")
+	}
+	if n.groups[3].Leader() != 1 {
+		t.Fatalf("node 3 follows %d, want 1", n.groups[3].Leader())
+	}
+}
+
+// TestForgetLeaderCarriesTheNews: only the candidate has been told of the
+// death; its campaign says so, and the voter still in the lease grants it.
+func TestForgetLeaderCarriesTheNews(t *testing.T) {
 	n := newNet(t, 1, 2, 3)
 	n.elect(1)
 	n.propose(1, "a")
@@ -44,11 +60,31 @@ func TestCampaignWithoutForgetIsRefused(t *testing.T) {
 	n.groups[2].ForgetLeader()
 	n.groups[2].Campaign()
 	n.process()
-	if n.groups[2].Role() == Leader {
-		t.Fatal("node 2 won an election while node 3 was still in the leader's lease")
+	if n.groups[2].Role() != Leader || n.groups[3].Leader() != 2 {
+		t.Fatalf("node 2 is %v, node 3 follows %d; want node 2 leading", n.groups[2].Role(), n.groups[3].Leader())
 	}
-	if n.groups[3].Leader() != 1 {
-		t.Fatalf("node 3 follows %d, want 1 (it never forgot)", n.groups[3].Leader())
+}
+
+// TestLeaderDeadContextIgnoredWithLeases: a voter running lease reads does
+// not let a "leader dead" campaign cut a lease short.
+func TestLeaderDeadContextIgnoredWithLeases(t *testing.T) {
+	st := NewMemoryStorage(raftpb.ConfState{Voters: []raftpb.NodeID{1, 2, 3}})
+	g, err := New(Config{ID: 3, Group: 7, Storage: st, Seed: 1, LeaseReads: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Step(raftpb.Message{Type: raftpb.MsgHeartbeat, Group: 7, From: 1, To: 3, Term: 1}); err != nil {
+		t.Fatal(err)
+	}
+	g.Ready() // drop the heartbeat response
+	if err := g.Step(raftpb.Message{Type: raftpb.MsgPreVote, Group: 7, From: 2, To: 3, Term: 2, Index: 100, LogTerm: 1, Context: contextLeaderDead}); err != nil {
+		t.Fatal(err)
+	}
+	// Inside the lease the pre-vote is ignored (no answer at all).
+	for _, m := range g.Ready().Messages {
+		if m.Type == raftpb.MsgPreVoteResp && !m.Reject {
+			t.Fatal("voter with lease reads granted a pre-vote inside its leader's lease")
+		}
 	}
 }
 

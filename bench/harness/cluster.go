@@ -172,13 +172,7 @@ func (h *lateHandler) HandleCall(ctx context.Context, from raftpb.NodeID, req []
 // closeNode closes node i: its transport first, so that its peers see
 // the node vanish from the network at once, then its store.
 func (c *cluster) closeNode(i int) error {
-	c.mu.Lock()
-	tr, s := c.trs[i], c.stores[i]
-	c.trs[i], c.stores[i] = nil, nil
-	if tr != nil {
-		c.hbBase += tr.Metrics().HeartbeatFramesSent
-	}
-	c.mu.Unlock()
+	tr, s := c.detach(i)
 	var errs []error
 	if tr != nil {
 		errs = append(errs, tr.Close())
@@ -187,6 +181,20 @@ func (c *cluster) closeNode(i int) error {
 		errs = append(errs, s.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// detach takes node i out of the cluster (open, counters, leaderCount no
+// longer see it) and returns its transport and store for the caller to
+// close.
+func (c *cluster) detach(i int) (*transport.Transport, *shard.Store) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	tr, s := c.trs[i], c.stores[i]
+	c.trs[i], c.stores[i] = nil, nil
+	if tr != nil {
+		c.hbBase += tr.Metrics().HeartbeatFramesSent
+	}
+	return tr, s
 }
 
 // close closes every node and removes the data directory.
