@@ -24,6 +24,10 @@
 //   - [Transport.FlushHeartbeats] is called by the store's ticker once per
 //     tick: each peer with heartbeats queued gets one frame carrying all of
 //     them. Heartbeats also ride along in any message frame sent earlier.
+//     [Transport.FlushReadHeartbeats] does the same at once, after a store
+//     round that started a read round (a linearizable read waits on its
+//     heartbeats' round trip); its frames are counted apart, as read
+//     frames, since they follow the read load and not the tick.
 //   - [Transport.SendSnapshot] streams a snapshot on the separate path and
 //     returns once the receiver has installed it (or failed).
 //   - [Transport.Call] sends a request on the call path and returns the
@@ -57,7 +61,7 @@
 //     counts. Raft tolerates loss; the transport never retries a message.
 //   - At most one heartbeat-only frame per peer per FlushHeartbeats call,
 //     whatever the number of groups: heartbeat frames per peer pair per
-//     second equal ticks per second. Heartbeats are coalesced to one per
+//     second equal ticks per second (read frames apart). Heartbeats are coalesced to one per
 //     (type, group) between flushes; the latest wins.
 //   - Within a frame, messages keep the order Send queued them, and frames
 //     usually arrive in order, but not always: fastrpc re-queues a request

@@ -39,6 +39,7 @@ type Handler interface {
 type Sender interface {
 	Send(msgs ...raftpb.Message)
 	FlushHeartbeats()
+	FlushReadHeartbeats()
 	SendSnapshot(ctx context.Context, msg raftpb.Message, src SnapshotSource) error
 }
 
@@ -179,17 +180,28 @@ func (t *Transport) Send(msgs ...raftpb.Message) {
 }
 
 // FlushHeartbeats sends, to every peer with heartbeats queued, one frame
-// carrying all of them. The store's ticker calls it once per tick (and may
-// call it after a round that queued read-index heartbeats), which makes
-// heartbeat frames per peer pair per second equal ticks per second,
+// carrying all of them. The store's ticker calls it once per tick, which
+// makes heartbeat frames per peer pair per second equal ticks per second,
 // whatever the number of groups.
-func (t *Transport) FlushHeartbeats() {
+func (t *Transport) FlushHeartbeats() { t.flushHeartbeats(false) }
+
+// FlushReadHeartbeats is FlushHeartbeats for a round that queued the
+// heartbeats of a new read round: a linearizable read waits on their round
+// trip, so they leave now rather than at the next tick. Its frames are
+// counted apart (Metrics.ReadHeartbeatFramesSent).
+func (t *Transport) FlushReadHeartbeats() { t.flushHeartbeats(true) }
+
+func (t *Transport) flushHeartbeats(read bool) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	for _, p := range t.mu.peers {
 		p.mu.Lock()
 		pending := p.mu.hb.len() > 0
-		p.mu.flushHB = pending
+		if read {
+			p.mu.flushRead = p.mu.flushRead || pending
+		} else {
+			p.mu.flushHB = pending
+		}
 		p.mu.Unlock()
 		if pending {
 			p.signal()

@@ -50,7 +50,7 @@ type cluster struct {
 	stores []*shard.Store // stores[i] is node i+1; nil once closed
 	// hbBase holds the heartbeat frames of transports already closed, so
 	// that the cluster's count never goes back.
-	hbBase uint64
+	hbBase, readHBBase uint64
 }
 
 // startCluster opens the three stores under cfg.dir (a fresh temporary
@@ -192,7 +192,9 @@ func (c *cluster) detach(i int) (*transport.Transport, *shard.Store) {
 	tr, s := c.trs[i], c.stores[i]
 	c.trs[i], c.stores[i] = nil, nil
 	if tr != nil {
-		c.hbBase += tr.Metrics().HeartbeatFramesSent
+		m := tr.Metrics()
+		c.hbBase += m.HeartbeatFramesSent
+		c.readHBBase += m.ReadHeartbeatFramesSent
 	}
 	return tr, s
 }
@@ -215,7 +217,7 @@ func (c *cluster) counters() counterSnapshot {
 	c.mu.Lock()
 	stores := append([]*shard.Store(nil), c.stores...)
 	trs := append([]*transport.Transport(nil), c.trs...)
-	cs := counterSnapshot{hbFrames: c.hbBase}
+	cs := counterSnapshot{hbFrames: c.hbBase, readHBFrames: c.readHBBase}
 	c.mu.Unlock()
 	for i, s := range stores {
 		if s == nil {
@@ -230,7 +232,9 @@ func (c *cluster) counters() counterSnapshot {
 		cs.replicas += m.Replicas
 		cs.quiesced += m.QuiescedReplicas
 		if tr := trs[i]; tr != nil {
-			cs.hbFrames += tr.Metrics().HeartbeatFramesSent
+			tm := tr.Metrics()
+			cs.hbFrames += tm.HeartbeatFramesSent
+			cs.readHBFrames += tm.ReadHeartbeatFramesSent
 		}
 	}
 	return cs
