@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/flotilladb/flotilla/raftgroup/raftpb"
 )
 
 // TestBadInputForwarded hands a store's call handler (what the transport
@@ -66,5 +70,56 @@ func TestBadInputForwarded(t *testing.T) {
 	})
 	if v, found, err := s.Get(ctx, []byte("k")); err != nil || !found || string(v) != "v" {
 		t.Fatalf("k = %q %v %v after bad forwarded requests", v, found, err)
+	}
+}
+
+// TestBadInputDataDirectory opens a store on a directory another node ID
+// or cluster wrote, or whose identity file is garbage: Open fails with
+// ErrWrongDirectory naming the directory and both identities, and the
+// directory is left as it was.
+func TestBadInputDataDirectory(t *testing.T) {
+	dir := t.TempDir()
+	s := openTest(t, dir)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		node    raftpb.NodeID
+		cluster uint64
+		says    string
+	}{
+		{"other_node", 2, 1, "belongs to node 1 of cluster 1, not to node 2 of cluster 1"},
+		{"other_cluster", 1, 9, "belongs to node 1 of cluster 1, not to node 1 of cluster 9"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := Open(context.Background(), Options{Dir: dir, NodeID: tc.node, ClusterID: tc.cluster,
+				Peers: map[raftpb.NodeID]string{1: "127.0.0.1:1", 2: "127.0.0.1:1"}, ListenAddr: "127.0.0.1:0"})
+			if err == nil {
+				s.Close()
+				t.Fatal("opened")
+			}
+			if !errors.Is(err, ErrWrongDirectory) || !strings.Contains(err.Error(), tc.says) || !strings.Contains(err.Error(), dir) {
+				t.Fatalf("Open: %v; want ErrWrongDirectory saying %q", err, tc.says)
+			}
+		})
+	}
+	t.Run("garbage_identity", func(t *testing.T) {
+		if err := os.WriteFile(filepath.Join(dir, identityFile), []byte("who knows"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Open(context.Background(), Options{Dir: dir})
+		if !errors.Is(err, ErrWrongDirectory) || !strings.Contains(err.Error(), `"who knows"`) {
+			t.Fatalf("Open: %v", err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, identityFile), []byte("node 1 cluster 1\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	})
+	// The right node still opens it, with its data.
+	s = openTest(t, dir)
+	defer s.Close()
+	if ids := len(s.Shards()); ids == 0 {
+		t.Fatal("no shards after reopening")
 	}
 }
