@@ -10,11 +10,14 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/flotilladb/flotilla/placement"
 )
 
 // Limits of the bad-input tests' node: small, so oversized input is cheap.
@@ -280,4 +283,34 @@ func TestBadInputRedisClient(t *testing.T) {
 	wantErr(t, c.Set(ctx, "k", strings.Repeat("v", biMaxBulk), 0).Err(), "ERR value too large")
 	wantErr(t, c.Set(ctx, "k", strings.Repeat("v", biMaxBulk+1), 0).Err(), "ERR Protocol error: invalid bulk length")
 	must(t, c.Set(ctx, "k", "v", 0).Err()) // (a new connection)
+}
+
+// TestBadInputAdminParams sends the placement admin API malformed query
+// parameters over HTTP: each is answered 400 naming the parameter, before
+// the operation runs. (The placement node is a zero value: an operation
+// that got past its parameters would touch it and fail the test.)
+func TestBadInputAdminParams(t *testing.T) {
+	s := &Server{opts: Options{Placement: &placement.Node{}}}
+	mux := http.NewServeMux()
+	s.registerAdmin(mux)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	cases := []struct{ name, path, says string }{
+		{"rebalance_dry_run_not_bool", "/api/admin/rebalance?dry_run=maybe", `dry_run=\"maybe\" is not true or false`},
+		{"drain_node_missing", "/api/admin/drain", `node=\"\" is not a number`},
+		{"drain_node_zero", "/api/admin/drain?node=0", "node must be a node ID"},
+		{"drain_wait_not_bool", "/api/admin/drain?node=2&wait=soon", `wait=\"soon\" is not true or false`},
+		{"move_shard_negative", "/api/admin/move?shard=-1&from=1&to=2", `shard=\"-1\" is not a number`},
+		{"move_to_missing", "/api/admin/move?shard=1&from=1", `to=\"\" is not a number`},
+		{"split_shard_too_big", "/api/admin/split?shard=99999999999999999999999", "is not a number"},
+		{"transfer_to_not_a_number", "/api/admin/transfer-leader?shard=1&to=three", `to=\"three\" is not a number`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, body := httpDo(t, "POST", srv.URL+tc.path, "")
+			if code != http.StatusBadRequest || !strings.Contains(body, tc.says) {
+				t.Fatalf("POST %s = %d %s; want 400 saying %s", tc.path, code, body, tc.says)
+			}
+		})
+	}
 }
