@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"errors"
+	"io"
 	"net"
 	"strconv"
 	"time"
@@ -20,6 +21,10 @@ const (
 	// guardWriteTimeout bounds the write of the error line to a client
 	// whose input broke the framing.
 	guardWriteTimeout = time.Second
+	// guardLinger and guardLingerBytes bound the input drained after the
+	// error line (see lingerClose).
+	guardLinger      = time.Second
+	guardLingerBytes = 64 << 20
 )
 
 // errRESPProtocol marks input the guard refused. Redcon closes the
@@ -98,7 +103,23 @@ func (c *guardConn) refuse() error {
 	}
 	_ = c.Conn.SetWriteDeadline(time.Now().Add(guardWriteTimeout))
 	_, _ = c.Conn.Write([]byte("-ERR Protocol error: " + c.pending.Error() + "\r\n"))
+	c.lingerClose()
 	return errRESPProtocol
+}
+
+// lingerClose half-closes the connection after the error line and drains
+// what the client is still sending (bounded in time and bytes) before
+// redcon closes it. Why: closing a socket with unread input makes the
+// kernel send a reset, which can destroy the error line in the client's
+// receive buffer before the client reads it; a client still writing an
+// oversized argument would then see only "connection reset".
+func (c *guardConn) lingerClose() {
+	cw, ok := c.Conn.(interface{ CloseWrite() error })
+	if !ok || cw.CloseWrite() != nil {
+		return
+	}
+	_ = c.Conn.SetReadDeadline(time.Now().Add(guardLinger))
+	_, _ = io.Copy(io.Discard, io.LimitReader(c.Conn, guardLingerBytes))
 }
 
 // framer states.
@@ -221,8 +242,9 @@ func (f *respFramer) step(b []byte) (int, error) {
 }
 
 // lengthLine collects a "*" or "$" line, its marker included, up to its
-// LF, then hands the number to done. A line too long to hold a number,
-// or without CR before LF, fails with msg.
+// LF, then hands the number to done (ok false: not a decimal number of at
+// most 18 digits, so never negative nor overflowing). A line too long to
+// hold a number, or without CR before LF, fails with msg.
 func (f *respFramer) lengthLine(b []byte, done func(v int, ok bool) error, msg string) (int, error) {
 	j := bytes.IndexByte(b, '\n')
 	n := len(b)
@@ -232,20 +254,37 @@ func (f *respFramer) lengthLine(b []byte, done func(v int, ok bool) error, msg s
 	if len(f.line)+n > maxHeaderLine+2 {
 		return 0, errors.New(msg)
 	}
-	f.line = append(f.line, b[:n]...)
+	line := b[:n] // the whole line is in b: the common case, no copy
+	if len(f.line) > 0 || j < 0 {
+		f.line = append(f.line, b[:n]...)
+		line = f.line
+	}
 	if j < 0 {
 		return n, nil
 	}
-	line := f.line[:len(f.line)-1]
-	if len(line) == 0 || line[len(line)-1] != '\r' {
+	if len(line) < 2 || line[len(line)-2] != '\r' {
 		return 0, errors.New(msg)
 	}
-	digits := line[1 : len(line)-1]
-	v, err := strconv.Atoi(string(digits))
-	if err := done(v, err == nil && len(digits) > 0 && digits[0] != '+'); err != nil {
+	v, ok := parseLength(line[1 : len(line)-2])
+	if err := done(v, ok); err != nil {
 		return 0, err
 	}
 	return n, nil
+}
+
+// parseLength parses 1 to 18 decimal digits (18 cannot overflow an int64).
+func parseLength(d []byte) (int, bool) {
+	if len(d) == 0 || len(d) > 18 {
+		return 0, false
+	}
+	v := 0
+	for _, c := range d {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + int(c-'0')
+	}
+	return v, true
 }
 
 // printable shows one byte in an error line.
