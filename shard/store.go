@@ -90,6 +90,9 @@ func (s *Store) openStorage() error {
 	if err := os.MkdirAll(s.opts.Dir, 0o755); err != nil {
 		return fmt.Errorf("shard: %w", err)
 	}
+	if err := checkIdentity(s.opts.Dir, s.opts.NodeID, s.opts.ClusterID); err != nil {
+		return err
+	}
 	wo := s.opts.WAL
 	wo.Dir = filepath.Join(s.opts.Dir, "wal")
 	if wo.Logger == nil {
