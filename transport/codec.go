@@ -114,18 +114,22 @@ func (d *decoder) fail(what string) {
 }
 
 // uvarint reads a varint. The one-byte case (most fields of most
-// messages) is inlined; everything else, errors included, goes the slow way.
+// messages) is inlined; everything else, errors included, goes the slow
+// way, which takes the two-byte case (indexes and lengths under 16 KiB)
+// before the general one.
 func (d *decoder) uvarint(what string) uint64 {
-	if d.off < len(d.b) {
-		if c := d.b[d.off]; c < 0x80 {
-			d.off++
-			return uint64(c)
-		}
+	if b, off := d.b, d.off; uint(off) < uint(len(b)) && b[off] < 0x80 {
+		d.off = off + 1
+		return uint64(b[off])
 	}
 	return d.uvarintSlow(what)
 }
 
 func (d *decoder) uvarintSlow(what string) uint64 {
+	if off := d.off; off+1 < len(d.b) && d.b[off+1] < 0x80 {
+		d.off = off + 2
+		return uint64(d.b[off]&0x7f) | uint64(d.b[off+1])<<7
+	}
 	if d.err != nil {
 		return 0
 	}
@@ -139,13 +143,12 @@ func (d *decoder) uvarintSlow(what string) uint64 {
 }
 
 func (d *decoder) byte(what string) byte {
-	if d.off >= len(d.b) {
-		d.fail(what)
-		return 0
+	if b, off := d.b, d.off; uint(off) < uint(len(b)) {
+		d.off = off + 1
+		return b[off]
 	}
-	v := d.b[d.off]
-	d.off++
-	return v
+	d.fail(what)
+	return 0
 }
 
 // count reads a length that must not exceed the bytes left divided by

@@ -71,7 +71,7 @@ func decodeFrame(frame []byte, max int, cluster uint64, self raftpb.NodeID) ([]r
 		_, _, err := decodeReply(body)
 		return nil, err
 	}
-	return decodeBatch(h, body)
+	return decodeBatch(h, body, nil)
 }
 
 func TestCodecRoundTrip(t *testing.T) {
@@ -149,23 +149,47 @@ func TestEncodeAllocatesNothingPerMessage(t *testing.T) {
 	}
 }
 
+// TestDecodeAllocatesPerFrameNotPerMessage: decoding allocates entry
+// arenas that double (so their number grows with the log of the frame's
+// entries, never per message) and the message slice only when the one
+// passed in is too small.
 func TestDecodeAllocatesPerFrameNotPerMessage(t *testing.T) {
-	msgs := make([]raftpb.Message, 200)
-	for i := range msgs {
-		msgs[i] = msgApp(raftpb.GroupID(i), 1, 2, raftpb.Index(i), 100)
-	}
-	frame := encodeBatch(7, 1, 2, msgs, sampleHeartbeats())
-	b := frame[prefixBytes:]
-	allocs := testing.AllocsPerRun(50, func() {
-		h, body, err := parseHeader(b, 7, 2)
-		if err != nil {
-			t.Fatal(err)
+	for _, tc := range []struct {
+		messages int
+		reuse    bool
+		want     float64
+	}{
+		{200, false, 2},  // the slice, one arena
+		{200, true, 1},   // one arena
+		{4000, true, 5},  // arenas of 256, 512, 1024, 2048 and the rest
+		{4000, false, 6}, // and the slice
+	} {
+		msgs := make([]raftpb.Message, tc.messages)
+		for i := range msgs {
+			msgs[i] = msgApp(raftpb.GroupID(i), 1, 2, raftpb.Index(i), 100)
 		}
-		if _, err := decodeBatch(h, body); err != nil {
-			t.Fatal(err)
+		frame := encodeBatch(7, 1, 2, msgs, sampleHeartbeats())
+		b := frame[prefixBytes:]
+		var out []raftpb.Message
+		if tc.reuse {
+			out = make([]raftpb.Message, 0, tc.messages+len(sampleHeartbeats()))
 		}
-	})
-	if allocs > 3 {
-		t.Fatalf("decoding a 200-message frame allocated %v times, want <= 3", allocs)
+		allocs := testing.AllocsPerRun(20, func() {
+			h, body, err := parseHeader(b, 7, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := decodeBatch(h, body, out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != tc.messages+len(sampleHeartbeats()) {
+				t.Fatalf("decoded %d messages, want %d", len(got), tc.messages+len(sampleHeartbeats()))
+			}
+		})
+		if allocs > tc.want {
+			t.Errorf("decoding a %d-message frame (reusing the slice: %v) allocated %v times, want <= %v",
+				tc.messages, tc.reuse, allocs, tc.want)
+		}
 	}
 }

@@ -16,24 +16,29 @@ const (
 // decodeBatch decodes the body of a kindBatch frame into one slice of
 // messages: the frame's messages, then its heartbeats expanded into
 // Messages. From and To come from the header. Entry data aliases body.
-// It allocates per frame (the slice, one entry arena), never per message,
-// except a Snapshot value for MsgSnap.
-func decodeBatch(h frameHeader, body []byte) ([]raftpb.Message, error) {
+// The messages are decoded into out's backing array when it is large
+// enough (the server reuses one per connection, see serverCtx), else into
+// a new one. It allocates per frame (entry arenas, the slice if out is too
+// small), never per message, except a Snapshot value for MsgSnap.
+func decodeBatch(h frameHeader, body []byte, out []raftpb.Message) ([]raftpb.Message, error) {
 	nm, nh := uint64(h.messages), uint64(h.heartbeats)
 	if nm*minMessageBytes+nh*minHeartbeatBytes > uint64(len(body)) {
 		return nil, fmt.Errorf("%w: %d messages and %d heartbeats cannot fit in %d bytes", ErrBadFrame, nm, nh, len(body))
 	}
 	d := decoder{b: body}
-	out := make([]raftpb.Message, nm+nh)
+	if uint64(cap(out)) < nm+nh {
+		out = make([]raftpb.Message, nm+nh)
+	}
+	out = out[:nm+nh]
 	var arena []raftpb.Entry
 	for i := range out[:nm] {
 		m := &out[i]
-		m.From, m.To = h.from, h.to
-		arena = decodeMessage(&d, m, arena)
+		*m = raftpb.Message{From: h.from, To: h.to}
+		arena = decodeMessage(&d, m, arena, int(nm)-i-1)
 	}
 	for i := range out[nm:] {
 		m := &out[nm+uint64(i)]
-		m.From, m.To = h.from, h.to
+		*m = raftpb.Message{From: h.from, To: h.to}
 		decodeHeartbeat(&d, m)
 	}
 	if d.err != nil {
@@ -54,8 +59,9 @@ func decodeType(d *decoder) raftpb.MessageType {
 }
 
 // decodeMessage decodes one message into m, carving its entries out of
-// arena (grown as needed) and returning the arena.
-func decodeMessage(d *decoder, m *raftpb.Message, arena []raftpb.Entry) []raftpb.Entry {
+// arena (grown as needed) and returning the arena. left is the number of
+// messages after this one in the frame, which sizes a new arena.
+func decodeMessage(d *decoder, m *raftpb.Message, arena []raftpb.Entry, left int) []raftpb.Entry {
 	m.Type = decodeType(d)
 	flags := d.byte("flags")
 	m.Group = raftpb.GroupID(d.uvarint("group"))
@@ -77,7 +83,7 @@ func decodeMessage(d *decoder, m *raftpb.Message, arena []raftpb.Entry) []raftpb
 	}
 	m.Reject = flags&isReject != 0
 	if flags&hasEntries != 0 {
-		arena = decodeEntries(d, m, arena)
+		arena = decodeEntries(d, m, arena, left)
 	}
 	if flags&hasSnapshot != 0 {
 		m.Snapshot = decodeSnapshot(d)
@@ -85,20 +91,27 @@ func decodeMessage(d *decoder, m *raftpb.Message, arena []raftpb.Entry) []raftpb
 	return arena
 }
 
-func decodeEntries(d *decoder, m *raftpb.Message, arena []raftpb.Entry) []raftpb.Entry {
+func decodeEntries(d *decoder, m *raftpb.Message, arena []raftpb.Entry, left int) []raftpb.Entry {
 	n := d.count("entry count", minEntryBytes)
 	if n == 0 {
 		d.fail("empty entries")
 		return arena
 	}
 	if cap(arena)-len(arena) < n {
-		// Grow for this message and a guess at the rest of the frame; the
-		// old arena stays referenced by earlier messages.
-		arena = make([]raftpb.Entry, 0, n+(len(d.b)-d.off)/64)
+		// A new arena for this message and some of the rest of the frame
+		// (the old one stays referenced by earlier messages): twice the
+		// last, but no more than one entry for each message left, so a
+		// frame of one-entry MsgApps gets arenas that add up to exactly
+		// its entries.
+		c := min(max(2*cap(arena), 256), n+left)
+		arena = make([]raftpb.Entry, 0, max(c, n))
 	}
 	start := len(arena)
-	for i := 0; i < n && d.err == nil; i++ {
-		var e raftpb.Entry
+	arena = arena[:start+n]
+	for i := start; i < start+n && d.err == nil; i++ {
+		// Fields are stored in place: appending a whole Entry (it holds a
+		// pointer) costs a bulk write barrier while the GC marks.
+		e := &arena[i]
 		e.Term = raftpb.Term(d.uvarint("entry term"))
 		e.Index = raftpb.Index(d.uvarint("entry index"))
 		e.Type = raftpb.EntryType(d.byte("entry type"))
@@ -108,7 +121,6 @@ func decodeEntries(d *decoder, m *raftpb.Message, arena []raftpb.Entry) []raftpb
 		if l := d.count("entry length", 1); l > 0 {
 			e.Data = d.bytes(l, "entry data")
 		}
-		arena = append(arena, e)
 	}
 	m.Entries = arena[start:len(arena):len(arena)]
 	return arena

@@ -47,7 +47,7 @@ type MemStats struct {
 	HeartbeatFrames uint64 // coalesced heartbeat frames posted
 	// ReadHeartbeatFrames: those posted by FlushReadHeartbeats.
 	ReadHeartbeatFrames uint64
-	Snapshots       uint64 // snapshots installed
+	Snapshots           uint64 // snapshots installed
 }
 
 // NewMemNetwork returns an empty network whose randomness comes only from
