@@ -52,6 +52,11 @@ type serverCtx struct {
 	// idle ctx pins no frame buffer; the Handler contract (see
 	// Handler.HandleMessages) forbids keeping the slice itself.
 	batch []raftpb.Message
+	// frame is a receive buffer kept from a frame that nothing references
+	// once handled (no entry data, no snapshot aliases it: heartbeats,
+	// MsgAppResps, votes), for the next frame this ctx reads; nil when the
+	// last frame's bytes were handed to the Handler with its entries.
+	frame []byte
 	chunk chunk
 	ack   chunkAck
 	bytes int
@@ -73,7 +78,8 @@ func (s *serverCtx) ReadRequest(br *bufio.Reader) error {
 }
 
 func (s *serverCtx) read(br *bufio.Reader) error {
-	b, err := readFrame(br, s.t.opts.MaxFrameBytes)
+	b, err := readFrameInto(br, s.t.opts.MaxFrameBytes, s.frame)
+	s.frame = nil // until we know nothing will alias b
 	if err != nil {
 		return err
 	}
@@ -86,6 +92,9 @@ func (s *serverCtx) read(br *bufio.Reader) error {
 	switch h.kind {
 	case kindBatch:
 		s.batch, err = decodeBatch(h, body, s.batch)
+		if err == nil && cap(b) <= maxKeptFrame && !aliasesFrame(s.batch) {
+			s.frame = b[:0]
+		}
 	case kindChunk:
 		s.chunk, err = decodeChunk(body, s.t.opts.SnapshotChunkBytes)
 	default:
@@ -135,6 +144,26 @@ func (t *Transport) serve(hc fastrpc.HandlerCtx) fastrpc.HandlerCtx {
 // maxKeptBatch bounds the batch array a serverCtx keeps between frames
 // (128 bytes a message): a rare huge frame's array is left to the GC.
 const maxKeptBatch = 16 << 10
+
+// maxKeptFrame bounds the receive buffer a serverCtx keeps between frames.
+const maxKeptFrame = 1 << 20
+
+// aliasesFrame reports whether any message of batch references its frame's
+// bytes (entry data or a snapshot), which then belong to the Handler.
+func aliasesFrame(batch []raftpb.Message) bool {
+	for i := range batch {
+		m := &batch[i]
+		if m.Snapshot != nil {
+			return true
+		}
+		for j := range m.Entries {
+			if len(m.Entries[j].Data) > 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
 
 // recycleBatch clears a handled batch (so it references no frame buffer)
 // and returns it, emptied, for the next frame.
