@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"runtime"
@@ -24,9 +25,11 @@ import (
 // benchPayload makes a MsgApp whose encoding is about 100 bytes.
 const benchPayload = 80
 
-// benchWindow bounds messages sent but not yet received, as Raft's
-// in-flight limit would; it keeps both paths loss-free.
-const benchWindow = 4096
+// benchWindowFlag bounds messages sent but not yet received, as Raft's
+// in-flight limit would; it keeps both paths loss-free. The default is the
+// window the published figures use; -bench-window measures how much the
+// rate depends on it (a bigger window lets sender and receiver overlap).
+var benchWindowFlag = flag.Int("bench-window", 4096, "benchmarks: messages sent but not yet received")
 
 // counter is a Handler counting what arrives.
 type counter struct {
@@ -67,7 +70,7 @@ func benchPair(b *testing.B) (*Transport, *Transport, *counter) {
 	rc := newCounter()
 	mk := func(id raftpb.NodeID, h Handler) *Transport {
 		tr, err := New(Options{NodeID: id, ClusterID: 1, ListenAddr: "127.0.0.1:0", Resolver: res, Logger: quietLogger(),
-			MaxQueuedMessages: 2 * benchWindow}, h)
+			MaxQueuedMessages: 2 * *benchWindowFlag}, h)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -154,7 +157,7 @@ func runCoalescedBatched(a *Transport, rc *counter, msgs []raftpb.Message, n int
 	sent := 0
 	for ; sent < n; sent += sendBatch {
 		if sent%256 == 0 {
-			rc.waitBelow(int64(sent), benchWindow)
+			rc.waitBelow(int64(sent), int64(*benchWindowFlag))
 		}
 		off := sent % (len(msgs) - sendBatch)
 		a.Send(msgs[off : off+sendBatch]...)
@@ -170,7 +173,7 @@ func runCoalesced(a *Transport, rc *counter, msgs []raftpb.Message, n int) int64
 	rc.frames.Store(0)
 	for i := 0; i < n; i++ {
 		if i%256 == 0 {
-			rc.waitBelow(int64(i), benchWindow)
+			rc.waitBelow(int64(i), int64(*benchWindowFlag))
 		}
 		a.Send(msgs[i%len(msgs)])
 	}
@@ -182,7 +185,7 @@ func runCoalesced(a *Transport, rc *counter, msgs []raftpb.Message, n int) int64
 func naiveClient(addr string) *fastrpc.Client {
 	return &fastrpc.Client{SniffHeader: sniffHeader, ProtocolVersion: fastrpcProtocolVersion, Addr: addr,
 		CompressType: fastrpc.CompressNone, NewResponse: func() fastrpc.ResponseReader { return &chunkAck{} },
-		MaxPendingRequests: 2 * benchWindow}
+		MaxPendingRequests: 2 * *benchWindowFlag}
 }
 
 // benchNaive: one fastrpc request (a one-message frame) per message, on
@@ -206,7 +209,7 @@ func runNaive(cl *fastrpc.Client, rc *counter, msgs []raftpb.Message, n int) int
 	rc.frames.Store(0)
 	for i := 0; i < n; i++ {
 		if i%256 == 0 {
-			rc.waitBelow(int64(i), benchWindow)
+			rc.waitBelow(int64(i), int64(*benchWindowFlag))
 		}
 		// Encoding each message anew keeps the comparison honest.
 		g := i % len(msgs)
