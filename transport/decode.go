@@ -30,15 +30,16 @@ func decodeBatch(h frameHeader, body []byte, out []raftpb.Message) ([]raftpb.Mes
 		out = make([]raftpb.Message, nm+nh)
 	}
 	out = out[:nm+nh]
+	clear(out) // one bulk clear: cheaper than a struct store per message
 	var arena []raftpb.Entry
 	for i := range out[:nm] {
 		m := &out[i]
-		*m = raftpb.Message{From: h.from, To: h.to}
+		m.From, m.To = h.from, h.to
 		arena = decodeMessage(&d, m, arena, int(nm)-i-1)
 	}
 	for i := range out[nm:] {
 		m := &out[nm+uint64(i)]
-		*m = raftpb.Message{From: h.from, To: h.to}
+		m.From, m.To = h.from, h.to
 		decodeHeartbeat(&d, m)
 	}
 	if d.err != nil {
