@@ -113,14 +113,17 @@ func (d *decoder) fail(what string) {
 	d.off = len(d.b)
 }
 
-// uvarint reads a varint. The one-byte case (most fields of most
-// messages) is inlined; everything else, errors included, goes the slow
-// way, which takes the two-byte case (indexes and lengths under 16 KiB)
-// before the general one.
+// uvarint reads a varint: the one-byte case (most fields of most
+// messages) first; everything else, errors included, goes the slow way,
+// which takes the two-byte case (indexes and lengths under 16 KiB) before
+// the general one. NB: this is over the inlining budget (a call per
+// field); the hot message and entry decoding uses uvarintAt (decode.go).
 func (d *decoder) uvarint(what string) uint64 {
-	if b, off := d.b, d.off; uint(off) < uint(len(b)) && b[off] < 0x80 {
-		d.off = off + 1
-		return uint64(b[off])
+	if d.off < len(d.b) {
+		if c := d.b[d.off]; c < 0x80 {
+			d.off++
+			return uint64(c)
+		}
 	}
 	return d.uvarintSlow(what)
 }
@@ -143,12 +146,13 @@ func (d *decoder) uvarintSlow(what string) uint64 {
 }
 
 func (d *decoder) byte(what string) byte {
-	if b, off := d.b, d.off; uint(off) < uint(len(b)) {
-		d.off = off + 1
-		return b[off]
+	if d.off >= len(d.b) {
+		d.fail(what)
+		return 0
 	}
-	d.fail(what)
-	return 0
+	v := d.b[d.off]
+	d.off++
+	return v
 }
 
 // count reads a length that must not exceed the bytes left divided by
