@@ -91,15 +91,18 @@
 //     FuzzDecodeFrame (seed corpus in testdata/fuzz) exercises the decoder.
 //   - No per-message allocation on the hot path: the sender encodes into
 //     reused frame buffers; the receiver allocates per frame (the frame
-//     bytes, one message slice, one entry arena; entry data aliases the
-//     frame bytes), never per message.
+//     bytes and entry arenas that double in size; entry data aliases the
+//     frame bytes), never per message, and decodes into a message slice
+//     it reuses for the connection's next frame.
 //
 // # Concurrency contract
 //
 // [Transport] and [MemNetwork] are safe for concurrent use. Per peer, one
 // goroutine turns the queue into frames; fastrpc's writer goroutine writes
 // them. HandleMessages is called on the connection's reader goroutine and
-// must not block (queue and return); it then owns the batch. HandleSnapshot
+// must not block (queue and return). It may keep the messages' entries,
+// their data and snapshots, but not the batch slice, which the transport
+// clears and reuses: it copies the Message values it keeps. HandleSnapshot
 // runs on the snapshot connection's reader goroutine and may block.
 // HandleCall runs in a goroutine of its own per request and may block; its
 // ctx ends at the caller's deadline or on Close. Call blocks the caller's
