@@ -86,9 +86,17 @@ type flight struct {
 	barrier chan struct{}
 }
 
+// syncedGroup is flights made durable (or failed) by one sync, on their
+// way from the syncer to the completer.
+type syncedGroup struct {
+	flights []*flight
+	err     error
+}
+
 // pipeline holds the channels between writer and syncer.
 type pipeline struct {
 	flights     chan *flight
+	synced      chan syncedGroup
 	bufs        chan []byte
 	syncerDone  chan struct{}
 	collectWant atomic.Bool
@@ -99,6 +107,7 @@ type pipeline struct {
 
 func (p *pipeline) init() {
 	p.flights = make(chan *flight, maxFlights)
+	p.synced = make(chan syncedGroup, maxFlights)
 	p.bufs = make(chan []byte, maxFlights)
 	for range maxFlights {
 		p.bufs <- nil
@@ -126,20 +135,16 @@ func (w *WAL) writeLoop() {
 				w.fail(err)
 			}
 		}
-		w.mu.Lock()
-		batches, sg := w.mu.pending, w.mu.sg
-		w.mu.pending = nil
-		w.mu.sg = newSyncGroup()
-		failed := w.mu.err
-		w.mu.Unlock()
-		if len(batches) > 0 {
-			w.launch(batches, sg, failed)
-		} else {
+		sg, batches := w.q.take(newSyncGroup())
+		switch {
+		case len(batches) > 0:
+			w.launch(batches, sg, w.Err())
+		case sg != nil:
 			close(sg.done)
 		}
 		if closing {
 			w.waitIdle()
-			w.failPending(ErrClosed)
+			w.failQueued(&syncGroup{final: ErrClosed}, ErrClosed)
 			return
 		}
 	}
@@ -161,7 +166,7 @@ func (w *WAL) launch(batches []*Batch, sg *syncGroup, failed error) {
 		close(sg.done)
 	case f == nil:
 		close(sg.done)
-	case w.pipe.outstanding.Load() == 0 && !w.hasPending():
+	case w.pipe.outstanding.Load() == 0 && w.q.empty():
 		// Nothing in flight and nobody waiting behind this write: sync
 		// it here and save the hand-off to the syncer (a lone caller then
 		// costs one write, one fdatasync and one wake-up).
@@ -174,13 +179,6 @@ func (w *WAL) launch(batches []*Batch, sg *syncGroup, failed error) {
 	}
 }
 
-// hasPending reports whether batches are queued for the next write.
-func (w *WAL) hasPending() bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return len(w.mu.pending) > 0
-}
-
 // waitIdle returns once the syncer has finished every flight handed to
 // it so far.
 func (w *WAL) waitIdle() {
@@ -191,13 +189,7 @@ func (w *WAL) waitIdle() {
 
 // fail fail-stops the WAL with err and fails everything still pending.
 func (w *WAL) fail(err error) {
-	w.mu.Lock()
-	first := w.mu.err == nil
-	if first {
-		w.mu.err = err
-	}
-	w.mu.Unlock()
-	if first {
+	if w.failure.CompareAndSwap(nil, &err) {
 		w.opts.Logger.Error("wal: fail-stop, refusing further writes", "err", err)
 		if f := w.opts.EventListener.Failed; f != nil {
 			f(err)
@@ -206,14 +198,20 @@ func (w *WAL) fail(err error) {
 	w.failPending(err)
 }
 
-// failPending completes every batch still queued with err.
+// failPending completes every batch still queued with err. Batches pushed
+// after it are failed by the writer when it takes them (Err is set).
 func (w *WAL) failPending(err error) {
-	w.mu.Lock()
-	pending, sg := w.mu.pending, w.mu.sg
-	w.mu.pending = nil
-	w.mu.sg = newSyncGroup()
-	w.mu.Unlock()
-	if len(pending) > 0 {
+	w.failQueued(newSyncGroup(), err)
+}
+
+// failQueued installs next as the current sync group and completes the
+// batches queued before it with err.
+func (w *WAL) failQueued(next *syncGroup, err error) {
+	sg, batches := w.q.take(next)
+	if sg == nil {
+		return
+	}
+	if len(batches) > 0 {
 		sg.err = err
 	}
 	close(sg.done)
@@ -302,12 +300,13 @@ func appendBatch(buf []byte, b *Batch, mask uint32) []byte {
 }
 
 // syncLoop is the syncer goroutine: one fdatasync for every flight
-// written so far, then publish and wake, in order.
+// written so far, then it hands them to the completer and goes straight
+// back for the next sync, so the disk is not idle while a write's
+// records are published and its submitters woken.
 func (w *WAL) syncLoop() {
-	defer close(w.pipe.syncerDone)
-	var group []*flight
+	defer close(w.pipe.synced)
 	for f := range w.pipe.flights {
-		group = append(group[:0], f)
+		group := append(make([]*flight, 0, 4), f)
 	more:
 		for len(group) < maxFlights+1 {
 			select {
@@ -320,35 +319,56 @@ func (w *WAL) syncLoop() {
 				break more
 			}
 		}
-		w.syncFlights(group, true)
-		clear(group)
+		w.pipe.synced <- syncedGroup{flights: group, err: w.syncGroup(group)}
 	}
 }
 
-// syncFlights makes group durable with one sync (never retried) and
-// completes every flight in it; barriers are released in order. handed
-// says the flights came through the syncer's channel (and count in
-// outstanding).
-func (w *WAL) syncFlights(group []*flight, handed bool) {
+// completeLoop is the completer goroutine: it publishes synced flights
+// and wakes their submitters, in the order they were synced.
+func (w *WAL) completeLoop() {
+	defer close(w.pipe.syncerDone)
+	for g := range w.pipe.synced {
+		w.complete(g.flights, g.err, true)
+	}
+}
+
+// syncGroup makes group durable with one sync (never retried) unless it
+// holds only barriers, and returns the outcome; a failure fail-stops the
+// WAL, so every later group fails too.
+func (w *WAL) syncGroup(group []*flight) error {
 	var last *flight
 	for _, f := range group {
 		if f.barrier == nil {
 			last = f
 		}
 	}
-	var err error
-	if last != nil {
-		err = w.Err()
-		if err == nil {
-			start := time.Now()
-			if serr := last.file.SyncData(); serr != nil {
-				err = classify("syncing "+last.seg.name, serr)
-				w.fail(err)
-			} else {
-				w.observeSync(time.Since(start))
-			}
-		}
+	if last == nil {
+		return nil
 	}
+	if err := w.Err(); err != nil {
+		return err
+	}
+	start := time.Now()
+	if serr := last.file.SyncData(); serr != nil {
+		err := classify("syncing "+last.seg.name, serr)
+		w.fail(err)
+		return err
+	}
+	w.observeSync(time.Since(start))
+	return nil
+}
+
+// syncFlights syncs group and completes it in the calling goroutine (the
+// writer's inline path).
+func (w *WAL) syncFlights(group []*flight, handed bool) {
+	w.complete(group, w.syncGroup(group), handed)
+}
+
+// complete finishes every flight of a synced group with err: publishes it
+// (if err is nil), wakes its submitters and returns its buffer; barriers
+// are released in order. handed says the flights came through the
+// syncer's channel (and count in outstanding).
+func (w *WAL) complete(group []*flight, err error, handed bool) {
 	for _, f := range group {
 		if f.barrier != nil {
 			close(f.barrier)
