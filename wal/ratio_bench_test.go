@@ -15,10 +15,11 @@ import (
 // BenchmarkRatio runs the WAL, pebble as a Raft log (two ways) and the raw
 // write+fdatasync loop in rotating bursts inside one benchmark, so that
 // background load on a shared machine hits all alike, and reports the
-// median ratio over the bursts. Each iteration is one rotation
-// (burstEntries entries through the WAL, the same through each pebble
-// variant, then the raw loop for as many syncs as the WAL's burst made, at
-// its bytes per sync). The two pebble baselines:
+// median ratio over the bursts. Each iteration is one rotation: 300 x
+// submitters entries through the WAL, at once the raw loop for as many
+// syncs as the WAL's burst made at its bytes per sync (right after it, as
+// the disk's speed drifts over seconds on a shared machine), then the
+// same entries through each pebble variant. The two pebble baselines:
 //
 //   - pebble (pipelined, the stronger one): ApplyNoSyncWait under the
 //     group's lock, SyncWait outside it, as CockroachDB writes its Raft
@@ -84,11 +85,11 @@ func benchRatio(b *testing.B, groups, s int) {
 		m0 := w.Metrics()
 		wd := walRun.run(b, burst)
 		m1 := w.Metrics()
-		pd, pn := pip.burst(b, burst)
-		ld, ln := lit.burst(b, burst)
 		walSyncs := m1.Fsyncs - m0.Fsyncs
 		bytesPerSync := int((m1.BytesWritten - m0.BytesWritten) / max(walSyncs, 1))
 		raw := benchRawN(b, bytesPerSync, int(walSyncs))
+		pd, pn := pip.burst(b, burst)
+		ld, ln := lit.burst(b, burst)
 		vsPebble = append(vsPebble, pd.Seconds()/wd.Seconds())
 		vsSync = append(vsSync, ld.Seconds()/wd.Seconds())
 		vsRaw = append(vsRaw, raw.Seconds()/wd.Seconds())

@@ -140,7 +140,6 @@ func Open(opts Options) (*WAL, error) {
 	w.writerDone = make(chan struct{})
 	w.prep.start(w)
 	w.pipe.init()
-	go w.syncLoop()
 	go w.completeLoop()
 	go w.writeLoop()
 	return w, nil
