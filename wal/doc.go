@@ -81,16 +81,18 @@
 // A [WAL] is safe for concurrent use. Submitters encode their batches in
 // their own goroutines ([Batch.Append] and friends, including compression)
 // and [WAL.Submit] only pushes a pointer onto a lock-free stack with one
-// compare-and-swap (queue.go). Two goroutines own the log (writer.go): the
-// writer takes everything queued, validates it, lays it out in one buffer,
-// writes it with one WriteAt and syncs it with one fdatasync, while the
-// next batches queue up; the completer publishes each synced write to the
-// index under its write lock and wakes the write's submitters by closing
-// one channel. When the completer is idle and nothing is queued behind a
-// write, the writer completes it itself. Readers take the index's read
+// compare-and-swap (queue.go). Three goroutines own the log (writer.go):
+// the writer takes what is queued, validates it, lays it out in one buffer
+// and writes it with one WriteAt; the syncer makes every write made so far
+// durable with one fdatasync; the completer publishes each synced write to
+// the index under its write lock and wakes the write's submitters by
+// closing one channel. The writer writes the next batches while the disk
+// syncs, once as many are queued as the last write carried or the sync has
+// ended; when nothing is in flight and nobody waits behind a write, the
+// writer syncs and completes it itself. Readers take the index's read
 // lock only to locate records (and copy cached ones); preads happen
 // outside it. A [Batch] is not safe for concurrent use. Close waits for
-// both goroutines and the segment preparer.
+// the three goroutines and the segment preparer.
 //
 // # Faults
 //

@@ -25,14 +25,17 @@ import "sync/atomic"
 // submitQueue holds the current sync group and the seal marker.
 type submitQueue struct {
 	cur atomic.Pointer[syncGroup]
+	// gate is the number of queued batches at which a push wakes the
+	// writer while a sync is under way (writer.go); 0 disables it.
+	gate atomic.Int32
 	// sealed is never submitted: its address marks a stack taken by the
 	// writer.
 	sealed Batch
 }
 
 // push adds b to the current sync group and returns that group, or the
-// final group's error. wake reports that the stack was empty, so the
-// writer must be woken.
+// final group's error. wake reports that the writer must be woken: the
+// stack was empty, or it just reached the gate.
 func (q *submitQueue) push(b *Batch) (sg *syncGroup, wake bool, err error) {
 	for {
 		sg = q.cur.Load()
@@ -45,7 +48,8 @@ func (q *submitQueue) push(b *Batch) (sg *syncGroup, wake bool, err error) {
 		}
 		b.next = h
 		if sg.head.CompareAndSwap(h, b) {
-			return sg, h == nil, nil
+			n := sg.count.Add(1)
+			return sg, h == nil || n == q.gate.Load(), nil
 		}
 	}
 }
@@ -82,6 +86,9 @@ func (q *submitQueue) take(next *syncGroup) (*syncGroup, []*Batch) {
 	}
 	return old, batches
 }
+
+// queued returns how many batches wait in the current sync group.
+func (q *submitQueue) queued() int32 { return q.cur.Load().count.Load() }
 
 // empty reports whether nothing waits in the current sync group.
 func (q *submitQueue) empty() bool {

@@ -48,7 +48,9 @@ type WAL struct {
 // their batches onto head (queue.go); a final group (final set) takes no
 // batches and is never done.
 type syncGroup struct {
-	head  atomic.Pointer[Batch]
+	head atomic.Pointer[Batch]
+	// count is how many batches were pushed onto head.
+	count atomic.Int32
 	done  chan struct{}
 	err   error
 	final error
@@ -140,6 +142,7 @@ func Open(opts Options) (*WAL, error) {
 	w.writerDone = make(chan struct{})
 	w.prep.start(w)
 	w.pipe.init()
+	go w.syncLoop()
 	go w.completeLoop()
 	go w.writeLoop()
 	return w, nil

@@ -9,35 +9,39 @@ import (
 	"github.com/flotilladb/flotilla/raftgroup/raftpb"
 )
 
-// The write pipeline has two goroutines.
+// The write pipeline has three goroutines.
 //
-// The writer takes every queued batch (queue.go), validates it, lays the
-// valid ones out in one buffer, writes it with one WriteAt and makes it
-// durable with one fdatasync; it then hands the write (a flight) to the
-// completer and goes straight back for whatever was queued meanwhile. The
-// completer publishes each synced flight to the index and wakes its
-// submitters by closing one channel per flight, in order.
+// The writer takes the queued batches (queue.go), validates them, lays
+// the valid ones out in one buffer and writes it with one WriteAt; it then
+// hands the write (a flight) to the syncer. The syncer takes every flight
+// written so far and makes them durable with one fdatasync, hands them to
+// the completer and goes straight back to the disk. The completer
+// publishes each synced flight to the index and wakes its submitters by
+// closing one channel per flight, in order.
 //
-// So while the disk syncs write N, the batches of submitters woken by N-1
-// accumulate in the queue, and write N+1 takes all of them at once. An
-// earlier design overlapped the next write with the current sync (the
-// writer wrote N+1 while a syncer goroutine synced N): it kept the disk
-// syncing about 90% of the time instead of about 80%, but the writer then
-// took the queue early, a few batches at a time, and at 10,000 groups x
-// 256 submitters each fsync carried about 92 entries against 122 now (the
-// submitters spread over three syncs in flight instead of two), for less
-// throughput at more CPU (measured alternately, 2026-12-06). The disk
-// here takes about as long to sync 4 KB as 64 KB, so entries per fsync
-// is what counts. Publishing and waking stay off the writer: done inline
-// they kept the disk idle for about a third of each cycle at 256
-// submitters on 2 cores. When nothing is waiting behind a synced write and
-// the completer is idle, the writer completes it itself: a lone caller
-// pays one write, one fdatasync and one wake-up, with no hand-off and no
-// delay timer.
+// So while the disk syncs write N, the writer can write N+1, and the
+// submitters woken by N-1 run on the CPU during that sync instead of in
+// front of it. When to write N+1 is the gate: while a sync is under way
+// the writer waits until as many batches are queued as the last write
+// carried (the push that reaches that count wakes it), or until the sync
+// ends, whichever comes first. Without it the writer took the queue as
+// soon as anything was in it, a few batches at a time, and at 10,000
+// groups x 256 submitters the submitters spread over three syncs (about
+// 92 entries per fsync, against pebble's 124); writing only after each
+// sync returned got 124 per fsync but lost the overlap, and at 16
+// submitters (8 per fsync) a third of the throughput. The gate keeps both
+// (measured alternately, 2026-12-06, docs/benchmarks.md). It is a count,
+// not a timer: a lone caller finds no sync under way and is written and
+// synced at once; when nothing is in flight and no batch waits behind the
+// write, the writer syncs and completes it itself, with no hand-off. A
+// single goroutine doing write, sync, publish and wake in turn spent
+// about a third of each cycle off the disk at 256 submitters on 2 cores.
 //
-// At most maxFlights synced flights wait for the completer (the buffer
-// pool bounds it). Rotation and segment collection wait until the
-// completer is idle, so the collector reads a settled index.
+// At most maxFlights writes are outstanding (the buffer pool bounds it);
+// with 4 the writer ran out of buffers during a sync at 16 submitters and
+// split their batches over more syncs (5.6 entries per sync, 7.3 with 32).
+// Rotation and segment collection wait until the pipeline is idle, so the
+// syncer never spans two segments and the collector reads a settled index.
 const maxFlights = 32
 
 // maxPooledBuf bounds the capacity of a write buffer kept for reuse.
@@ -66,9 +70,11 @@ type writerState struct {
 	// removed lists groups removed by published writes (appended by the
 	// completer; read by the writer only after waitIdle).
 	removed []raftpb.GroupID
+	// inline holds the flight the writer syncs itself.
+	inline [1]*flight
 }
 
-// flight is one write, from the writer to the completer.
+// flight is one written, not yet synced write.
 type flight struct {
 	sg      *syncGroup
 	batches []*Batch
@@ -89,40 +95,43 @@ type flight struct {
 	barrier chan struct{}
 }
 
-// synced is a flight made durable (or failed: err) by the writer, or a
-// barrier, on its way to the completer.
-type synced struct {
-	f   *flight
-	err error
+// syncedGroup is flights made durable (or failed) by one sync, on their
+// way from the syncer to the completer.
+type syncedGroup struct {
+	flights []*flight
+	err     error
 }
 
-// pipeline holds the channels between writer and completer.
+// pipeline holds the channels between writer, syncer and completer.
 type pipeline struct {
-	synced        chan synced
-	bufs          chan []byte
-	completerDone chan struct{}
-	collectWant   atomic.Bool
-	// outstanding counts flights handed to the completer and not yet
-	// completed; while it is 0 the writer may complete a flight itself, in
-	// order.
+	flights     chan *flight
+	synced      chan syncedGroup
+	bufs        chan []byte
+	syncerDone  chan struct{}
+	collectWant atomic.Bool
+	// outstanding counts flights handed to the syncer and not completed;
+	// while it is 0 the writer may sync a flight itself, in order.
 	outstanding atomic.Int64
+	// unsynced counts flights handed to the syncer and not yet synced.
+	unsynced atomic.Int64
 }
 
 func (p *pipeline) init() {
-	p.synced = make(chan synced, maxFlights)
+	p.flights = make(chan *flight, maxFlights)
+	p.synced = make(chan syncedGroup, maxFlights)
 	p.bufs = make(chan []byte, maxFlights)
 	for range maxFlights {
 		p.bufs <- nil
 	}
-	p.completerDone = make(chan struct{})
+	p.syncerDone = make(chan struct{})
 }
 
 // writeLoop is the writer goroutine.
 func (w *WAL) writeLoop() {
 	defer close(w.writerDone)
 	defer func() {
-		close(w.pipe.synced)
-		<-w.pipe.completerDone
+		close(w.pipe.flights)
+		<-w.pipe.syncerDone
 	}()
 	for {
 		closing := false
@@ -136,6 +145,9 @@ func (w *WAL) writeLoop() {
 			if err := w.collectSegments(); err != nil {
 				w.fail(err)
 			}
+		}
+		if !closing && w.pipe.unsynced.Load() > 0 && w.q.queued() < w.q.gate.Load() {
+			continue // woken again at the gate or when the sync ends
 		}
 		sg, batches := w.q.take(newSyncGroup())
 		switch {
@@ -152,8 +164,8 @@ func (w *WAL) writeLoop() {
 	}
 }
 
-// launch writes batches as one flight, syncs it and hands it to the
-// completer, or completes sg at once if nothing is to be synced.
+// launch writes batches as one flight and hands it to the syncer, or
+// completes sg at once if nothing is to be synced.
 func (w *WAL) launch(batches []*Batch, sg *syncGroup, failed error) {
 	if failed != nil {
 		sg.err = failed
@@ -168,16 +180,18 @@ func (w *WAL) launch(batches []*Batch, sg *syncGroup, failed error) {
 		close(sg.done)
 	case f == nil:
 		close(sg.done)
+	case w.pipe.outstanding.Load() == 0 && w.q.empty():
+		// Nothing in flight and nobody waiting behind this write: sync
+		// it here and save the hand-off to the syncer (a lone caller then
+		// costs one write, one fdatasync and one wake-up).
+		w.wr.inline[0] = f
+		w.syncFlights(w.wr.inline[:], false)
+		w.wr.inline[0] = nil
 	default:
-		err = w.syncFlight(f)
-		if w.pipe.outstanding.Load() == 0 && w.q.empty() {
-			// The completer is idle and nobody waits to be written:
-			// complete here and save the hand-off.
-			w.complete(f, err, false)
-			return
-		}
+		w.q.gate.Store(int32(len(batches)))
 		w.pipe.outstanding.Add(1)
-		w.pipe.synced <- synced{f: f, err: err}
+		w.pipe.unsynced.Add(1)
+		w.pipe.flights <- f
 	}
 }
 
@@ -185,7 +199,7 @@ func (w *WAL) launch(batches []*Batch, sg *syncGroup, failed error) {
 // it so far.
 func (w *WAL) waitIdle() {
 	f := &flight{barrier: make(chan struct{})}
-	w.pipe.synced <- synced{f: f}
+	w.pipe.flights <- f
 	<-f.barrier
 }
 
@@ -301,25 +315,75 @@ func appendBatch(buf []byte, b *Batch, mask uint32) []byte {
 	return buf
 }
 
-// completeLoop is the completer goroutine: it publishes synced flights
-// and wakes their submitters, in the order they were synced.
-func (w *WAL) completeLoop() {
-	defer close(w.pipe.completerDone)
-	for s := range w.pipe.synced {
-		w.complete(s.f, s.err, true)
+// syncLoop is the syncer goroutine: one fdatasync for every flight
+// written so far, then it hands them to the completer and goes straight
+// back for the next sync, so the disk is not idle while a write's
+// records are published and its submitters woken.
+func (w *WAL) syncLoop() {
+	defer close(w.pipe.synced)
+	for f := range w.pipe.flights {
+		group := append(make([]*flight, 0, 4), f)
+	more:
+		for len(group) < maxFlights+1 {
+			select {
+			case g, ok := <-w.pipe.flights:
+				if !ok {
+					break more
+				}
+				group = append(group, g)
+			default:
+				break more
+			}
+		}
+		err := w.syncGroup(group)
+		synced := false
+		for _, f := range group {
+			if f.barrier == nil {
+				w.pipe.unsynced.Add(-1)
+				synced = true
+			}
+		}
+		w.pipe.synced <- syncedGroup{flights: group, err: err}
+		if synced && !w.q.empty() {
+			// The writer may be waiting at the gate. (With nothing
+			// queued it needs no wake: the next push finds an empty
+			// stack and wakes it.)
+			select {
+			case w.wake <- struct{}{}:
+			default:
+			}
+		}
 	}
 }
 
-// syncFlight makes f durable with one fdatasync (never retried) and
-// returns the outcome; a failure fail-stops the WAL, so every later
-// flight fails too.
-func (w *WAL) syncFlight(f *flight) error {
+// completeLoop is the completer goroutine: it publishes synced flights
+// and wakes their submitters, in the order they were synced.
+func (w *WAL) completeLoop() {
+	defer close(w.pipe.syncerDone)
+	for g := range w.pipe.synced {
+		w.complete(g.flights, g.err, true)
+	}
+}
+
+// syncGroup makes group durable with one sync (never retried) unless it
+// holds only barriers, and returns the outcome; a failure fail-stops the
+// WAL, so every later group fails too.
+func (w *WAL) syncGroup(group []*flight) error {
+	var last *flight
+	for _, f := range group {
+		if f.barrier == nil {
+			last = f
+		}
+	}
+	if last == nil {
+		return nil
+	}
 	if err := w.Err(); err != nil {
 		return err
 	}
 	start := time.Now()
-	if serr := f.file.SyncData(); serr != nil {
-		err := classify("syncing "+f.seg.name, serr)
+	if serr := last.file.SyncData(); serr != nil {
+		err := classify("syncing "+last.seg.name, serr)
 		w.fail(err)
 		return err
 	}
@@ -327,27 +391,35 @@ func (w *WAL) syncFlight(f *flight) error {
 	return nil
 }
 
-// complete finishes a synced flight with err: publishes it (if err is
-// nil), wakes its submitters and returns its buffer; a barrier is just
-// released. handed says the flight came through the completer's channel
-// (and counts in outstanding).
-func (w *WAL) complete(f *flight, err error, handed bool) {
-	if f.barrier != nil {
-		close(f.barrier)
-		return
-	}
-	if err == nil {
-		w.publish(f)
-	}
-	f.sg.err = err
-	buf := f.buf
-	close(f.sg.done)
-	if cap(buf) > maxPooledBuf {
-		buf = nil // do not keep a rewrite-sized buffer per flight slot
-	}
-	w.pipe.bufs <- buf
-	if handed {
-		w.pipe.outstanding.Add(-1)
+// syncFlights syncs group and completes it in the calling goroutine (the
+// writer's inline path).
+func (w *WAL) syncFlights(group []*flight, handed bool) {
+	w.complete(group, w.syncGroup(group), handed)
+}
+
+// complete finishes every flight of a synced group with err: publishes it
+// (if err is nil), wakes its submitters and returns its buffer; barriers
+// are released in order. handed says the flights came through the
+// syncer's channel (and count in outstanding).
+func (w *WAL) complete(group []*flight, err error, handed bool) {
+	for _, f := range group {
+		if f.barrier != nil {
+			close(f.barrier)
+			continue
+		}
+		if err == nil {
+			w.publish(f)
+		}
+		f.sg.err = err
+		buf := f.buf
+		close(f.sg.done)
+		if cap(buf) > maxPooledBuf {
+			buf = nil // do not keep a rewrite-sized buffer per flight slot
+		}
+		w.pipe.bufs <- buf
+		if handed {
+			w.pipe.outstanding.Add(-1)
+		}
 	}
 }
 
