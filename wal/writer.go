@@ -104,11 +104,12 @@ type syncedGroup struct {
 
 // pipeline holds the channels between writer, syncer and completer.
 type pipeline struct {
-	flights     chan *flight
-	synced      chan syncedGroup
-	bufs        chan []byte
-	syncerDone  chan struct{}
-	collectWant atomic.Bool
+	flights chan *flight
+	synced  chan syncedGroup
+	bufs    chan []byte
+	// pipelineDone is closed when the completer, the last stage, stops.
+	pipelineDone chan struct{}
+	collectWant  atomic.Bool
 	// outstanding counts flights handed to the syncer and not completed;
 	// while it is 0 the writer may sync a flight itself, in order.
 	outstanding atomic.Int64
@@ -123,7 +124,7 @@ func (p *pipeline) init() {
 	for range maxFlights {
 		p.bufs <- nil
 	}
-	p.syncerDone = make(chan struct{})
+	p.pipelineDone = make(chan struct{})
 }
 
 // writeLoop is the writer goroutine.
@@ -131,7 +132,7 @@ func (w *WAL) writeLoop() {
 	defer close(w.writerDone)
 	defer func() {
 		close(w.pipe.flights)
-		<-w.pipe.syncerDone
+		<-w.pipe.pipelineDone
 	}()
 	for {
 		closing := false
@@ -359,7 +360,7 @@ func (w *WAL) syncLoop() {
 // completeLoop is the completer goroutine: it publishes synced flights
 // and wakes their submitters, in the order they were synced.
 func (w *WAL) completeLoop() {
-	defer close(w.pipe.syncerDone)
+	defer close(w.pipe.pipelineDone)
 	for g := range w.pipe.synced {
 		w.complete(g.flights, g.err, true)
 	}
