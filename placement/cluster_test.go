@@ -5,12 +5,12 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"math"
-	"net"
 	"os"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/flotilladb/flotilla/internal/testnet"
 	"github.com/flotilladb/flotilla/placement/gossip"
 	"github.com/flotilladb/flotilla/placement/plan"
 	"github.com/flotilladb/flotilla/raftgroup/raftpb"
@@ -31,23 +31,9 @@ type testCluster struct {
 	root   string
 }
 
-func freePorts(t *testing.T, n int) []string {
-	t.Helper()
-	var lns []net.Listener
-	var out []string
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns = append(lns, ln)
-		out = append(out, ln.Addr().String())
-	}
-	for _, ln := range lns {
-		_ = ln.Close()
-	}
-	return out
-}
+// freePorts returns n free loopback addresses (internal/testnet: ports
+// below the ephemeral range, so no outgoing connection takes one first).
+func freePorts(t *testing.T, n int) []string { return testnet.FreeAddrs(t, n) }
 
 func (c *testCluster) options(id raftpb.NodeID, expect int) Options {
 	o := Options{

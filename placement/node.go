@@ -130,6 +130,11 @@ func Open(ctx context.Context, o Options) (*Node, error) {
 		gc.Logger = o.Logger
 	}
 	gc.Events = gossip.Events{
+		Join: func(m gossip.Member) {
+			if n.store != nil {
+				n.store.NodeAlive(m.NodeID)
+			}
+		},
 		Dead: func(m gossip.Member) {
 			if n.store != nil {
 				n.store.NodeDead(m.NodeID)

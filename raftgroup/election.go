@@ -74,6 +74,31 @@ func (g *Group) Campaign() {
 	g.hup(false)
 }
 
+// ForgetLeader tells a follower that its leader is gone: membership
+// declared the leader's node dead. The follower keeps its term, wakes, and
+// forgets the leader, which takes it out of the leader's CheckQuorum lease:
+// it grants (pre-)votes at once rather than only after an election timeout
+// of silence, so one survivor that calls Campaign can win in a round trip
+// instead of the whole group waiting out its timeouts. Its own campaigns
+// then carry the news (contextLeaderDead), so a voter not yet told of the
+// death grants them too, as it grants a leadership transfer's. Raft's safety does
+// not depend on the lease, only its resistance to disruptive candidates,
+// and a node declared dead disrupts nobody.
+//
+// With Config.LeaseReads it does nothing but wake the group: a leader
+// declared dead by mistake (say, cut off from gossip but not from its
+// followers' Raft traffic) may still answer reads from its lease, and only
+// time may end a lease. It returns whether the leader was forgotten.
+func (g *Group) ForgetLeader() bool {
+	g.wake()
+	if g.cfg.LeaseReads || g.role != Follower || g.lead == raftpb.None {
+		return false
+	}
+	g.lead = raftpb.None
+	g.leaderDead = true
+	return true
+}
+
 // hup starts an election: a pre-vote first unless disabled or forced by a
 // leadership transfer.
 func (g *Group) hup(transfer bool) {
@@ -126,8 +151,11 @@ func (g *Group) campaign(t raftpb.MessageType, transfer bool) {
 		return
 	}
 	var ctx uint64
-	if transfer {
+	switch {
+	case transfer:
 		ctx = contextTransfer
+	case g.leaderDead:
+		ctx = contextLeaderDead
 	}
 	for _, id := range g.trk.voters().ids() {
 		if id == g.id {

@@ -36,6 +36,13 @@ func (r Role) String() string {
 // they hear from the old leader.
 const contextTransfer = 1
 
+// contextLeaderDead marks a campaign by a replica whose leader was declared
+// dead (ForgetLeader): a voter still inside that leader's CheckQuorum lease
+// grants it as if its own timeout had passed, because the death it has not
+// heard of yet is real for the candidate. Honored only without LeaseReads
+// (ForgetLeader is a no-op then, so such campaigns are never sent).
+const contextLeaderDead = 2
+
 // Group is one replica of one Raft group: a deterministic state machine.
 // Inputs (Tick, Step, Propose, ReadIndex, ProposeConfChange,
 // TransferLeader, Wake, Report*) change its state; Ready hands out what the
@@ -93,6 +100,9 @@ type Group struct {
 	// followers should learn in the next Ready.
 	bcastPending bool
 	quiesced     bool
+	// leaderDead: ForgetLeader dropped lead in this term and no leader has
+	// been heard from since; campaigns carry contextLeaderDead.
+	leaderDead bool
 }
 
 // New returns a replica restored from cfg.Storage. A replica with an empty
@@ -202,6 +212,9 @@ func (g *Group) becomeFollower(term raftpb.Term, lead raftpb.NodeID) {
 	g.reset(term)
 	g.role = Follower
 	g.lead = lead
+	if lead != raftpb.None {
+		g.leaderDead = false
+	}
 }
 
 func (g *Group) becomePreCandidate() {
@@ -223,6 +236,7 @@ func (g *Group) becomeLeader() {
 	g.reset(g.term)
 	g.role = Leader
 	g.lead = g.id
+	g.leaderDead = false
 	g.quiesced = false
 	// Every member probes from the end of the log, counted active.
 	g.trk.track(g.log.lastIndex()+1, &g.cfg)

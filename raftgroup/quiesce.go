@@ -12,9 +12,9 @@ import "github.com/flotilladb/flotilla/raftgroup/raftpb"
 //
 // A quiet group wakes on any input: a proposal, a read, a transfer, any
 // message other than MsgQuiesce, or Wake. A quiet follower never campaigns
-// on its own; the node hosting it calls Wake when the leader's node is
-// declared dead, and the follower then campaigns after an election
-// timeout.
+// on its own; the node hosting it calls ForgetLeader (which wakes it) when
+// the leader's node is declared dead, and one chosen survivor campaigns at
+// once; the others campaign after an election timeout without a leader.
 
 // Quiesced reports whether the group is quiet: the caller may stop ticking
 // it until it has input again.

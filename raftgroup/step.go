@@ -110,7 +110,7 @@ func (g *Group) stepTerm(m *raftpb.Message) bool {
 
 func (g *Group) stepHigherTerm(m *raftpb.Message) bool {
 	if m.Type == raftpb.MsgVote || m.Type == raftpb.MsgPreVote {
-		force := m.Context == contextTransfer
+		force := m.Context == contextTransfer || (m.Context == contextLeaderDead && !g.cfg.LeaseReads)
 		inLease := !g.cfg.DisableCheckQuorum && g.lead != raftpb.None && g.electionElapsed < g.cfg.ElectionTicks
 		if !force && inLease {
 			// We hear from a leader: a candidate that cannot reach it must
@@ -189,4 +189,5 @@ func (g *Group) stepFollower(m raftpb.Message) {
 func (g *Group) heardFromLeader(from raftpb.NodeID) {
 	g.electionElapsed = 0
 	g.lead = from
+	g.leaderDead = false
 }

@@ -6,7 +6,12 @@
 // # RESP
 //
 // Built on github.com/tidwall/redcon, which parses the protocol and
-// batches the replies of a pipeline into one write. Commands:
+// batches the replies of a pipeline into one write. A framer in front of
+// it (resp_guard.go) checks each connection's input as it arrives: an
+// argument over Options.MaxBulkBytes, a command over MaxRequestBytes, an
+// array over 2^20 elements or an inline line over 64 KiB gets Redis's
+// "ERR Protocol error" line and a closed connection before it is
+// buffered. Commands:
 //
 //	PING ECHO QUIT AUTH HELLO SELECT COMMAND CLIENT CONFIG INFO DBSIZE
 //	GET SET DEL EXISTS MGET MSET INCR INCRBY DECR DECRBY SCAN

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"syscall"
 	"testing"
@@ -12,25 +11,14 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/flotilladb/flotilla/internal/testnet"
 	"github.com/flotilladb/flotilla/raftgroup/raftpb"
 	"github.com/flotilladb/flotilla/shard"
 )
 
-// freeAddrs returns n distinct loopback addresses with ports free at the
-// time of the call (held open together, then released).
-func freeAddrs(t testing.TB, n int) []string {
-	t.Helper()
-	var addrs []string
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		addrs = append(addrs, ln.Addr().String())
-	}
-	return addrs
-}
+// freeAddrs returns n free loopback addresses (internal/testnet: ports
+// below the ephemeral range, so no outgoing connection takes one first).
+func freeAddrs(t testing.TB, n int) []string { return testnet.FreeAddrs(t, n) }
 
 // testSplits pre-splits tests' stores into four shards over "k%04d".
 func testSplits(t testing.TB) [][]byte {

@@ -14,6 +14,9 @@ import (
 // serverCounters are the server's own counters, next to the store's.
 type serverCounters struct {
 	commands, errors atomic.Uint64
+	// protocolErrors counts connections closed for broken RESP framing
+	// or a length over a limit (each also counts in errors).
+	protocolErrors   atomic.Uint64
 	connectionsTotal atomic.Uint64
 	connections      atomic.Int64
 	httpRequests     atomic.Uint64

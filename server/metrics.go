@@ -67,6 +67,7 @@ func metricDefs() []metricDef {
 		{"replicas_quiesced", "Replicas idle and not ticking.", gauge, func(x sample) float64 { return float64(x.m.QuiescedReplicas) }},
 		{"resp_commands_total", "RESP commands received.", counter, func(x sample) float64 { return float64(x.s.commands.Load()) }},
 		{"resp_errors_total", "RESP error replies.", counter, func(x sample) float64 { return float64(x.s.errors.Load()) }},
+		{"resp_protocol_errors_total", "RESP connections closed for broken framing or a length over a limit.", counter, func(x sample) float64 { return float64(x.s.protocolErrors.Load()) }},
 		{"resp_connections", "Open RESP connections.", gauge, func(x sample) float64 { return float64(x.s.connections.Load()) }},
 		{"resp_connections_total", "RESP connections accepted.", counter, func(x sample) float64 { return float64(x.s.connectionsTotal.Load()) }},
 		{"http_requests_total", "HTTP requests received.", counter, func(x sample) float64 { return float64(x.s.httpRequests.Load()) }},

@@ -28,7 +28,8 @@ func transportDefs() []layerDef[transport.Metrics] {
 	return []layerDef[transport.Metrics]{
 		{"frames_sent_total", "Batch frames sent.", counter, func(m *transport.Metrics) float64 { return f(m.FramesSent) }},
 		{"frames_received_total", "Frames received.", counter, func(m *transport.Metrics) float64 { return f(m.FramesReceived) }},
-		{"heartbeat_frames_sent_total", "Frames of coalesced heartbeats only (at most peers x ticks).", counter, func(m *transport.Metrics) float64 { return f(m.HeartbeatFramesSent) }},
+		{"heartbeat_frames_sent_total", "Frames of coalesced heartbeats only, sent by the tick (at most peers x ticks).", counter, func(m *transport.Metrics) float64 { return f(m.HeartbeatFramesSent) }},
+		{"read_heartbeat_frames_sent_total", "Frames of coalesced heartbeats only, sent early because a read waits on their round trip.", counter, func(m *transport.Metrics) float64 { return f(m.ReadHeartbeatFramesSent) }},
 		{"messages_sent_total", "Raft messages sent (heartbeats excluded).", counter, func(m *transport.Metrics) float64 { return f(m.MessagesSent) }},
 		{"heartbeats_sent_total", "Coalesced heartbeats sent.", counter, func(m *transport.Metrics) float64 { return f(m.HeartbeatsSent) }},
 		{"messages_dropped_total", "Messages dropped (full queue, oversized, invalid).", counter, func(m *transport.Metrics) float64 { return f(m.MessagesDropped) }},

@@ -21,6 +21,7 @@ const (
 	DefaultMaxCursors      = 4096
 	DefaultShutdownTimeout = 5 * time.Second
 	DefaultMaxClients      = 10000
+	DefaultMaxRequestBytes = 64 << 20
 )
 
 // Options configures a Server. Zero values take the documented defaults;
@@ -40,12 +41,19 @@ type Options struct {
 	Password string
 	// MaxClients bounds the open RESP connections; one more is answered
 	// "ERR max number of clients reached" and closed. Default 10000.
-	//
-	// TODO(request size limit): redcon buffers a whole command before
-	// handing it over, so one huge argument is held in memory before
-	// MaxValueBytes can refuse it; bounding that needs a framing-aware
-	// reader in front of redcon.
 	MaxClients int
+	// MaxBulkBytes bounds one argument of a RESP command. A longer one is
+	// refused when its length is read, before any of it is buffered: the
+	// client gets "ERR Protocol error: invalid bulk length" and the
+	// connection is closed. Default: twice the larger of MaxKeyBytes and
+	// MaxValueBytes, so an argument a little over those limits is still
+	// read and gets its command's own error on an open connection.
+	MaxBulkBytes int
+	// MaxRequestBytes bounds one RESP command's whole encoding; a larger
+	// one is refused as it is read, like a long argument ("ERR Protocol
+	// error: request too large", connection closed). Default 64 MiB, and
+	// at least MaxBulkBytes plus room for the command around it.
+	MaxRequestBytes int
 	// MaxKeyBytes bounds a key; longer keys are refused with an error.
 	// Default 16 KiB.
 	MaxKeyBytes int
@@ -92,6 +100,8 @@ func (o *Options) EnsureDefaults() *Options {
 	setDefault(&o.MaxScanCount, DefaultMaxScanCount)
 	setDefault(&o.MaxCursors, DefaultMaxCursors)
 	setDefault(&o.MaxClients, DefaultMaxClients)
+	setDefault(&o.MaxBulkBytes, 2*max(o.MaxKeyBytes, o.MaxValueBytes))
+	setDefault(&o.MaxRequestBytes, max(DefaultMaxRequestBytes, o.MaxBulkBytes+2*o.MaxKeyBytes+1024))
 	setDefault(&o.ShutdownTimeout, DefaultShutdownTimeout)
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -117,6 +127,10 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("server: ScanCount %d must be in [1, MaxScanCount %d]", o.ScanCount, o.MaxScanCount)
 	case o.MaxClients < 1:
 		return fmt.Errorf("server: MaxClients %d must be positive", o.MaxClients)
+	case o.MaxBulkBytes < max(o.MaxKeyBytes, o.MaxValueBytes):
+		return fmt.Errorf("server: MaxBulkBytes %d is below MaxKeyBytes %d or MaxValueBytes %d", o.MaxBulkBytes, o.MaxKeyBytes, o.MaxValueBytes)
+	case o.MaxRequestBytes < o.MaxBulkBytes:
+		return fmt.Errorf("server: MaxRequestBytes %d is below MaxBulkBytes %d", o.MaxRequestBytes, o.MaxBulkBytes)
 	case o.MaxCursors < 1:
 		return fmt.Errorf("server: MaxCursors %d must be positive", o.MaxCursors)
 	}
@@ -125,7 +139,7 @@ func (o *Options) Validate() error {
 
 // String prints the effective options (the password is never shown).
 func (o *Options) String() string {
-	return fmt.Sprintf("client=%s http=%s auth=%v max_clients=%d max_key=%d max_value=%d scan_count=%d max_scan=%d cursors=%d",
-		o.ClientAddr, o.HTTPAddr, o.Password != "", o.MaxClients, o.MaxKeyBytes, o.MaxValueBytes,
+	return fmt.Sprintf("client=%s http=%s auth=%v max_clients=%d max_key=%d max_value=%d max_bulk=%d max_request=%d scan_count=%d max_scan=%d cursors=%d",
+		o.ClientAddr, o.HTTPAddr, o.Password != "", o.MaxClients, o.MaxKeyBytes, o.MaxValueBytes, o.MaxBulkBytes, o.MaxRequestBytes,
 		o.ScanCount, o.MaxScanCount, o.MaxCursors)
 }

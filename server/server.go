@@ -87,7 +87,10 @@ func (s *Server) startRESP() {
 	s.serving.Add(1)
 	go func() {
 		defer s.serving.Done()
-		if err := s.resp.Serve(s.respLn); err != nil && !s.closed() {
+		ln := &guardListener{Listener: s.respLn,
+			lim:      respLimits{maxBulk: s.opts.MaxBulkBytes, maxRequest: s.opts.MaxRequestBytes},
+			rejected: func() { s.m.errors.Add(1); s.m.protocolErrors.Add(1) }}
+		if err := s.resp.Serve(ln); err != nil && !s.closed() {
 			s.opts.Logger.Error("server: RESP listener stopped", "err", err)
 		}
 	}()

@@ -47,19 +47,31 @@ func (s *Store) Get(ctx context.Context, key []byte, c ...Consistency) (v []byte
 	return v, found, err
 }
 
+// maxLeaderHops bounds how often retryMoved follows a moving leader.
+const maxLeaderHops = 3
+
 // retryMoved runs op, and again while it fails with ErrShardMoved (the
 // shard split or its replica moved while the request was routed to it:
 // nothing was applied) or finds no route in a placement cluster, after a
-// tick for the routes to catch up, until the request's deadline.
+// tick for the routes to catch up, until the request's deadline. It also
+// retries, at most maxLeaderHops times, a request forwarded to a node
+// that had stopped leading the shard by the time it arrived (a
+// *NotLeaderError naming another leader: nothing was applied), so a
+// leadership change under way does not reach the client as an error.
 func (s *Store) retryMoved(ctx context.Context, op func(ctx context.Context) error) error {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
+	hops := 0
 	for {
 		err := op(ctx)
 		// With a Directory every key belongs to some shard: no route means
 		// the directory has not loaded yet (a node just started) or is
 		// stale, which the next tick may mend.
 		retry := errors.Is(err, ErrShardMoved) || (s.opts.Directory != nil && errors.Is(err, ErrNoShard))
+		if _, ok := s.forwardTarget(err); ok && !retry && hops < maxLeaderHops {
+			hops++
+			retry = true
+		}
 		if !retry || !s.awaitElection(ctx) {
 			return err
 		}

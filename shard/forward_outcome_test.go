@@ -111,3 +111,54 @@ func TestForwardedWriteAnswerLostIsNotRetrySafe(t *testing.T) {
 		t.Fatalf("read after the lost answer = %q %v; the write was applied at the leader", got, ok)
 	}
 }
+
+// staleCaller answers the first n forwarded requests as a node that has
+// just lost the lead would (*NotLeaderError naming the real leader,
+// nothing run), then carries them like directCaller.
+type staleCaller struct {
+	directCaller
+	n     *int
+	lead  *raftpb.NodeID
+	shard ShardID
+}
+
+func (s staleCaller) Call(ctx context.Context, to raftpb.NodeID, req []byte) ([]byte, error) {
+	if *s.n > 0 {
+		*s.n--
+		return encodeAnswer(nil, &NotLeaderError{Shard: s.shard, Leader: *s.lead}), nil
+	}
+	return s.directCaller.Call(ctx, to, req)
+}
+
+// TestForwardFollowsMovedLeader: a write forwarded to a node that stopped
+// leading on the way (nothing was applied) is sent again to the leader it
+// names, so a leadership change does not reach the client as an error;
+// past maxLeaderHops the error is returned.
+func TestForwardFollowsMovedLeader(t *testing.T) {
+	var c *testCluster
+	var stale int
+	var lead raftpb.NodeID
+	c = newMemClusterTweaked(t, 3, 1, 43, func(id raftpb.NodeID, o *Options) {
+		o.Caller = staleCaller{directCaller: directCaller{c: func() *testCluster { return c }, from: id}, n: &stale, lead: &lead, shard: 1}
+	})
+	c.put("k000001", "v")
+	lead = c.leaderOf(t, "k000001")
+	follower := c.live()[0]
+	if follower == lead {
+		follower = c.live()[1]
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	stale = 2 // a leader that moved twice while the request followed it
+	if err := c.node(follower).Put(ctx, []byte("k000002"), []byte("w")); err != nil {
+		t.Fatalf("put through node %d after 2 stale answers: %v", follower, err)
+	}
+	if stale != 0 {
+		t.Fatalf("%d stale answers left unused", stale)
+	}
+	stale = maxLeaderHops + 1
+	var nl *NotLeaderError
+	if err := c.node(follower).Put(ctx, []byte("k000003"), []byte("w")); !errors.As(err, &nl) {
+		t.Fatalf("put after %d stale answers: err %v, want *NotLeaderError", maxLeaderHops+1, err)
+	}
+}

@@ -40,7 +40,7 @@ func (r *replica) noteReadBeats(msgs []raftpb.Message) bool {
 // fresh read round (see readBeat).
 func (w *worker) flushReadBeats() {
 	if w.readBeats && w.s.tr != nil {
-		w.s.tr.FlushHeartbeats()
+		w.s.tr.FlushReadHeartbeats()
 	}
 	w.readBeats = false
 }

@@ -71,7 +71,11 @@ type replica struct {
 		props    []*proposal
 		readReqs []*readReq
 		ticks    int
-		wake     bool
+		// deadLeader is a leader membership declared dead (deadnode.go);
+		// campaign: this replica is the survivor that campaigns for it.
+		deadLeader raftpb.NodeID
+		wake       bool
+		campaign   bool
 		// destroyed: the replica left this node (lifecycle.go); nothing
 		// may be queued any more.
 		destroyed   bool
@@ -273,6 +277,17 @@ func (r *replica) tick() {
 }
 
 // wakeUp ends quiescence at the next round (a dead leader node).
+// leaderDead queues, for the next round, that the leader on node id is
+// dead (and whether this replica should campaign), and wakes the replica.
+func (r *replica) leaderDead(id raftpb.NodeID, campaign bool) {
+	r.mu.Lock()
+	r.mu.wake = true
+	r.mu.deadLeader, r.mu.campaign = id, campaign
+	r.mu.Unlock()
+	r.setAwake(true)
+	r.store.sched.enqueue(r)
+}
+
 func (r *replica) wakeUp() {
 	r.mu.Lock()
 	r.mu.wake = true
@@ -292,6 +307,8 @@ type inbox struct {
 	unreachable []raftpb.NodeID
 	installs    []*snapInstall
 	adopt       *ShardState
+	deadLeader  raftpb.NodeID
+	campaign    bool
 }
 
 // take empties the inbox into in.
@@ -302,6 +319,8 @@ func (r *replica) take(in *inbox) {
 	in.reads, r.mu.readReqs = r.mu.readReqs, in.reads[:0]
 	in.ticks, r.mu.ticks = r.mu.ticks, 0
 	in.wake, r.mu.wake = r.mu.wake, false
+	in.deadLeader, r.mu.deadLeader = r.mu.deadLeader, raftpb.None
+	in.campaign, r.mu.campaign = r.mu.campaign, false
 	in.snapReports, r.mu.snapReports = r.mu.snapReports, in.snapReports[:0]
 	in.unreachable, r.mu.unreachable = r.mu.unreachable, in.unreachable[:0]
 	in.installs, r.mu.installs = r.mu.installs, in.installs[:0]

@@ -185,6 +185,11 @@ func (w *worker) stepInputs(r *replica) {
 		}
 	}
 	clear(w.in.msgs)
+	// After the messages: one from the "dead" leader in this same inbox
+	// shows it alive, and then it is kept.
+	if w.in.deadLeader != raftpb.None && g.Leader() == w.in.deadLeader && g.ForgetLeader() && w.in.campaign {
+		g.Campaign()
+	}
 	for _, rep := range w.in.snapReports {
 		g.ReportSnapshot(rep.to, rep.failed)
 	}

@@ -37,6 +37,8 @@ type Store struct {
 	m         counters
 	// awake is the set of replicas the ticker ticks (awake.go).
 	awake awakeSet
+	// dead is the nodes membership declared dead (deadnode.go).
+	dead deadSet
 
 	mu struct {
 		sync.RWMutex
@@ -87,6 +89,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 func (s *Store) openStorage() error {
 	if err := os.MkdirAll(s.opts.Dir, 0o755); err != nil {
 		return fmt.Errorf("shard: %w", err)
+	}
+	if err := checkIdentity(s.opts.Dir, s.opts.NodeID, s.opts.ClusterID); err != nil {
+		return err
 	}
 	wo := s.opts.WAL
 	wo.Dir = filepath.Join(s.opts.Dir, "wal")

@@ -17,34 +17,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flotilladb/flotilla/internal/testnet"
 	"github.com/flotilladb/flotilla/raftgroup/raftpb"
 	"github.com/flotilladb/flotilla/transport"
 )
 
 // Clusters over the real TCP transport (fastrpc) on loopback.
 
-// freeAddrs reserves n loopback addresses by binding port 0 and releasing
-// the ports. NB: the store builds its resolver from Options.Peers and
-// binds the address its own entry names, so every address must be known
-// before any node opens; another process could take a port in between,
-// which on loopback in a test is unlikely.
-func freeAddrs(t *testing.T, n int) []string {
-	t.Helper()
-	var lns []net.Listener
-	var addrs []string
-	for i := 0; i < n; i++ {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns = append(lns, ln)
-		addrs = append(addrs, ln.Addr().String())
-	}
-	for _, ln := range lns {
-		_ = ln.Close()
-	}
-	return addrs
-}
+// freeAddrs returns n free loopback addresses (internal/testnet: ports
+// below the ephemeral range, so no outgoing connection takes one first).
+func freeAddrs(t *testing.T, n int) []string { return testnet.FreeAddrs(t, n) }
 
 // newTCPCluster starts nodes stores over TCP on loopback, bootstrapped
 // with shards shards; tweak (optional) adjusts each node's Options at

@@ -114,6 +114,11 @@ func (t *Transport) call(ctx context.Context, to raftpb.NodeID, req []byte) ([]b
 // timeout) is reported as unreachable too.
 func (t *Transport) callError(ctx context.Context, l *link, err error) error {
 	to, cerr := l.p.id, ctx.Err()
+	if d, ok := ctx.Deadline(); ok && cerr == nil && !time.Now().Before(d) {
+		// fastrpc timed out at ctx's deadline a moment before ctx's own
+		// timer marked it done: the cause is the same.
+		cerr = context.DeadlineExceeded
+	}
 	if errors.Is(err, fastrpc.ErrTimeout) && !l.connected.Load() {
 		if last := l.lastError(); last != "" {
 			err = fmt.Errorf("%s (after %w)", last, err)

@@ -56,7 +56,7 @@ func decodeChunk(body []byte, maxRaw int) (chunk, error) {
 		d.fail("chunk flags")
 	}
 	if c.flags&chunkFirst != 0 {
-		decodeMessage(&d, &c.msg, nil)
+		decodeMessage(&d, &c.msg, nil, 0)
 		if d.err == nil && (c.msg.Type != raftpb.MsgSnap || c.msg.Snapshot == nil) {
 			d.fail("first chunk without MsgSnap")
 		}

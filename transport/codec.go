@@ -113,8 +113,11 @@ func (d *decoder) fail(what string) {
 	d.off = len(d.b)
 }
 
-// uvarint reads a varint. The one-byte case (most fields of most
-// messages) is inlined; everything else, errors included, goes the slow way.
+// uvarint reads a varint: the one-byte case (most fields of most
+// messages) first; everything else, errors included, goes the slow way,
+// which takes the two-byte case (indexes and lengths under 16 KiB) before
+// the general one. NB: this is over the inlining budget (a call per
+// field); the hot message and entry decoding uses uvarintAt (decode.go).
 func (d *decoder) uvarint(what string) uint64 {
 	if d.off < len(d.b) {
 		if c := d.b[d.off]; c < 0x80 {
@@ -126,6 +129,10 @@ func (d *decoder) uvarint(what string) uint64 {
 }
 
 func (d *decoder) uvarintSlow(what string) uint64 {
+	if off := d.off; off+1 < len(d.b) && d.b[off+1] < 0x80 {
+		d.off = off + 2
+		return uint64(d.b[off]&0x7f) | uint64(d.b[off+1])<<7
+	}
 	if d.err != nil {
 		return 0
 	}

@@ -71,7 +71,7 @@ func decodeFrame(frame []byte, max int, cluster uint64, self raftpb.NodeID) ([]r
 		_, _, err := decodeReply(body)
 		return nil, err
 	}
-	return decodeBatch(h, body)
+	return decodeBatch(h, body, nil)
 }
 
 func TestCodecRoundTrip(t *testing.T) {
@@ -149,23 +149,102 @@ func TestEncodeAllocatesNothingPerMessage(t *testing.T) {
 	}
 }
 
+// TestDecodeAllocatesPerFrameNotPerMessage: decoding allocates entry
+// arenas that double (so their number grows with the log of the frame's
+// entries, never per message) and the message slice only when the one
+// passed in is too small.
 func TestDecodeAllocatesPerFrameNotPerMessage(t *testing.T) {
-	msgs := make([]raftpb.Message, 200)
-	for i := range msgs {
-		msgs[i] = msgApp(raftpb.GroupID(i), 1, 2, raftpb.Index(i), 100)
+	for _, tc := range []struct {
+		messages int
+		reuse    bool
+		want     float64
+	}{
+		{200, false, 2},  // the slice, one arena
+		{200, true, 1},   // one arena
+		{4000, true, 5},  // arenas of 256, 512, 1024, 2048 and the rest
+		{4000, false, 6}, // and the slice
+	} {
+		msgs := make([]raftpb.Message, tc.messages)
+		for i := range msgs {
+			msgs[i] = msgApp(raftpb.GroupID(i), 1, 2, raftpb.Index(i), 100)
+		}
+		frame := encodeBatch(7, 1, 2, msgs, sampleHeartbeats())
+		b := frame[prefixBytes:]
+		var out []raftpb.Message
+		if tc.reuse {
+			out = make([]raftpb.Message, 0, tc.messages+len(sampleHeartbeats()))
+		}
+		allocs := testing.AllocsPerRun(20, func() {
+			h, body, err := parseHeader(b, 7, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := decodeBatch(h, body, out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != tc.messages+len(sampleHeartbeats()) {
+				t.Fatalf("decoded %d messages, want %d", len(got), tc.messages+len(sampleHeartbeats()))
+			}
+		})
+		if allocs > tc.want {
+			t.Errorf("decoding a %d-message frame (reusing the slice: %v) allocated %v times, want <= %v",
+				tc.messages, tc.reuse, allocs, tc.want)
+		}
 	}
-	frame := encodeBatch(7, 1, 2, msgs, sampleHeartbeats())
-	b := frame[prefixBytes:]
-	allocs := testing.AllocsPerRun(50, func() {
-		h, body, err := parseHeader(b, 7, 2)
-		if err != nil {
-			t.Fatal(err)
+}
+
+// TestFastDecodeAgreesWithChecked: on encoded messages with field values of
+// every varint length (1 to 10 bytes), and on their truncations and random
+// byte flips, the fast decoders either decline or produce exactly what the
+// checked decoders produce, at the same offset.
+func TestFastDecodeAgreesWithChecked(t *testing.T) {
+	seed := rand.Uint64()
+	rng := rand.New(rand.NewPCG(seed, 0))
+	value := func() uint64 { return rng.Uint64() >> rng.UintN(64) } // every magnitude
+	for iter := 0; iter < 3000; iter++ {
+		m := raftpb.Message{Type: raftpb.MessageType(1 + rng.IntN(int(raftpb.MaxMessageType))),
+			Group: raftpb.GroupID(value()), Term: raftpb.Term(value()), LogTerm: raftpb.Term(value()),
+			Index: raftpb.Index(value()), Commit: raftpb.Index(value()), RejectHint: raftpb.Index(value()),
+			Context: value(), Reject: rng.IntN(2) == 0}
+		if rng.IntN(2) == 0 {
+			m.Entries = []raftpb.Entry{{Term: raftpb.Term(value()), Index: raftpb.Index(value()),
+				Type: raftpb.EntryType(rng.UintN(uint(raftpb.MaxEntryType) + 1)), Data: make([]byte, rng.IntN(200))}}
 		}
-		if _, err := decodeBatch(h, body); err != nil {
-			t.Fatal(err)
+		b := appendMessage(nil, &m)
+		switch rng.IntN(3) {
+		case 0:
+			b = b[:rng.IntN(len(b)+1)]
+		case 1:
+			b[rng.IntN(len(b))] ^= byte(1 + rng.IntN(255))
 		}
-	})
-	if allocs > 3 {
-		t.Fatalf("decoding a 200-message frame allocated %v times, want <= 3", allocs)
+		var fast, slow raftpb.Message
+		df, ds := decoder{b: b}, decoder{b: b}
+		flags, ok := decodeScalarsFast(&df, &fast)
+		if !ok {
+			continue
+		}
+		if sflags := decodeScalars(&ds, &slow); ds.err != nil || sflags != flags || df.off != ds.off || describe(fast) != describe(slow) {
+			t.Fatalf("seed %d: scalars of %x: fast %s (flags %x, offset %d), checked %s (flags %x, offset %d, err %v)",
+				seed, b, describe(fast), flags, df.off, describe(slow), sflags, ds.off, ds.err)
+		}
+		if flags&hasEntries == 0 || df.off >= len(b) {
+			continue
+		}
+		df.off++ // the entry count (one entry, one byte)
+		ds.off = df.off
+		var ef raftpb.Entry
+		if !decodeEntryFast(&df, &ef) {
+			continue
+		}
+		de := decoder{b: append([]byte{1}, b[ds.off:]...)} // a count of one, then the entry
+		arena := decodeEntries(&de, &slow, nil, 0)
+		if de.err != nil || len(arena) != 1 || de.off-1 != df.off-ds.off {
+			t.Fatalf("seed %d: checked decoder (err %v) disagrees on entry %x that the fast one took", seed, de.err, b[ds.off:])
+		}
+		es := arena[0]
+		if ef.Term != es.Term || ef.Index != es.Index || ef.Type != es.Type || !bytes.Equal(ef.Data, es.Data) {
+			t.Fatalf("seed %d: entry %x: fast %+v, checked %+v", seed, b[ds.off:], ef, es)
+		}
 	}
 }

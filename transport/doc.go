@@ -24,6 +24,10 @@
 //   - [Transport.FlushHeartbeats] is called by the store's ticker once per
 //     tick: each peer with heartbeats queued gets one frame carrying all of
 //     them. Heartbeats also ride along in any message frame sent earlier.
+//     [Transport.FlushReadHeartbeats] does the same at once, after a store
+//     round that started a read round (a linearizable read waits on its
+//     heartbeats' round trip); its frames are counted apart, as read
+//     frames, since they follow the read load and not the tick.
 //   - [Transport.SendSnapshot] streams a snapshot on the separate path and
 //     returns once the receiver has installed it (or failed).
 //   - [Transport.Call] sends a request on the call path and returns the
@@ -57,7 +61,7 @@
 //     counts. Raft tolerates loss; the transport never retries a message.
 //   - At most one heartbeat-only frame per peer per FlushHeartbeats call,
 //     whatever the number of groups: heartbeat frames per peer pair per
-//     second equal ticks per second. Heartbeats are coalesced to one per
+//     second equal ticks per second (read frames apart). Heartbeats are coalesced to one per
 //     (type, group) between flushes; the latest wins.
 //   - Within a frame, messages keep the order Send queued them, and frames
 //     usually arrive in order, but not always: fastrpc re-queues a request
@@ -87,15 +91,18 @@
 //     FuzzDecodeFrame (seed corpus in testdata/fuzz) exercises the decoder.
 //   - No per-message allocation on the hot path: the sender encodes into
 //     reused frame buffers; the receiver allocates per frame (the frame
-//     bytes, one message slice, one entry arena; entry data aliases the
-//     frame bytes), never per message.
+//     bytes and entry arenas that double in size; entry data aliases the
+//     frame bytes), never per message, and decodes into a message slice
+//     it reuses for the connection's next frame.
 //
 // # Concurrency contract
 //
 // [Transport] and [MemNetwork] are safe for concurrent use. Per peer, one
 // goroutine turns the queue into frames; fastrpc's writer goroutine writes
 // them. HandleMessages is called on the connection's reader goroutine and
-// must not block (queue and return); it then owns the batch. HandleSnapshot
+// must not block (queue and return). It may keep the messages' entries,
+// their data and snapshots, but not the batch slice, which the transport
+// clears and reuses: it copies the Message values it keeps. HandleSnapshot
 // runs on the snapshot connection's reader goroutine and may block.
 // HandleCall runs in a goroutine of its own per request and may block; its
 // ctx ends at the caller's deadline or on Close. Call blocks the caller's

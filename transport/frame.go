@@ -70,6 +70,12 @@ func finishFrame(buf []byte, messages, heartbeats uint32) {
 // before allocating and its checksum after. It returns the frame's bytes
 // after the prefix (header and body) in a new buffer the caller owns.
 func readFrame(br *bufio.Reader, max int) ([]byte, error) {
+	return readFrameInto(br, max, nil)
+}
+
+// readFrameInto is readFrame reading into buf's backing array when it is
+// large enough: the caller must hold no other reference into it.
+func readFrameInto(br *bufio.Reader, max int, buf []byte) ([]byte, error) {
 	var prefix [prefixBytes]byte
 	if _, err := io.ReadFull(br, prefix[:]); err != nil {
 		return nil, fmt.Errorf("%w: truncated prefix: %w", ErrBadFrame, err)
@@ -78,7 +84,12 @@ func readFrame(br *bufio.Reader, max int) ([]byte, error) {
 	if int64(n) > int64(max) || n < headerBytes {
 		return nil, fmt.Errorf("%w: length %d outside [%d, %d]", ErrBadFrame, n, headerBytes, max)
 	}
-	b := make([]byte, n)
+	b := buf[:0]
+	if uint32(cap(b)) >= n {
+		b = b[:n]
+	} else {
+		b = make([]byte, n)
+	}
 	if _, err := io.ReadFull(br, b); err != nil {
 		return nil, fmt.Errorf("%w: truncated body (%d bytes expected): %w", ErrBadFrame, n, err)
 	}

@@ -133,3 +133,41 @@ func TestHeartbeatBufferCoalescesPerGroup(t *testing.T) {
 		}
 	}
 }
+
+// TestReadHeartbeatFramesCountedApart: a flush asked for by a waiting read
+// sends the queued heartbeats at once, and its frame is counted as a read
+// frame, not as the tick's heartbeat frame.
+func TestReadHeartbeatFramesCountedApart(t *testing.T) {
+	res := &StaticResolver{}
+	h := &hbCounter{frames: map[raftpb.NodeID]int{}, hbs: map[raftpb.NodeID]int{}}
+	var trs [2]*Transport
+	for i := range trs {
+		var hd Handler = &hbCounter{frames: map[raftpb.NodeID]int{}, hbs: map[raftpb.NodeID]int{}}
+		if i == 1 {
+			hd = h
+		}
+		tr, err := New(Options{NodeID: raftpb.NodeID(i + 1), ClusterID: 1, ListenAddr: "127.0.0.1:0", Resolver: res, Logger: quietLogger()}, hd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { tr.Close() })
+		res.Set(raftpb.NodeID(i+1), tr.Addr().String())
+		trs[i] = tr
+	}
+	beat := func(g int, ctx uint64) raftpb.Message {
+		return raftpb.Message{Type: raftpb.MsgHeartbeat, Group: raftpb.GroupID(g), From: 1, To: 2, Term: 2, Context: ctx}
+	}
+	trs[0].Send(beat(1, 0), beat(2, 7))
+	trs[0].FlushReadHeartbeats()
+	waitFor(t, "read frame delivered", 10*time.Second, func() bool { _, n := h.counts(1); return n == 2 })
+	trs[0].Send(beat(1, 0), beat(2, 7))
+	trs[0].FlushHeartbeats()
+	waitFor(t, "tick frame delivered", 10*time.Second, func() bool { _, n := h.counts(1); return n == 4 })
+	m := trs[0].Metrics()
+	if m.ReadHeartbeatFramesSent != 1 || m.HeartbeatFramesSent != 1 {
+		t.Fatalf("read frames %d, tick frames %d; want 1 and 1", m.ReadHeartbeatFramesSent, m.HeartbeatFramesSent)
+	}
+	if f, _ := h.counts(1); f != 2 {
+		t.Fatalf("%d frames received, want 2", f)
+	}
+}

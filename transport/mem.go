@@ -45,7 +45,9 @@ type MemStats struct {
 	Dropped         uint64 // lost to DropRate, cuts or closed nodes
 	Duplicated      uint64
 	HeartbeatFrames uint64 // coalesced heartbeat frames posted
-	Snapshots       uint64 // snapshots installed
+	// ReadHeartbeatFrames: those posted by FlushReadHeartbeats.
+	ReadHeartbeatFrames uint64
+	Snapshots           uint64 // snapshots installed
 }
 
 // NewMemNetwork returns an empty network whose randomness comes only from
@@ -198,7 +200,12 @@ func (t *MemTransport) Send(msgs ...raftpb.Message) {
 
 // FlushHeartbeats implements Sender: one frame per peer with heartbeats
 // queued, peers in node order (for determinism).
-func (t *MemTransport) FlushHeartbeats() {
+func (t *MemTransport) FlushHeartbeats() { t.flushHeartbeats(false) }
+
+// FlushReadHeartbeats implements Sender: FlushHeartbeats, counted apart.
+func (t *MemTransport) FlushReadHeartbeats() { t.flushHeartbeats(true) }
+
+func (t *MemTransport) flushHeartbeats(read bool) {
 	n := t.n
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -210,7 +217,11 @@ func (t *MemTransport) FlushHeartbeats() {
 	}
 	slices.Sort(peers)
 	for _, id := range peers {
-		n.stats.HeartbeatFrames++
+		if read {
+			n.stats.ReadHeartbeatFrames++
+		} else {
+			n.stats.HeartbeatFrames++
+		}
 		n.postLocked(t.id, id, t.hb[id].take(nil))
 	}
 }

@@ -16,10 +16,18 @@ type Metrics struct {
 	// queued). With FlushHeartbeats called once per tick it is at most
 	// peers x ticks, whatever the number of groups.
 	HeartbeatFramesSent uint64
-	MessagesSent        uint64 // Raft messages, heartbeats excluded
-	MessagesReceived    uint64
-	HeartbeatsSent      uint64
-	HeartbeatsReceived  uint64
+	// ReadHeartbeatFramesSent counts heartbeat-only frames sent early by
+	// FlushReadHeartbeats: a linearizable read waits on a heartbeat round
+	// trip, and one such frame carries every group's read round queued
+	// for the peer (and the heartbeats queued since the last tick, which
+	// then do not wait for it). At most one per peer per store round with
+	// a new read round in it: they follow the read load, never the number
+	// of groups.
+	ReadHeartbeatFramesSent uint64
+	MessagesSent            uint64 // Raft messages, heartbeats excluded
+	MessagesReceived        uint64
+	HeartbeatsSent          uint64
+	HeartbeatsReceived      uint64
 	// MessagesDropped counts messages (and heartbeats) dropped because a
 	// peer queue was full, the frame could not be queued, the message was
 	// larger than MaxFrameBytes, or it was invalid.
@@ -55,6 +63,7 @@ type Metrics struct {
 // metrics holds the live counters behind Metrics.
 type metrics struct {
 	framesSent, framesReceived, heartbeatFramesSent     atomic.Uint64
+	readHeartbeatFramesSent                             atomic.Uint64
 	messagesSent, messagesReceived                      atomic.Uint64
 	heartbeatsSent, heartbeatsReceived, messagesDropped atomic.Uint64
 	bytesSent, bytesReceived, framesRejected            atomic.Uint64
@@ -69,8 +78,9 @@ type metrics struct {
 func (m *metrics) snapshot() Metrics {
 	return Metrics{
 		FramesSent: m.framesSent.Load(), FramesReceived: m.framesReceived.Load(),
-		HeartbeatFramesSent: m.heartbeatFramesSent.Load(),
-		MessagesSent:        m.messagesSent.Load(), MessagesReceived: m.messagesReceived.Load(),
+		HeartbeatFramesSent:     m.heartbeatFramesSent.Load(),
+		ReadHeartbeatFramesSent: m.readHeartbeatFramesSent.Load(),
+		MessagesSent:            m.messagesSent.Load(), MessagesReceived: m.messagesReceived.Load(),
 		HeartbeatsSent: m.heartbeatsSent.Load(), HeartbeatsReceived: m.heartbeatsReceived.Load(),
 		MessagesDropped: m.messagesDropped.Load(),
 		BytesSent:       m.bytesSent.Load(), BytesReceived: m.bytesReceived.Load(),

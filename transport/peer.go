@@ -39,6 +39,9 @@ type peer struct {
 		queued  int      // Invariant: messages in frames <= Options.MaxQueuedMessages
 		hb      hbBuffer // Invariant: len <= Options.MaxQueuedHeartbeats
 		flushHB bool     // FlushHeartbeats asked for a frame
+		// flushRead: FlushReadHeartbeats asked for a frame (a read is
+		// waiting on a heartbeat round trip).
+		flushRead bool
 	}
 	// spareFrames and hbSpare are the run goroutine's second buffers;
 	// only run touches them.
@@ -63,6 +66,9 @@ type peerStats struct {
 type frame struct {
 	buf    []byte
 	nm, nh uint32 // messages and heartbeats encoded in buf
+	// forRead: sent early, only because a read waits on its heartbeats
+	// (FlushReadHeartbeats), not by the tick.
+	forRead bool
 }
 
 func (f *frame) WriteRequest(bw *bufio.Writer) error {
@@ -167,10 +173,11 @@ func (p *peer) flushOnce() bool {
 	p.mu.frames = p.spareFrames[:0]
 	p.mu.queued = 0
 	var hbs []raftpb.Message
-	if p.mu.flushHB || (len(frames) > 0 && p.mu.hb.len() > 0) {
+	if p.mu.flushHB || p.mu.flushRead || (len(frames) > 0 && p.mu.hb.len() > 0) {
 		hbs = p.mu.hb.take(p.hbSpare)
 	}
-	p.mu.flushHB = false
+	forRead := p.mu.flushRead && !p.mu.flushHB
+	p.mu.flushHB, p.mu.flushRead = false, false
 	p.mu.Unlock()
 	if len(frames) == 0 && len(hbs) == 0 {
 		p.spareFrames = frames
@@ -178,6 +185,7 @@ func (p *peer) flushOnce() bool {
 	}
 	frames = p.appendHeartbeats(frames, hbs)
 	for _, f := range frames {
+		f.forRead = forRead
 		p.send(f)
 	}
 	clear(frames)
@@ -221,7 +229,7 @@ func (p *peer) newFrame() *frame {
 		f = &frame{}
 	}
 	f.buf = beginFrame(f.buf[:0], frameHeader{kind: kindBatch, cluster: p.t.opts.ClusterID, from: p.t.opts.NodeID, to: p.id})
-	f.nm, f.nh = 0, 0
+	f.nm, f.nh, f.forRead = 0, 0, false
 	return f
 }
 
@@ -255,7 +263,11 @@ func (p *peer) send(f *frame) {
 	p.t.m.messagesSent.Add(nm)
 	p.t.m.heartbeatsSent.Add(nh)
 	p.t.m.bytesSent.Add(n)
-	if nm == 0 {
+	switch {
+	case nm > 0:
+	case f.forRead:
+		p.t.m.readHeartbeatFramesSent.Add(1)
+	default:
 		p.t.m.heartbeatFramesSent.Add(1)
 	}
 }

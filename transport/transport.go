@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"slices"
@@ -22,8 +23,14 @@ type Handler interface {
 	// HandleMessages receives the messages of one frame (coalesced
 	// heartbeats included, expanded into Messages) in the order they were
 	// sent. It is called on the connection's reader goroutine and must
-	// not block: queue the messages and return. The batch, its entries
-	// and their data belong to the callee from then on.
+	// not block: queue the messages and return.
+	//
+	// Ownership: the batch slice is valid only during the call; the
+	// transport clears and reuses it for the next frame, so the callee
+	// must copy the Message values it keeps (append(q, batch...) does).
+	// What the messages point to (Entries, their Data, Snapshot) is never
+	// reused: it belongs to the callee, which may keep it as long as it
+	// likes.
 	HandleMessages(batch []raftpb.Message)
 	// HandleSnapshot installs a snapshot whose stream has been fully
 	// received and verified (size and CRC32C). msg is the MsgSnap (with
@@ -39,6 +46,7 @@ type Handler interface {
 type Sender interface {
 	Send(msgs ...raftpb.Message)
 	FlushHeartbeats()
+	FlushReadHeartbeats()
 	SendSnapshot(ctx context.Context, msg raftpb.Message, src SnapshotSource) error
 }
 
@@ -70,9 +78,13 @@ type Transport struct {
 	wg         sync.WaitGroup // run goroutines of peers and the server
 	nextStream atomic.Uint64
 
-	mu struct {
+	// peers is copy-on-write: Send and the frame handler look peers up
+	// on every call without a lock (an RWMutex's shared counter was 5% of
+	// the small-message CPU, bounced between sender and receiver cores);
+	// a new map replaces it, under mu, when a peer is added.
+	peers atomic.Pointer[map[raftpb.NodeID]*peer]
+	mu    struct {
 		sync.RWMutex
-		peers  map[raftpb.NodeID]*peer
 		conns  map[*conn]struct{}
 		closed bool
 	}
@@ -97,7 +109,7 @@ func New(opts Options, h Handler) (*Transport, error) {
 	t.recv = &receiver{t: t}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	t.done = make(chan struct{})
-	t.mu.peers = make(map[raftpb.NodeID]*peer)
+	t.peers.Store(&map[raftpb.NodeID]*peer{})
 	t.mu.conns = make(map[*conn]struct{})
 	if opts.TLS != nil {
 		var err error
@@ -179,17 +191,26 @@ func (t *Transport) Send(msgs ...raftpb.Message) {
 }
 
 // FlushHeartbeats sends, to every peer with heartbeats queued, one frame
-// carrying all of them. The store's ticker calls it once per tick (and may
-// call it after a round that queued read-index heartbeats), which makes
-// heartbeat frames per peer pair per second equal ticks per second,
+// carrying all of them. The store's ticker calls it once per tick, which
+// makes heartbeat frames per peer pair per second equal ticks per second,
 // whatever the number of groups.
-func (t *Transport) FlushHeartbeats() {
-	t.mu.RLock()
-	defer t.mu.RUnlock()
-	for _, p := range t.mu.peers {
+func (t *Transport) FlushHeartbeats() { t.flushHeartbeats(false) }
+
+// FlushReadHeartbeats is FlushHeartbeats for a round that queued the
+// heartbeats of a new read round: a linearizable read waits on their round
+// trip, so they leave now rather than at the next tick. Its frames are
+// counted apart (Metrics.ReadHeartbeatFramesSent).
+func (t *Transport) FlushReadHeartbeats() { t.flushHeartbeats(true) }
+
+func (t *Transport) flushHeartbeats(read bool) {
+	for _, p := range *t.peers.Load() {
 		p.mu.Lock()
 		pending := p.mu.hb.len() > 0
-		p.mu.flushHB = pending
+		if read {
+			p.mu.flushRead = p.mu.flushRead || pending
+		} else {
+			p.mu.flushHB = pending
+		}
 		p.mu.Unlock()
 		if pending {
 			p.signal()
@@ -199,12 +220,11 @@ func (t *Transport) FlushHeartbeats() {
 
 // Status reports every known peer, ordered by node ID.
 func (t *Transport) Status() []PeerStatus {
-	t.mu.RLock()
-	out := make([]PeerStatus, 0, len(t.mu.peers))
-	for _, p := range t.mu.peers {
+	peers := *t.peers.Load()
+	out := make([]PeerStatus, 0, len(peers))
+	for _, p := range peers {
 		out = append(out, p.status())
 	}
-	t.mu.RUnlock()
 	slices.SortFunc(out, func(a, b PeerStatus) int { return cmpNode(a.Node, b.Node) })
 	return out
 }
@@ -249,10 +269,7 @@ func (t *Transport) isClosed() bool {
 // peer returns the peer for id, creating it (and starting its flush
 // goroutine) on first use; nil once closed.
 func (t *Transport) peer(id raftpb.NodeID) *peer {
-	t.mu.RLock()
-	p := t.mu.peers[id]
-	t.mu.RUnlock()
-	if p != nil {
+	if p := (*t.peers.Load())[id]; p != nil {
 		return p
 	}
 	t.mu.Lock()
@@ -260,19 +277,22 @@ func (t *Transport) peer(id raftpb.NodeID) *peer {
 	if t.mu.closed {
 		return nil
 	}
-	if p = t.mu.peers[id]; p == nil {
-		p = newPeer(t, id)
-		t.mu.peers[id] = p
-		t.wg.Add(1)
-		go p.run()
+	old := *t.peers.Load()
+	if p := old[id]; p != nil {
+		return p
 	}
+	p := newPeer(t, id)
+	peers := make(map[raftpb.NodeID]*peer, len(old)+1)
+	maps.Copy(peers, old)
+	peers[id] = p
+	t.peers.Store(&peers)
+	t.wg.Add(1)
+	go p.run()
 	return p
 }
 
 func (t *Transport) existingPeer(id raftpb.NodeID) *peer {
-	t.mu.RLock()
-	defer t.mu.RUnlock()
-	return t.mu.peers[id]
+	return (*t.peers.Load())[id]
 }
 
 // track records c so Close can close it; false if already closed.

@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -60,5 +61,51 @@ func TestFrameSplitAndOversizedDrop(t *testing.T) {
 	}
 	if m := a.Metrics(); m.MessagesDropped != 1 || m.FramesSent < 5 {
 		t.Fatalf("metrics %+v: want 1 dropped, >= 5 frames", m)
+	}
+}
+
+// TestReceiveBuffersNeverOverwriteKeptData: the receiver reuses a frame's
+// buffer (and each connection's message slice) only when nothing handed to
+// the Handler points into it. Frames alternate between entry-carrying
+// MsgApps, whose data the recorder keeps, and entry-less MsgAppResps and
+// heartbeats, whose buffers are reused; at the end every kept entry must
+// still hold the bytes it was sent with, and the entry-less messages must
+// be intact too.
+func TestReceiveBuffersNeverOverwriteKeptData(t *testing.T) {
+	c := newCluster(t, 2, nil)
+	a, rb := c.nodes[1], c.recs[2]
+	const rounds = 60
+	want := 0
+	for i := 0; i < rounds; i++ {
+		if i%2 == 0 {
+			a.Send(msgApp(raftpb.GroupID(i), 1, 2, raftpb.Index(i), 50+i))
+			want++
+		} else {
+			// Enough entry-less messages that the frame covers the bytes
+			// of the previous MsgApp's data if it reused that buffer.
+			for k := 0; k < 30; k++ {
+				a.Send(raftpb.Message{Type: raftpb.MsgAppResp, Group: raftpb.GroupID(i), To: 2, Term: 3, Index: raftpb.Index(i)})
+			}
+			a.Send(raftpb.Message{Type: raftpb.MsgHeartbeat, Group: raftpb.GroupID(i), To: 2, Term: 3, Commit: raftpb.Index(i)})
+			a.FlushHeartbeats()
+			want += 31
+		}
+		// One frame at a time, so that consecutive frames reuse buffers.
+		waitFor(t, fmt.Sprintf("round %d", i), 10*time.Second, func() bool { return rb.count() == want })
+	}
+	for _, m := range rb.messages() {
+		i := int(m.Group)
+		var w raftpb.Message
+		switch m.Type {
+		case raftpb.MsgApp:
+			w = msgApp(raftpb.GroupID(i), 1, 2, raftpb.Index(i), 50+i)
+		case raftpb.MsgAppResp:
+			w = raftpb.Message{Type: raftpb.MsgAppResp, Group: raftpb.GroupID(i), From: 1, To: 2, Term: 3, Index: raftpb.Index(i)}
+		default:
+			w = raftpb.Message{Type: raftpb.MsgHeartbeat, Group: raftpb.GroupID(i), From: 1, To: 2, Term: 3, Commit: raftpb.Index(i)}
+		}
+		if describe(m) != describe(w) {
+			t.Fatalf("kept message changed:\n got %s\nwant %s", describe(m), describe(w))
+		}
 	}
 }

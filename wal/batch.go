@@ -30,6 +30,8 @@ type Batch struct {
 	err       error
 	// result is set by the writer before the batch's sync group is done.
 	result error
+	// next links the batch into its sync group's stack (queue.go).
+	next *Batch
 }
 
 // op describes one record of a Batch: enough to validate it before it is

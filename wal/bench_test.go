@@ -178,6 +178,28 @@ func (k *pebbleWorker) wait() error {
 	return err
 }
 
+// pebbleSyncWorker is the literal baseline: pebble used as a Raft
+// log with one batch per entry committed with pebble.Sync inside the
+// group's lock (key = group, index). pebble's commit pipeline still
+// shares one WAL sync among concurrent committers of different groups,
+// but a group's next entry waits for its previous one's sync.
+type pebbleSyncWorker struct {
+	db  *pebble.DB
+	key [16]byte
+	err error
+}
+
+func (k *pebbleSyncWorker) submit(g raftpb.GroupID, idx raftpb.Index, data []byte) {
+	binary.BigEndian.PutUint64(k.key[:], uint64(g))
+	binary.BigEndian.PutUint64(k.key[8:], uint64(idx))
+	b := k.db.NewBatch()
+	_ = b.Set(k.key[:], data, nil)
+	k.err = b.Commit(pebble.Sync)
+	_ = b.Close()
+}
+
+func (k *pebbleSyncWorker) wait() error { return k.err }
+
 func percentiles(lat []time.Duration) (p50, p99 time.Duration) {
 	if len(lat) == 0 {
 		return 0, 0

@@ -80,18 +80,19 @@
 //
 // A [WAL] is safe for concurrent use. Submitters encode their batches in
 // their own goroutines ([Batch.Append] and friends, including compression)
-// and [WAL.Submit] only queues a pointer under a mutex. Two goroutines
-// own the log (writer.go): the writer takes everything queued, validates
-// it, lays it out in one buffer and writes it with one WriteAt; the syncer
-// takes every write made so far, makes them durable with one fdatasync,
-// publishes them to the index under its write lock, and wakes each
-// write's submitters by closing one channel. The writer gathers and
-// writes the next batches while the syncer waits on the disk; when nothing
-// is in flight and nobody waits behind a write, the writer syncs it
-// itself. Readers take the index's read lock only to locate records (and
-// copy cached ones); preads happen outside it. A [Batch] is not safe for
-// concurrent use. Close waits for both goroutines and the segment
-// preparer.
+// and [WAL.Submit] only pushes a pointer onto a lock-free stack with one
+// compare-and-swap (queue.go). Three goroutines own the log (writer.go):
+// the writer takes what is queued, validates it, lays it out in one buffer
+// and writes it with one WriteAt; the syncer makes every write made so far
+// durable with one fdatasync; the completer publishes each synced write to
+// the index under its write lock and wakes the write's submitters by
+// closing one channel. The writer writes the next batches while the disk
+// syncs, once as many are queued as the last write carried or the sync has
+// ended; when nothing is in flight and nobody waits behind a write, the
+// writer syncs and completes it itself. Readers take the index's read
+// lock only to locate records (and copy cached ones); preads happen
+// outside it. A [Batch] is not safe for concurrent use. Close waits for
+// the three goroutines and the segment preparer.
 //
 // # Faults
 //

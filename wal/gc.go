@@ -67,7 +67,7 @@ func (w *WAL) planRewrite() error {
 
 // rewriteChunk moves up to a chunk of queued groups into w.wr.gc, to be
 // written ahead of the next write's batches. A rewrite must describe the
-// group as of its place in the log, so it waits for the syncer to be idle
+// group as of its place in the log, so it waits for the pipeline to be idle
 // (the durable index then equals everything written); pipelining pauses
 // while a rewrite is under way. Chunks bound the stall each write causes.
 func (w *WAL) rewriteChunk() error {
@@ -171,7 +171,7 @@ func (g *group) nextTermChange(i, end raftpb.Index) raftpb.Index {
 
 // collectSegments deletes the segments no live group needs any more, and
 // forgets removed groups. It runs in the writer once the first write of a
-// new segment (which carries the rewrites) is durable, with the syncer
+// new segment (which carries the rewrites) is durable, with the pipeline
 // idle.
 func (w *WAL) collectSegments() error {
 	if len(w.wr.removed) > 0 {

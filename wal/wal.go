@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -19,16 +20,11 @@ type WAL struct {
 	fs   vfs.FS
 	lock io.Closer
 
-	mu struct {
-		sync.Mutex
-		// pending holds batches submitted since the writer last took them;
-		// sg is the sync group they will complete with.
-		pending []*Batch
-		sg      *syncGroup
-		// err, once set, fail-stops the WAL: every later submit gets it.
-		err    error
-		closed bool
-	}
+	// q is the submission queue (queue.go).
+	q submitQueue
+	// failure, once set, fail-stops the WAL: every later submit gets it.
+	failure    atomic.Pointer[error]
+	closed     atomic.Bool
 	wake       chan struct{}
 	closing    chan struct{}
 	writerDone chan struct{}
@@ -48,10 +44,16 @@ type WAL struct {
 }
 
 // syncGroup is one write+sync: every batch in it learns its fate when done
-// is closed (one close wakes them all), then reads err.
+// is closed (one close wakes them all), then reads err. Submitters push
+// their batches onto head (queue.go); a final group (final set) takes no
+// batches and is never done.
 type syncGroup struct {
-	done chan struct{}
-	err  error
+	head atomic.Pointer[Batch]
+	// count is how many batches were pushed onto head.
+	count atomic.Int32
+	done  chan struct{}
+	err   error
+	final error
 }
 
 func newSyncGroup() *syncGroup { return &syncGroup{done: make(chan struct{})} }
@@ -134,13 +136,14 @@ func Open(opts Options) (*WAL, error) {
 	w.m.recoveryNanos.Store(int64(time.Since(start)))
 	w.opts.Logger.Info("wal: opened", "dir", w.opts.Dir, "groups", len(w.idx.groups),
 		"segments", len(w.wr.segNums), "recovery", time.Since(start))
-	w.mu.sg = newSyncGroup()
+	w.q.cur.Store(newSyncGroup())
 	w.wake = make(chan struct{}, 1)
 	w.closing = make(chan struct{})
 	w.writerDone = make(chan struct{})
 	w.prep.start(w)
 	w.pipe.init()
 	go w.syncLoop()
+	go w.completeLoop()
 	go w.writeLoop()
 	return w, nil
 }
@@ -148,13 +151,9 @@ func Open(opts Options) (*WAL, error) {
 // Close writes what is pending, stops the writer and closes every file.
 // Batches submitted after Close starts fail with ErrClosed.
 func (w *WAL) Close() error {
-	w.mu.Lock()
-	if w.mu.closed {
-		w.mu.Unlock()
+	if !w.closed.CompareAndSwap(false, true) {
 		return ErrClosed
 	}
-	w.mu.closed = true
-	w.mu.Unlock()
 	close(w.closing)
 	<-w.writerDone
 	w.prep.stop()
@@ -189,22 +188,21 @@ func (w *WAL) Submit(b *Batch) Pending {
 		return Pending{b: b, err: b.err}
 	}
 	b.result = nil
-	w.mu.Lock()
-	switch {
-	case w.mu.err != nil:
-		err := w.mu.err
-		w.mu.Unlock()
+	if err := w.Err(); err != nil {
 		return Pending{b: b, err: err}
-	case w.mu.closed:
-		w.mu.Unlock()
+	}
+	if w.closed.Load() {
 		return Pending{b: b, err: ErrClosed}
 	}
-	w.mu.pending = append(w.mu.pending, b)
-	sg := w.mu.sg
-	w.mu.Unlock()
-	select {
-	case w.wake <- struct{}{}:
-	default:
+	sg, wake, err := w.q.push(b)
+	if err != nil {
+		return Pending{b: b, err: err}
+	}
+	if wake {
+		select {
+		case w.wake <- struct{}{}:
+		default:
+		}
 	}
 	return Pending{b: b, sg: sg}
 }
@@ -217,9 +215,10 @@ func (w *WAL) Commit(ctx context.Context, b *Batch) error {
 
 // Err returns the error that fail-stopped the WAL, or nil.
 func (w *WAL) Err() error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.mu.err
+	if p := w.failure.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // makeDir creates the WAL's directory (and any missing ancestors) and

@@ -9,29 +9,38 @@ import (
 	"github.com/flotilladb/flotilla/raftgroup/raftpb"
 )
 
-// The write pipeline has two goroutines.
+// The write pipeline has three goroutines.
 //
-// The writer takes every pending batch, validates it, lays the valid ones
-// out in one buffer and writes it with one WriteAt; it then hands the
-// write (a flight) to the syncer and goes straight back for more. The
-// syncer takes every flight written so far, makes them durable with one
-// fdatasync, publishes them to the index and wakes their submitters by
-// closing one channel per flight.
+// The writer takes the queued batches (queue.go), validates them, lays
+// the valid ones out in one buffer and writes it with one WriteAt; it then
+// hands the write (a flight) to the syncer. The syncer takes every flight
+// written so far and makes them durable with one fdatasync, hands them to
+// the completer and goes straight back to the disk. The completer
+// publishes each synced flight to the index and wakes its submitters by
+// closing one channel per flight, in order.
 //
-// So while the disk syncs write N, the writer is already gathering and
-// writing N+1, and the submitters woken by N run on the CPU during that
-// sync instead of in front of it. When nothing is in flight and no batch
-// is waiting behind the write, the writer syncs it itself: a lone caller
-// pays no hand-off. A single goroutine doing write, sync,
-// publish and wake in turn spent about a third of each cycle off the disk
-// at 256 submitters on 2 cores (measured); pebble's LogWriter splits its
-// flush and sync loops for the same reason. There is still no delay
-// timer: a lone batch is written and synced at once.
+// So while the disk syncs write N, the writer can write N+1, and the
+// submitters woken by N-1 run on the CPU during that sync instead of in
+// front of it. When to write N+1 is the gate: while a sync is under way
+// the writer waits until as many batches are queued as the last write
+// carried (the push that reaches that count wakes it), or until the sync
+// ends, whichever comes first. Without it the writer took the queue as
+// soon as anything was in it, a few batches at a time, and at 10,000
+// groups x 256 submitters the submitters spread over three syncs (about
+// 92 entries per fsync, against pebble's 124); writing only after each
+// sync returned got 124 per fsync but lost the overlap, and at 16
+// submitters (8 per fsync) a third of the throughput. The gate keeps both
+// (measured alternately, 2026-12-06, docs/benchmarks.md). It is a count,
+// not a timer: a lone caller finds no sync under way and is written and
+// synced at once; when nothing is in flight and no batch waits behind the
+// write, the writer syncs and completes it itself, with no hand-off. A
+// single goroutine doing write, sync, publish and wake in turn spent
+// about a third of each cycle off the disk at 256 submitters on 2 cores.
 //
 // At most maxFlights writes are outstanding (the buffer pool bounds it);
 // with 4 the writer ran out of buffers during a sync at 16 submitters and
 // split their batches over more syncs (5.6 entries per sync, 7.3 with 32).
-// Rotation and segment collection wait until the syncer is idle, so the
+// Rotation and segment collection wait until the pipeline is idle, so the
 // syncer never spans two segments and the collector reads a settled index.
 const maxFlights = 32
 
@@ -59,7 +68,7 @@ type writerState struct {
 	rewrite      []raftpb.GroupID
 	rewriteBelow uint32
 	// removed lists groups removed by published writes (appended by the
-	// syncer; read by the writer only after waitIdle).
+	// completer; read by the writer only after waitIdle).
 	removed []raftpb.GroupID
 	// inline holds the flight the writer syncs itself.
 	inline [1]*flight
@@ -86,24 +95,36 @@ type flight struct {
 	barrier chan struct{}
 }
 
-// pipeline holds the channels between writer and syncer.
+// syncedGroup is flights made durable (or failed) by one sync, on their
+// way from the syncer to the completer.
+type syncedGroup struct {
+	flights []*flight
+	err     error
+}
+
+// pipeline holds the channels between writer, syncer and completer.
 type pipeline struct {
-	flights     chan *flight
-	bufs        chan []byte
-	syncerDone  chan struct{}
-	collectWant atomic.Bool
+	flights chan *flight
+	synced  chan syncedGroup
+	bufs    chan []byte
+	// pipelineDone is closed when the completer, the last stage, stops.
+	pipelineDone chan struct{}
+	collectWant  atomic.Bool
 	// outstanding counts flights handed to the syncer and not completed;
 	// while it is 0 the writer may sync a flight itself, in order.
 	outstanding atomic.Int64
+	// unsynced counts flights handed to the syncer and not yet synced.
+	unsynced atomic.Int64
 }
 
 func (p *pipeline) init() {
 	p.flights = make(chan *flight, maxFlights)
+	p.synced = make(chan syncedGroup, maxFlights)
 	p.bufs = make(chan []byte, maxFlights)
 	for range maxFlights {
 		p.bufs <- nil
 	}
-	p.syncerDone = make(chan struct{})
+	p.pipelineDone = make(chan struct{})
 }
 
 // writeLoop is the writer goroutine.
@@ -111,7 +132,7 @@ func (w *WAL) writeLoop() {
 	defer close(w.writerDone)
 	defer func() {
 		close(w.pipe.flights)
-		<-w.pipe.syncerDone
+		<-w.pipe.pipelineDone
 	}()
 	for {
 		closing := false
@@ -126,20 +147,19 @@ func (w *WAL) writeLoop() {
 				w.fail(err)
 			}
 		}
-		w.mu.Lock()
-		batches, sg := w.mu.pending, w.mu.sg
-		w.mu.pending = nil
-		w.mu.sg = newSyncGroup()
-		failed := w.mu.err
-		w.mu.Unlock()
-		if len(batches) > 0 {
-			w.launch(batches, sg, failed)
-		} else {
+		if !closing && w.pipe.unsynced.Load() > 0 && w.q.queued() < w.q.gate.Load() {
+			continue // woken again at the gate or when the sync ends
+		}
+		sg, batches := w.q.take(newSyncGroup())
+		switch {
+		case len(batches) > 0:
+			w.launch(batches, sg, w.Err())
+		case sg != nil:
 			close(sg.done)
 		}
 		if closing {
 			w.waitIdle()
-			w.failPending(ErrClosed)
+			w.failQueued(&syncGroup{final: ErrClosed}, ErrClosed)
 			return
 		}
 	}
@@ -161,7 +181,7 @@ func (w *WAL) launch(batches []*Batch, sg *syncGroup, failed error) {
 		close(sg.done)
 	case f == nil:
 		close(sg.done)
-	case w.pipe.outstanding.Load() == 0 && !w.hasPending():
+	case w.pipe.outstanding.Load() == 0 && w.q.empty():
 		// Nothing in flight and nobody waiting behind this write: sync
 		// it here and save the hand-off to the syncer (a lone caller then
 		// costs one write, one fdatasync and one wake-up).
@@ -169,19 +189,14 @@ func (w *WAL) launch(batches []*Batch, sg *syncGroup, failed error) {
 		w.syncFlights(w.wr.inline[:], false)
 		w.wr.inline[0] = nil
 	default:
+		w.q.gate.Store(int32(len(batches)))
 		w.pipe.outstanding.Add(1)
+		w.pipe.unsynced.Add(1)
 		w.pipe.flights <- f
 	}
 }
 
-// hasPending reports whether batches are queued for the next write.
-func (w *WAL) hasPending() bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return len(w.mu.pending) > 0
-}
-
-// waitIdle returns once the syncer has finished every flight handed to
+// waitIdle returns once the completer has finished every flight handed to
 // it so far.
 func (w *WAL) waitIdle() {
 	f := &flight{barrier: make(chan struct{})}
@@ -191,13 +206,7 @@ func (w *WAL) waitIdle() {
 
 // fail fail-stops the WAL with err and fails everything still pending.
 func (w *WAL) fail(err error) {
-	w.mu.Lock()
-	first := w.mu.err == nil
-	if first {
-		w.mu.err = err
-	}
-	w.mu.Unlock()
-	if first {
+	if w.failure.CompareAndSwap(nil, &err) {
 		w.opts.Logger.Error("wal: fail-stop, refusing further writes", "err", err)
 		if f := w.opts.EventListener.Failed; f != nil {
 			f(err)
@@ -206,14 +215,20 @@ func (w *WAL) fail(err error) {
 	w.failPending(err)
 }
 
-// failPending completes every batch still queued with err.
+// failPending completes every batch still queued with err. Batches pushed
+// after it are failed by the writer when it takes them (Err is set).
 func (w *WAL) failPending(err error) {
-	w.mu.Lock()
-	pending, sg := w.mu.pending, w.mu.sg
-	w.mu.pending = nil
-	w.mu.sg = newSyncGroup()
-	w.mu.Unlock()
-	if len(pending) > 0 {
+	w.failQueued(newSyncGroup(), err)
+}
+
+// failQueued installs next as the current sync group and completes the
+// batches queued before it with err.
+func (w *WAL) failQueued(next *syncGroup, err error) {
+	sg, batches := w.q.take(next)
+	if sg == nil {
+		return
+	}
+	if len(batches) > 0 {
 		sg.err = err
 	}
 	close(sg.done)
@@ -302,12 +317,13 @@ func appendBatch(buf []byte, b *Batch, mask uint32) []byte {
 }
 
 // syncLoop is the syncer goroutine: one fdatasync for every flight
-// written so far, then publish and wake, in order.
+// written so far, then it hands them to the completer and goes straight
+// back for the next sync, so the disk is not idle while a write's
+// records are published and its submitters woken.
 func (w *WAL) syncLoop() {
-	defer close(w.pipe.syncerDone)
-	var group []*flight
+	defer close(w.pipe.synced)
 	for f := range w.pipe.flights {
-		group = append(group[:0], f)
+		group := append(make([]*flight, 0, 4), f)
 	more:
 		for len(group) < maxFlights+1 {
 			select {
@@ -320,35 +336,73 @@ func (w *WAL) syncLoop() {
 				break more
 			}
 		}
-		w.syncFlights(group, true)
-		clear(group)
+		err := w.syncGroup(group)
+		synced := false
+		for _, f := range group {
+			if f.barrier == nil {
+				w.pipe.unsynced.Add(-1)
+				synced = true
+			}
+		}
+		w.pipe.synced <- syncedGroup{flights: group, err: err}
+		if synced && !w.q.empty() {
+			// The writer may be waiting at the gate. (With nothing
+			// queued it needs no wake: the next push finds an empty
+			// stack and wakes it.)
+			select {
+			case w.wake <- struct{}{}:
+			default:
+			}
+		}
 	}
 }
 
-// syncFlights makes group durable with one sync (never retried) and
-// completes every flight in it; barriers are released in order. handed
-// says the flights came through the syncer's channel (and count in
-// outstanding).
-func (w *WAL) syncFlights(group []*flight, handed bool) {
+// completeLoop is the completer goroutine: it publishes synced flights
+// and wakes their submitters, in the order they were synced.
+func (w *WAL) completeLoop() {
+	defer close(w.pipe.pipelineDone)
+	for g := range w.pipe.synced {
+		w.complete(g.flights, g.err, true)
+	}
+}
+
+// syncGroup makes group durable with one sync (never retried) unless it
+// holds only barriers, and returns the outcome; a failure fail-stops the
+// WAL, so every later group fails too.
+func (w *WAL) syncGroup(group []*flight) error {
 	var last *flight
 	for _, f := range group {
 		if f.barrier == nil {
 			last = f
 		}
 	}
-	var err error
-	if last != nil {
-		err = w.Err()
-		if err == nil {
-			start := time.Now()
-			if serr := last.file.SyncData(); serr != nil {
-				err = classify("syncing "+last.seg.name, serr)
-				w.fail(err)
-			} else {
-				w.observeSync(time.Since(start))
-			}
-		}
+	if last == nil {
+		return nil
 	}
+	if err := w.Err(); err != nil {
+		return err
+	}
+	start := time.Now()
+	if serr := last.file.SyncData(); serr != nil {
+		err := classify("syncing "+last.seg.name, serr)
+		w.fail(err)
+		return err
+	}
+	w.observeSync(time.Since(start))
+	return nil
+}
+
+// syncFlights syncs group and completes it in the calling goroutine (the
+// writer's inline path).
+func (w *WAL) syncFlights(group []*flight, handed bool) {
+	w.complete(group, w.syncGroup(group), handed)
+}
+
+// complete finishes every flight of a synced group with err: publishes it
+// (if err is nil), wakes its submitters and returns its buffer; barriers
+// are released in order. handed says the flights came through the
+// syncer's channel (and count in outstanding).
+func (w *WAL) complete(group []*flight, err error, handed bool) {
 	for _, f := range group {
 		if f.barrier != nil {
 			close(f.barrier)

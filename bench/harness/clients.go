@@ -15,6 +15,7 @@ import (
 type counterSnapshot struct {
 	fsyncs, entries, messages uint64
 	forwarded, hbFrames       uint64
+	readHBFrames              uint64
 	replicas, quiesced        int
 	// remote: the counters are a running cluster's (-addrs), with its
 	// local processes' CPU time and resident set.
@@ -184,6 +185,7 @@ func rates(c0, c1 counterSnapshot, u0, u1 usage, rss int64) Result {
 		r.ForwardedPerSec = float64(c1.forwarded-c0.forwarded) / r.Seconds
 		r.HeartbeatFramesPerSec = float64(c1.hbFrames-c0.hbFrames) / r.Seconds
 		r.HeartbeatFramesPerPairTick = r.HeartbeatFramesPerSec / peerPairs / ticksPerSec
+		r.ReadHeartbeatFramesPerSec = float64(c1.readHBFrames-c0.readHBFrames) / r.Seconds
 	}
 	if f := c1.fsyncs - c0.fsyncs; f > 0 {
 		r.EntriesPerFsync = float64(c1.entries-c0.entries) / float64(f)

@@ -50,7 +50,7 @@ type cluster struct {
 	stores []*shard.Store // stores[i] is node i+1; nil once closed
 	// hbBase holds the heartbeat frames of transports already closed, so
 	// that the cluster's count never goes back.
-	hbBase uint64
+	hbBase, readHBBase uint64
 }
 
 // startCluster opens the three stores under cfg.dir (a fresh temporary
@@ -172,13 +172,7 @@ func (h *lateHandler) HandleCall(ctx context.Context, from raftpb.NodeID, req []
 // closeNode closes node i: its transport first, so that its peers see
 // the node vanish from the network at once, then its store.
 func (c *cluster) closeNode(i int) error {
-	c.mu.Lock()
-	tr, s := c.trs[i], c.stores[i]
-	c.trs[i], c.stores[i] = nil, nil
-	if tr != nil {
-		c.hbBase += tr.Metrics().HeartbeatFramesSent
-	}
-	c.mu.Unlock()
+	tr, s := c.detach(i)
 	var errs []error
 	if tr != nil {
 		errs = append(errs, tr.Close())
@@ -187,6 +181,22 @@ func (c *cluster) closeNode(i int) error {
 		errs = append(errs, s.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// detach takes node i out of the cluster (open, counters, leaderCount no
+// longer see it) and returns its transport and store for the caller to
+// close.
+func (c *cluster) detach(i int) (*transport.Transport, *shard.Store) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	tr, s := c.trs[i], c.stores[i]
+	c.trs[i], c.stores[i] = nil, nil
+	if tr != nil {
+		m := tr.Metrics()
+		c.hbBase += m.HeartbeatFramesSent
+		c.readHBBase += m.ReadHeartbeatFramesSent
+	}
+	return tr, s
 }
 
 // close closes every node and removes the data directory.
@@ -207,7 +217,7 @@ func (c *cluster) counters() counterSnapshot {
 	c.mu.Lock()
 	stores := append([]*shard.Store(nil), c.stores...)
 	trs := append([]*transport.Transport(nil), c.trs...)
-	cs := counterSnapshot{hbFrames: c.hbBase}
+	cs := counterSnapshot{hbFrames: c.hbBase, readHBFrames: c.readHBBase}
 	c.mu.Unlock()
 	for i, s := range stores {
 		if s == nil {
@@ -222,7 +232,9 @@ func (c *cluster) counters() counterSnapshot {
 		cs.replicas += m.Replicas
 		cs.quiesced += m.QuiescedReplicas
 		if tr := trs[i]; tr != nil {
-			cs.hbFrames += tr.Metrics().HeartbeatFramesSent
+			tm := tr.Metrics()
+			cs.hbFrames += tm.HeartbeatFramesSent
+			cs.readHBFrames += tm.ReadHeartbeatFramesSent
 		}
 	}
 	return cs

@@ -59,9 +59,10 @@
 //     and its throughput as a share of that ceiling.
 //   - failover: writes as in write, one attempt per request with a
 //     deadline of one election timeout; a quarter into the window the node
-//     leading the most shards is stopped (transport, then store) and the
+//     leading the most shards falls silent (its transport closes), the
 //     others are told it is dead (Store.NodeDead, what membership does
-//     once it notices: detection time is not included). It reports the
+//     once it notices: detection time is not included), and its store is
+//     closed meanwhile, its Close competing with the elections for CPU. It reports the
 //     time until every shard has a leader on a live node, in milliseconds
 //     and election timeouts, and the first and last failed request.
 //   - recovery: writes -logmb megabytes of keys and values with -size-byte

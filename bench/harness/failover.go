@@ -118,12 +118,33 @@ func stopLeaderNode(ctx context.Context, c *cluster, rt *router) (node int, stop
 	lost = counts[victim]
 	stopped = time.Now()
 	rt.down[victim].Store(true)
-	if err := c.closeNode(victim); err != nil {
-		fmt.Fprintf(os.Stderr, "bench: failover: closing node %d: %v\n", victim+1, err)
+	// Like kill -9: the node falls silent at once (its transport closes,
+	// so none of its leaders' heartbeats can reach a survivor after the
+	// survivors forget them), membership tells the survivors, and only
+	// then is the rest of the node shut down, its store's Close (which
+	// flushes and can take seconds with 1,000 shards) running beside the
+	// elections as a dead process's would not: it costs CPU the
+	// elections could use, so this is the harder case.
+	tr, vs := c.detach(victim)
+	if tr != nil {
+		if err := tr.Close(); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: failover: closing node %d's transport: %v\n", victim+1, err)
+		}
 	}
 	for _, s := range c.open() {
 		s.NodeDead(raftpb.NodeID(victim + 1))
 	}
+	closed := make(chan struct{})
+	go func() {
+		defer close(closed)
+		if vs == nil {
+			return
+		}
+		if err := vs.Close(); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: failover: closing node %d: %v\n", victim+1, err)
+		}
+	}()
+	defer func() { <-closed }()
 	wctx, cancel := context.WithTimeout(ctx, maxFailoverWait)
 	defer cancel()
 	// Every 20 ms (a fiftieth of an election timeout): Shards walks every

@@ -34,6 +34,10 @@ type Result struct {
 	// 1, whatever the number of shards).
 	HeartbeatFramesPerSec      float64 `json:"heartbeat_frames_per_sec"`
 	HeartbeatFramesPerPairTick float64 `json:"heartbeat_frames_per_pair_tick"`
+	// ReadHeartbeatFramesPerSec is the heartbeat-only frames sent early
+	// for reads waiting on a heartbeat round trip (not by the tick, so not
+	// in HeartbeatFramesPerSec); they follow the read load, not the shards.
+	ReadHeartbeatFramesPerSec float64 `json:"read_heartbeat_frames_per_sec,omitempty"`
 	// CPUusPerOp is CPU time per request (all replicas and clients).
 	CPUusPerOp float64 `json:"cpu_us_per_op,omitempty"`
 	// LoadAvg is the machine's one-minute load average at the end of the

@@ -3,27 +3,17 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/flotilladb/flotilla/internal/testnet"
 	"github.com/redis/go-redis/v9"
 )
 
-func freeAddrs(t *testing.T, n int) []string {
-	t.Helper()
-	var addrs []string
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		addrs = append(addrs, ln.Addr().String())
-	}
-	return addrs
-}
+// freeAddrs returns n free loopback addresses (internal/testnet: ports
+// below the ephemeral range, so no outgoing connection takes one first).
+func freeAddrs(t *testing.T, n int) []string { return testnet.FreeAddrs(t, n) }
 
 // TestStartStaticCluster runs three `start` processes forming a static
 // cluster, writes through one node and reads through another, kills one
