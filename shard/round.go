@@ -166,6 +166,9 @@ func (w *worker) stepInputs(r *replica) {
 	for range w.in.ticks {
 		g.Tick()
 	}
+	if w.in.ticks > 0 {
+		r.tickedAt = w.in.tickAt
+	}
 	for _, inst := range w.in.installs {
 		w.acceptSnapshot(r, inst)
 	}
@@ -218,6 +221,15 @@ func (w *worker) readIndex(r *replica, q *readReq) {
 		err = r.g.ReadIndexQuorum(q.id)
 	} else {
 		err = r.g.ReadIndex(q.id)
+	}
+	if err == nil && !q.quorum && w.s.opts.LeaseReads && !w.s.leaseFresh(r) {
+		// The lease may have answered from a stale tick count: confirm
+		// this read by a heartbeat round instead (tickclock.go). The
+		// answer under the old ID, if any, finds no request and is
+		// dropped.
+		r.nextRead++
+		q.id = r.nextRead
+		err = r.g.ReadIndexQuorum(q.id)
 	}
 	if err != nil {
 		q.finish(r.translate(err))

@@ -55,6 +55,8 @@ type Store struct {
 	failErr atomic.Pointer[error]
 	// failed is closed by fail (see Failed).
 	failed chan struct{}
+	// clock0 is the origin of the tick clock (tickclock.go).
+	clock0 time.Time
 }
 
 // Open opens (or creates) the node in opts.Dir, recovers every shard it
@@ -66,7 +68,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{opts: opts, sched: newScheduler(), closing: make(chan struct{}), failed: make(chan struct{}),
-		snapSlots: make(chan struct{}, DefaultSnapshotSendLimit)}
+		clock0: time.Now(), snapSlots: make(chan struct{}, DefaultSnapshotSendLimit)}
 	s.mu.replicas = make(map[ShardID]*replica)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if err := s.openStorage(); err != nil {
@@ -325,6 +327,7 @@ func (s *Store) start() {
 // peer per tick, whatever the number of groups.
 func (s *Store) runTicker() {
 	defer s.wg.Done()
+	clk := s.newTickClock()
 	t := time.NewTicker(s.opts.TickInterval)
 	defer t.Stop()
 	var rs []*replica
@@ -337,9 +340,10 @@ func (s *Store) runTicker() {
 		if s.tr != nil {
 			s.tr.FlushHeartbeats()
 		}
+		n, at := clk.fire()
 		rs = s.awake.awakeList(rs[:0])
 		for _, r := range rs {
-			r.tick()
+			r.tick(n, at)
 		}
 		s.mu.RLock()
 		total := len(s.mu.replicas)

@@ -1,0 +1,51 @@
+package shard
+
+import "time"
+
+// The tick clock keeps Raft's tick counts true to real time, which leader
+// leases depend on (raftgroup's doc, "Reads"): a lease lasts so many of
+// the leader's ticks, and is sound only if those ticks are not fewer than
+// the time that passed. A time.Ticker drops the ticks a stalled process
+// missed (a SIGSTOP, a VM pause, a long GC or swap stall): after a pause
+// of several election timeouts it fires once, and a leader counting ticks
+// would still believe its lease held while the others have elected a new
+// leader and written (chaos.TestLeasePause showed such stale reads). So
+// the ticker delivers every tick owed since the store started, read from
+// the monotonic clock, which runs on while the process is stopped; and a
+// lease read is served from the lease only if the group's tick count was
+// brought up to date at most one tick interval before the read index is
+// taken. That is checked after the read index is taken, so that a stall
+// between the two cannot slip through; a read that fails the check is
+// confirmed by a heartbeat round instead, as without leases.
+
+// maxCatchUpTicks bounds the ticks one firing delivers after a stall, in
+// election timeouts: enough to expire every lease and election timer.
+const maxCatchUpTicks = 4
+
+// tickClock counts the ticks owed since the store started.
+type tickClock struct {
+	s         *Store
+	delivered int64
+}
+
+func (s *Store) newTickClock() *tickClock { return &tickClock{s: s} }
+
+// clockNow is the tick clock's reading: monotonic nanoseconds since the
+// store opened.
+func (s *Store) clockNow() int64 { return int64(time.Since(s.clock0)) }
+
+// fire is called at each firing of the ticker: it returns how many ticks
+// to deliver (at least one, more after a stall) and the clock's reading.
+func (c *tickClock) fire() (int, int64) {
+	now := c.s.clockNow()
+	owed := now/int64(c.s.opts.TickInterval) - c.delivered
+	owed = max(owed, 1)
+	c.delivered += owed
+	return int(min(owed, int64(maxCatchUpTicks*c.s.opts.ElectionTicks))), now
+}
+
+// leaseFresh reports whether r's tick count was brought up to date at
+// most one tick interval ago.
+func (s *Store) leaseFresh(r *replica) bool {
+	return s.clockNow()-r.tickedAt <= int64(s.opts.TickInterval)
+}
