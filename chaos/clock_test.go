@@ -36,12 +36,21 @@ func (e *clockExt) custom() map[Fault]func(*Nemesis) error { return nil }
 
 func (e *clockExt) check(t *testing.T, c *Cluster) {}
 
+// needLong skips t outside long mode: the tests of lease reads under
+// clock skew take minutes together, too long for the CI set.
+func needLong(t *testing.T) {
+	t.Helper()
+	if !longMode() {
+		t.Skip("long mode only: go test ./chaos -long (or -chaos -run with FLOTILLA_CHAOS_LONG=1)")
+	}
+}
+
 // TestLeaseClockSkew: three shardnode processes on loopback serving
 // reads from the leader's lease, one of them with a clock 5% fast or
 // slow (within the drift raftgroup's lease tolerates), under kill -9 and
 // SIGSTOP. The history must stay linearizable.
 func TestLeaseClockSkew(t *testing.T) {
-	needChaos(t)
+	needLong(t)
 	cfg := linDefaults(ProcessFaults())
 	cfg.ext = &clockExt{maxSkew: 0.05}
 	soak(t, cfg)

@@ -27,7 +27,7 @@ import (
 // leader exists), 4 s for a clock 5 times slower (always after: a window
 // of 2 s or more for stale reads).
 func TestLeaseBound(t *testing.T) {
-	needChaos(t)
+	needLong(t)
 	if why := NetUnavailable(); why != "" {
 		t.Skip("network namespaces unavailable (the leader must be cut off while clients reach it): " + why)
 	}
@@ -53,9 +53,15 @@ func TestLeaseBound(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			stale, reads := leaseScenario(t, nt, tc.lease, tc.rate)
-			t.Logf("lease reads %v, the leader's clock at %g of real speed: %d reads served by the old leader after the new value was acknowledged, %d of them stale",
-				tc.lease, tc.rate, reads, stale)
+			res := leaseScenario(t, nt, tc.lease, tc.rate)
+			stale, reads := res.stale, res.served
+			t.Logf("lease reads %v, the leader's clock at %g of real speed: %d reads served by the cut-off leader, the last %v after the cut; %d after the new value was acknowledged (%v after the cut), %d of them stale",
+				tc.lease, tc.rate, res.cutOff, res.lastOK.Round(time.Millisecond), reads, res.acked.Round(time.Millisecond), stale)
+			// Lease reads on, the cut-off leader serves from its lease (it
+			// can confirm nothing); off, it serves nothing.
+			if tc.lease != (res.cutOff > 0) {
+				t.Errorf("lease reads %v, yet the cut-off leader served %d reads", tc.lease, res.cutOff)
+			}
 			switch {
 			case tc.wantStale && stale == 0:
 				t.Errorf("expected stale reads beyond the drift bound; none (%d reads served): the scenario did not happen as designed", reads)
@@ -66,11 +72,19 @@ func TestLeaseBound(t *testing.T) {
 	}
 }
 
+// leaseResult is what the cut-off leader answered: cutOff reads in all
+// after the cut, the last ending lastOK after it; served after the newer
+// write was acknowledged (acked after the cut), stale of them with the
+// older value.
+type leaseResult struct {
+	cutOff, served, stale int
+	lastOK, acked         time.Duration
+}
+
 // leaseScenario runs one case: a one-shard cluster whose leader's clock
-// runs at rate, cut off from both followers; it returns how many reads
-// the old leader answered after a newer write was acknowledged, and how
-// many of them returned the older value.
-func leaseScenario(t *testing.T, nt *Net, lease bool, rate float64) (stale, served int) {
+// runs at rate, cut off from both followers while a client reads through
+// it and another writes a newer value through a follower.
+func leaseScenario(t *testing.T, nt *Net, lease bool, rate float64) (res leaseResult) {
 	seed := testSeed(t, true, "TestLeaseBound", "")
 	dir := artifacts(t, seed)
 	spec := netnsSpec(shardnode(t), dir, nt, 3, 1)
@@ -79,11 +93,15 @@ func leaseScenario(t *testing.T, nt *Net, lease bool, rate float64) (stale, serv
 			spec.Nodes[i].Args = append(spec.Nodes[i].Args, "--lease-reads")
 		}
 	}
+	// Groups never go quiet, so the leader's lease is in use at the cut.
+	noQuiesce := "FLOTILLA_TEST_NO_QUIESCE=1"
 	rateEnv := fmt.Sprintf("FLOTILLA_TEST_CLOCK_RATE=%g", rate)
-	// Nodes 1 and 2 start with the slow clock and elect one of them; the
-	// other is restarted with a normal clock and node 3 joins, so that
-	// the leader alone runs slow.
-	spec.Nodes[0].Env, spec.Nodes[1].Env = []string{rateEnv}, []string{rateEnv}
+	// Nodes 1 and 2 start with the slow clock and elect one of them; node
+	// 3 joins and follows it; then the other slow node is restarted with
+	// a normal clock (it cannot be elected meanwhile: node 3 hears from
+	// the leader and refuses), so that the leader alone runs slow.
+	spec.Nodes[0].Env, spec.Nodes[1].Env = []string{rateEnv, noQuiesce}, []string{rateEnv, noQuiesce}
+	spec.Nodes[2].Env = []string{noQuiesce}
 	c := NewCluster(spec)
 	t.Cleanup(c.Stop)
 	for _, n := range c.Nodes[:2] {
@@ -96,18 +114,24 @@ func leaseScenario(t *testing.T, nt *Net, lease bool, rate float64) (stale, serv
 	}
 	leader := waitLeader(t, c.Nodes[0], 30*time.Second)
 	follower := c.Nodes[2-leader] // the other of nodes 1 and 2
+	if err := c.Nodes[2].Start(); err != nil {
+		t.Fatal(err)
+	}
+	if l := waitLeader(t, c.Nodes[2], 30*time.Second); l != leader {
+		t.Fatalf("leadership moved from node %d to node %d when node 3 joined", leader, l)
+	}
 	follower.Kill()
-	follower.Spec.Env = nil
-	for _, n := range []*Node{follower, c.Nodes[2]} {
-		if err := n.Start(); err != nil {
-			t.Fatal(err)
-		}
+	follower.Spec.Env = []string{noQuiesce}
+	if err := follower.Start(); err != nil {
+		t.Fatal(err)
 	}
 	if err := c.WaitReady(60 * time.Second); err != nil {
 		t.Fatalf("%v (logs in %s)", err, dir)
 	}
-	if l := waitLeader(t, c.Nodes[2], 30*time.Second); l != leader {
-		t.Fatalf("leadership moved from node %d to node %d while the followers restarted", leader, l)
+	for _, n := range c.Nodes {
+		if l := waitLeader(t, n, 30*time.Second); l != leader {
+			t.Fatalf("leadership moved from node %d to node %d while the follower restarted", leader, l)
+		}
 	}
 	L, F := c.Nodes[leader-1], follower
 	t.Logf("node %d leads with its clock at %g; nodes %d and %d run at real speed", leader, rate, F.Spec.ID, c.Nodes[2].Spec.ID)
@@ -116,7 +140,7 @@ func leaseScenario(t *testing.T, nt *Net, lease bool, rate float64) (stale, serv
 	cl, cf := leaseClient(L), leaseClient(F)
 	defer cl.Close()
 	defer cf.Close()
-	// Keep the group busy (no quiescence) and the old leader's lease warm.
+	// The old leader serves reads and writes: its lease is in use.
 	for i := range 20 {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		err := cl.Set(ctx, key, fmt.Sprintf("old%d", i), 0).Err()
@@ -179,24 +203,27 @@ func leaseScenario(t *testing.T, nt *Net, lease bool, rate float64) (stale, serv
 	if acked.IsZero() {
 		t.Fatalf("the majority side acknowledged no write in 10 s after the cut")
 	}
-	t.Logf("the majority side acknowledged the new value %v after the cut", acked.Sub(cut).Round(time.Millisecond))
-	var lastStale time.Time
+	res.acked = acked.Sub(cut)
+	errs := map[string]int{}
 	for _, r := range reads {
-		if r.err != nil || !r.start.After(acked) {
+		if r.err != nil {
+			errs[r.err.Error()]++
 			continue
 		}
-		served++
+		res.cutOff++
+		res.lastOK = r.end.Sub(cut)
+		if !r.start.After(acked) {
+			continue
+		}
+		res.served++
 		if r.val == old {
-			stale++
-			lastStale = r.end
+			res.stale++
 		} else if r.val != "new" {
 			t.Errorf("the old leader read %q", r.val)
 		}
 	}
-	if stale > 0 {
-		t.Logf("the last stale read ended %v after the cut", lastStale.Sub(cut).Round(time.Millisecond))
-	}
-	return stale, served
+	t.Logf("failed reads through the cut-off leader: %v", errs)
+	return res
 }
 
 func leaseClient(n *Node) *redis.Client {

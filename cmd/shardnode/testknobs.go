@@ -23,6 +23,11 @@ package main
 //     = 0.5 doubles it), so its election timeout, heartbeats and leader
 //     lease, all counted in ticks, last 1/r times as long. This is clock
 //     drift between nodes, which is what leases depend on.
+//
+//   - FLOTILLA_TEST_NO_QUIESCE=1: idle groups keep ticking. A test that
+//     needs a leader's lease in use at a chosen moment sets it: a group
+//     that went quiet between two requests voids its lease until a
+//     heartbeat round confirms it again.
 
 import (
 	"bufio"
@@ -47,6 +52,7 @@ import (
 const (
 	testFaultsEnv    = "FLOTILLA_TEST_FAULTS"
 	testClockRateEnv = "FLOTILLA_TEST_CLOCK_RATE"
+	testNoQuiesceEnv = "FLOTILLA_TEST_NO_QUIESCE"
 	// faultPoll is how often the control file is checked for changes.
 	faultPoll = 20 * time.Millisecond
 )
@@ -69,6 +75,10 @@ func applyTestKnobs(o *server.NodeOptions, log *slog.Logger, stop <-chan struct{
 		}
 		o.Store.TickInterval = time.Duration(float64(tick) / r)
 		log.Warn("testing knob: this node's clock runs at another rate", "env", testClockRateEnv, "rate", r, "tick", o.Store.TickInterval)
+	}
+	if os.Getenv(testNoQuiesceEnv) == "1" {
+		o.Store.DisableQuiesce = true
+		log.Warn("testing knob: idle groups keep ticking", "env", testNoQuiesceEnv)
 	}
 	path := os.Getenv(testFaultsEnv)
 	if path == "" {
