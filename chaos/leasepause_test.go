@@ -107,6 +107,8 @@ func TestLeasePause(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	report(t, result{Seed: seed, Ops: served, Faults: fmt.Sprintf("pause=%d resume=%d", rounds, rounds),
+		Verdict: map[bool]string{true: "linearizable", false: "NOT linearizable"}[stale == 0], Anomalies: stale})
 	if stale > 0 {
 		t.Fatalf("%d of %d reads served by a leader resumed after SIGSTOP returned a value older than an acknowledged write", stale, served)
 	}
