@@ -133,14 +133,16 @@ func runStart(cmd *cobra.Command, f *startFlags) error {
 	if err != nil {
 		return err
 	}
-	defer closeNodes([]*server.Node{n}, log)
 	printNode(cmd.OutOrStdout(), n)
 	select {
 	case <-cmd.Context().Done():
 	case <-n.Store.Failed():
 		// Fail-stop: after a failed fsync the page cache may have dropped
 		// what the node acknowledged as durable, so it must not serve on;
-		// a restart recovers from what is on disk.
+		// a restart recovers from what is on disk. The process exits at
+		// once, closing nothing gracefully (a close waits for requests in
+		// flight, forwarded ones up to their deadline): to the data that
+		// is a crash, which recovery handles.
 		err := n.Store.Err()
 		log.Error("stopping: fatal storage error (fail-stop); restart the node to recover from its disk", "err", err)
 		return fmt.Errorf("node %d stopped after a fatal storage error: %w", f.id, err)
