@@ -10,7 +10,7 @@ import "time"
 // of several election timeouts it fires once, and a leader counting ticks
 // would still believe its lease held while the others have elected a new
 // leader and written (chaos.TestLeasePause showed such stale reads). So
-// the ticker delivers every tick owed since the store started, read from
+// the ticker delivers every tick owed since it started, read from
 // the monotonic clock, which runs on while the process is stopped; and a
 // lease read is served from the lease only if the group's tick count was
 // brought up to date at most one tick interval before the read index is
@@ -22,13 +22,15 @@ import "time"
 // election timeouts: enough to expire every lease and election timer.
 const maxCatchUpTicks = 4
 
-// tickClock counts the ticks owed since the store started.
+// tickClock counts the ticks owed since the ticker started (not since the
+// store opened: the recovery before it must not count as a stall).
 type tickClock struct {
 	s         *Store
+	base      int64
 	delivered int64
 }
 
-func (s *Store) newTickClock() *tickClock { return &tickClock{s: s} }
+func (s *Store) newTickClock() *tickClock { return &tickClock{s: s, base: s.clockNow()} }
 
 // clockNow is the tick clock's reading: monotonic nanoseconds since the
 // store opened.
@@ -38,7 +40,7 @@ func (s *Store) clockNow() int64 { return int64(time.Since(s.clock0)) }
 // to deliver (at least one, more after a stall) and the clock's reading.
 func (c *tickClock) fire() (int, int64) {
 	now := c.s.clockNow()
-	owed := now/int64(c.s.opts.TickInterval) - c.delivered
+	owed := (now-c.base)/int64(c.s.opts.TickInterval) - c.delivered
 	owed = max(owed, 1)
 	c.delivered += owed
 	return int(min(owed, int64(maxCatchUpTicks*c.s.opts.ElectionTicks))), now

@@ -11,16 +11,16 @@ import (
 // only if the ticks were delivered at most one tick interval ago.
 func TestTickClockCatchUp(t *testing.T) {
 	const tick = 100 * time.Millisecond
-	s := &Store{opts: Options{TickInterval: tick, ElectionTicks: 10}}
-	s.clock0 = time.Now().Add(-5*tick - tick/2) // five ticks and a half ago
+	s := &Store{opts: Options{TickInterval: tick, ElectionTicks: 10}, clock0: time.Now()}
 	c := s.newTickClock()
+	c.base -= int64(5*tick + tick/2) // started five ticks and a half ago
 	if n, _ := c.fire(); n != 5 {
 		t.Fatalf("first firing after 5.5 ticks delivered %d ticks, want 5", n)
 	}
 	if n, _ := c.fire(); n != 1 {
 		t.Fatalf("an immediate firing delivered %d ticks, want 1", n)
 	}
-	s.clock0 = s.clock0.Add(-time.Hour) // an hour's stall
+	c.base -= int64(time.Hour) // an hour's stall
 	n, at := c.fire()
 	if n != maxCatchUpTicks*10 {
 		t.Fatalf("after an hour's stall a firing delivered %d ticks, want the cap %d", n, maxCatchUpTicks*10)
