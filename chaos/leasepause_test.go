@@ -26,6 +26,7 @@ func TestLeasePause(t *testing.T) {
 	for i := range spec.Nodes {
 		spec.Nodes[i].Args = append(spec.Nodes[i].Args, "--lease-reads")
 	}
+	started := time.Now()
 	c := startCluster(t, spec)
 	rounds, stale, served := 5, 0, 0
 	if longMode() {
@@ -107,7 +108,7 @@ func TestLeasePause(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	report(t, result{Seed: seed, Ops: served, Faults: fmt.Sprintf("pause=%d resume=%d", rounds, rounds),
+	report(t, result{Seed: seed, Seconds: int(time.Since(started).Seconds()), Ops: served, Faults: fmt.Sprintf("pause=%d resume=%d", rounds, rounds),
 		Verdict: map[bool]string{true: "linearizable", false: "NOT linearizable"}[stale == 0], Anomalies: stale})
 	if stale > 0 {
 		t.Fatalf("%d of %d reads served by a leader resumed after SIGSTOP returned a value older than an acknowledged write", stale, served)
