@@ -173,11 +173,12 @@ func (n *Node) waitExit(timeout time.Duration) (exitState, bool) {
 }
 
 // isFailStopLine reports whether l is shardnode's last word after an
-// injected failed fsync: its own (the WAL's or a state machine's failure
-// stopped the store) or pebble's (a failed sync inside pebble).
+// injected failed fsync: its own ("shardnode: node 2 stopped after a
+// fatal storage error: ...", or, if the node was still starting, the
+// error that stopped the start) or pebble's (a failed sync inside pebble).
 func isFailStopLine(l string) bool {
 	return strings.Contains(l, "injected fsync error") &&
-		(strings.Contains(l, "stopped after a fatal storage error") || strings.Contains(l, "fatal pebble error, stopping"))
+		(strings.HasPrefix(l, "shardnode: ") || strings.Contains(l, "fatal pebble error, stopping"))
 }
 
 // lastRunLine returns the first line of the node's log, since its last
