@@ -133,9 +133,21 @@ func (f *faultKnob) inject(op vfs.Op) vfs.Action {
 	if rules == nil {
 		return vfs.Action{}
 	}
+	a := f.decide(*rules, op)
+	// Sleep here rather than through Action.Delay, so that a sync's
+	// bookkeeping happens just before the real fsync starts: writes made
+	// during the delay are then synced by it, and must not be zeroed by a
+	// later failed sync.
+	time.Sleep(a.Delay)
+	a.Delay = 0
+	f.track(op, a.Err != nil)
+	return a
+}
+
+// decide is what rules make of op.
+func (f *faultKnob) decide(rules []faultRule, op vfs.Op) vfs.Action {
 	var a vfs.Action
-	defer func() { f.track(op, a.Err != nil) }()
-	for _, r := range *rules {
+	for _, r := range rules {
 		if !f.inScope(r.scope, op.Path) {
 			continue
 		}
