@@ -69,6 +69,17 @@ func (w *worker) run() {
 // clients, Advance.
 func (w *worker) round() {
 	s := w.s
+	if s.Err() != nil {
+		// The store failed (fail-stop) and is closing. A round whose WAL
+		// write failed took its groups' Readys without Advance: Raft counts
+		// those entries as handed to storage, so the next Ready of such a
+		// group would list them as committed but not as new, and this
+		// round would apply them as durable although they never were
+		// (the state machine then ran ahead of the log, and the node could
+		// not restart: "applied beyond commit"). Nothing may be applied,
+		// sent or answered any more.
+		return
+	}
 	w.readies = w.readies[:0]
 	for _, r := range w.batch {
 		if r.gone || (r.frozen != nil && w.thaw(r)) {
