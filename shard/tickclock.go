@@ -10,9 +10,9 @@ import "time"
 // of several election timeouts it fires once, and a leader counting ticks
 // would still believe its lease held while the others have elected a new
 // leader and written (chaos.TestLeasePause showed such stale reads). So
-// the ticker delivers every tick owed since it started, read from
-// the monotonic clock, which runs on while the process is stopped; and a
-// lease read is served from the lease only if the group's tick count was
+// with lease reads on, the ticker delivers every tick owed since it
+// started, read from the monotonic clock, which runs on while the process
+// is stopped; and a lease read is served from the lease only if the group's tick count was
 // brought up to date at most one tick interval before the read index is
 // taken. That is checked after the read index is taken, so that a stall
 // between the two cannot slip through; a read that fails the check is
@@ -38,9 +38,17 @@ func (s *Store) clockNow() int64 { return int64(time.Since(s.clock0)) }
 
 // fire is called at each firing of the ticker: it returns how many ticks
 // to deliver (at least one, more after a stall) and the clock's reading.
+//
+// Only a store with LeaseReads catches up: without leases no safety
+// property depends on ticks keeping up with time, and a node starved of
+// CPU for a while would otherwise make its followers campaign at once
+// and its leaders step down, where dropping the missed ticks just waits.
 func (c *tickClock) fire() (int, int64) {
 	now := c.s.clockNow()
 	owed := (now-c.base)/int64(c.s.opts.TickInterval) - c.delivered
+	if !c.s.opts.LeaseReads {
+		owed = 1
+	}
 	owed = max(owed, 1)
 	c.delivered += owed
 	return int(min(owed, int64(maxCatchUpTicks*c.s.opts.ElectionTicks))), now

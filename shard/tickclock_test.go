@@ -11,7 +11,7 @@ import (
 // only if the ticks were delivered at most one tick interval ago.
 func TestTickClockCatchUp(t *testing.T) {
 	const tick = 100 * time.Millisecond
-	s := &Store{opts: Options{TickInterval: tick, ElectionTicks: 10}, clock0: time.Now()}
+	s := &Store{opts: Options{TickInterval: tick, ElectionTicks: 10, LeaseReads: true}, clock0: time.Now()}
 	c := s.newTickClock()
 	c.base -= int64(5*tick + tick/2) // started five ticks and a half ago
 	if n, _ := c.fire(); n != 5 {
@@ -24,6 +24,11 @@ func TestTickClockCatchUp(t *testing.T) {
 	n, at := c.fire()
 	if n != maxCatchUpTicks*10 {
 		t.Fatalf("after an hour's stall a firing delivered %d ticks, want the cap %d", n, maxCatchUpTicks*10)
+	}
+	// Without lease reads a stall costs no catch-up: a firing is a tick.
+	s.opts.LeaseReads = false
+	if n, _ := c.fire(); n != 1 {
+		t.Fatalf("without lease reads a firing after a stall delivered %d ticks", n)
 	}
 	r := &replica{}
 	r.tickedAt = at
