@@ -35,6 +35,9 @@ type NodeSpec struct {
 	// Netns, when set, is the network namespace the process runs in
 	// (through ip netns exec).
 	Netns string
+	// Args are added to the node's command line; Env to its environment
+	// (testing knobs such as FLOTILLA_TEST_FAULTS).
+	Args, Env []string
 }
 
 // ClusterSpec describes a static cluster of shardnode processes.
@@ -103,6 +106,7 @@ func (n *Node) args() []string {
 	} else {
 		args = append(args, "--peers", n.c.peers())
 	}
+	args = append(args, s.Args...)
 	if s.Netns != "" {
 		return append([]string{"netns", "exec", s.Netns, n.c.Spec.Binary}, args...)
 	}
@@ -132,6 +136,9 @@ func (n *Node) Start() error {
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
+	if len(n.Spec.Env) > 0 {
+		cmd.Env = append(os.Environ(), n.Spec.Env...)
+	}
 	// The node dies with the test process, whatever kills it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {

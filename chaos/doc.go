@@ -22,6 +22,13 @@
 //     killed with SIGKILL, alone, two at once (no quorum) or all three.
 //     After each restart every acknowledged batch and increment is there,
 //     and no batch is half applied.
+//   - Fail-stop: with shardnode's testing knob FLOTILLA_TEST_FAULTS
+//     ([Disk]), a node whose syncs fail must exit by itself, non-zero,
+//     naming the error, and lose nothing acknowledged; slow syncs must not
+//     break linearizability.
+//   - Lease reads: with --lease-reads, a clock skewed within the drift
+//     bound (FLOTILLA_TEST_CLOCK_RATE) or a leader stopped and continued
+//     must not produce a stale read; beyond the bound one is expected.
 //
 // # Determinism
 //

@@ -21,6 +21,17 @@ type linRun struct {
 	net *Net
 	// placement: a gossip cluster managed by placement (else static).
 	placement bool
+	// ext, if set, adds to the run (disk_test.go, clock_test.go).
+	ext linExt
+}
+
+// linExt adds to a linearizability run: it adapts the cluster's spec
+// before the nodes start (knobs, flags), gives the nemesis faults of its
+// own, and checks what it promised once the run has been checked.
+type linExt interface {
+	prepare(t *testing.T, spec *ClusterSpec, seed uint64)
+	custom() map[Fault]func(*Nemesis) error
+	check(t *testing.T, c *Cluster)
 }
 
 // runLinearizable starts a cluster, runs the workload under the nemesis,
@@ -40,6 +51,9 @@ func runLinearizable(t *testing.T, first bool, test string, cfg linRun) {
 		spec = loopbackSpec(bin, dir, cfg.nodes, cfg.shards)
 	}
 	spec.Placement = cfg.placement
+	if cfg.ext != nil {
+		cfg.ext.prepare(t, &spec, seed)
+	}
 	started := time.Now()
 	var dropped0 int64 // the Net may have served earlier runs
 	if cfg.net != nil {
@@ -53,6 +67,9 @@ func runLinearizable(t *testing.T, first bool, test string, cfg linRun) {
 		Registers: HotKeys(cfg.registers, ".r"), Counters: HotKeys(cfg.counters, ".n"), Seed: seed}
 	nm := &Nemesis{Cluster: c, Net: cfg.net, Rec: rec, Rng: rand.New(rand.NewPCG(seed, 0x6e656d)), Faults: cfg.faults,
 		MaxDown: cfg.maxDown, MinGap: 300 * time.Millisecond, MaxGap: 2 * time.Second, Log: t.Logf}
+	if cfg.ext != nil {
+		nm.Custom = cfg.ext.custom()
+	}
 	stop := make(chan struct{})
 	nemesisDone := make(chan error, 1)
 	go func() { nemesisDone <- nm.Run(stop, until, 10000) }()
@@ -120,6 +137,9 @@ func runLinearizable(t *testing.T, first bool, test string, cfg linRun) {
 		t.Fatalf("seed %d: the history is not linearizable: see %s and %s", seed, v.HTMLPath, v.TextPath)
 	case porcupine.Unknown:
 		t.Logf("seed %d: porcupine timed out after %v: inconclusive", seed, timeout)
+	}
+	if cfg.ext != nil {
+		cfg.ext.check(t, c)
 	}
 	if counts.OK < 200 {
 		t.Fatalf("seed %d: only %d operations completed; the check would prove little", seed, counts.OK)

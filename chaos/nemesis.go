@@ -53,6 +53,9 @@ type Nemesis struct {
 	MinGap, MaxGap time.Duration
 	// Log receives a line per step (nil: none).
 	Log func(format string, args ...any)
+	// Custom injects the faults of Faults that are none of the above
+	// (disk faults: diskfault.go).
+	Custom map[Fault]func(*Nemesis) error
 
 	counts   map[string]int
 	netFault bool
@@ -130,6 +133,9 @@ func (nm *Nemesis) Step() error {
 		return nil
 	}
 	f := nm.Faults[nm.Rng.IntN(len(nm.Faults))]
+	if do := nm.Custom[f]; do != nil {
+		return do(nm)
+	}
 	switch f {
 	case FaultMove, FaultTransfer, FaultSplit:
 		nm.admin(f)

@@ -87,6 +87,13 @@ type Options struct {
 	// store's transport with Liveness.Watch. Default: none, peers are
 	// reported live.
 	Liveness *Liveness
+	// LeaseReads makes GET, MGET and EXISTS read with shard.Lease
+	// consistency: served from the shard leader's lease, without a
+	// heartbeat round, when the store has shard.Options.LeaseReads (else
+	// they are confirmed by a heartbeat round, as by default). Lease reads
+	// are linearizable only while the nodes' clocks run at rates within
+	// the bound raftgroup's doc states. Default off.
+	LeaseReads bool
 }
 
 // EnsureDefaults fills zero fields with their defaults and returns o.

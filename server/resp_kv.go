@@ -12,7 +12,7 @@ func (s *Server) cmdGet(cs *connState, w replier, args [][]byte) {
 	if !s.checkKey(w, args[1]) {
 		return
 	}
-	v, found, err := s.store.Get(s.reqContext(), args[1])
+	v, found, err := s.store.Get(s.reqContext(), args[1], s.readConsistency())
 	switch {
 	case err != nil:
 		s.replyStoreError(w, err)
@@ -21,6 +21,15 @@ func (s *Server) cmdGet(cs *connState, w replier, args [][]byte) {
 	default:
 		w.WriteBulk(v)
 	}
+}
+
+// readConsistency is the consistency of the read-only commands (see
+// Options.LeaseReads).
+func (s *Server) readConsistency() shard.Consistency {
+	if s.opts.LeaseReads {
+		return shard.Lease
+	}
+	return shard.Linearizable
 }
 
 // setArgs are the options of SET key value [NX|XX] [GET].
@@ -162,7 +171,7 @@ func (s *Server) cmdExists(cs *connState, w replier, args [][]byte) {
 	found := make([]bool, len(keys))
 	err := fanOut(len(keys), func(i int) error {
 		var err error
-		_, found[i], err = s.store.Get(s.reqContext(), keys[i])
+		_, found[i], err = s.store.Get(s.reqContext(), keys[i], s.readConsistency())
 		return err
 	})
 	if err != nil {
@@ -180,7 +189,7 @@ func (s *Server) cmdMGet(cs *connState, w replier, args [][]byte) {
 	found := make([]bool, len(keys))
 	err := fanOut(len(keys), func(i int) error {
 		var err error
-		vals[i], found[i], err = s.store.Get(s.reqContext(), keys[i])
+		vals[i], found[i], err = s.store.Get(s.reqContext(), keys[i], s.readConsistency())
 		return err
 	})
 	if err != nil {

@@ -95,6 +95,26 @@ func (o *KVOptions) pebbleOptions(cache *pebble.Cache) *pebble.Options {
 		CompactionConcurrencyRange:  func() (int, int) { return 1, kvMaxCompactions },
 		Logger:                      pebbleLogger{l: o.Logger},
 	}
+	// A flush or compaction that fails (a failed write or fsync of a
+	// table, of the manifest) is retried by pebble, forever if the disk
+	// keeps failing, while the node goes on serving: a node whose disk
+	// fails must stop instead (fail-stop; chaos.TestDiskFaults saw a node
+	// retry for as long as its syncs failed).
+	lg := pebbleLogger{l: o.Logger}
+	po.EventListener = &pebble.EventListener{
+		FlushEnd: func(fi pebble.FlushInfo) {
+			// A flush that produced no table reports "pebble: empty
+			// table" (an unexported error): that is no failure.
+			if fi.Err != nil && fi.Err.Error() != "pebble: empty table" {
+				lg.Fatalf("flush failed: %v", fi.Err)
+			}
+		},
+		CompactionEnd: func(ci pebble.CompactionInfo) {
+			if ci.Err != nil && !errors.Is(ci.Err, pebble.ErrCancelledCompaction) {
+				lg.Fatalf("compaction failed: %v", ci.Err)
+			}
+		},
+	}
 	po.EnsureDefaults()
 	return po
 }

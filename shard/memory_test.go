@@ -12,7 +12,7 @@ import (
 // A node hosts tens of thousands of replicas, most of them idle: these
 // tests pin what an idle replica costs (issue 5's goal: under 4 KiB each).
 
-// TestReplicaSize: the replica struct fits Go's 416-byte size class, its
+// TestReplicaSize: the replica struct fits Go's 448-byte size class, its
 // published view (descriptor and membership, one allocation) the
 // 192-byte class. A new field that pushes either into the next class
 // costs 32-64 B per replica: find room, or move rarely used state

@@ -37,6 +37,9 @@ type replica struct {
 	// outSnaps are snapshot images captured for MsgSnaps of this round.
 	outSnaps []outSnap
 	nextRead uint64
+	// tickedAt is the tick clock's reading (tickclock.go) when the ticks
+	// the group has stepped were delivered.
+	tickedAt int64
 	// readBeat is the newest read round r sent a heartbeat for.
 	readBeat readBeat
 	// unwrittenHS is r's newest hard state when it is not in the WAL yet
@@ -71,6 +74,7 @@ type replica struct {
 		props    []*proposal
 		readReqs []*readReq
 		ticks    int
+		tickAt   int64
 		// deadLeader is a leader membership declared dead (deadnode.go);
 		// campaign: this replica is the survivor that campaigns for it.
 		deadLeader raftpb.NodeID
@@ -100,7 +104,7 @@ type replica struct {
 	stateChanged   bool
 	hasUnwrittenHS bool
 	// NB: the bools are kept together at the end: replicas are many, and
-	// the struct fits Go's 416-byte size class (TestReplicaSize).
+	// the struct fits Go's 448-byte size class (TestReplicaSize).
 }
 
 // replicaView is what a replica publishes of its state: both in one
@@ -269,9 +273,11 @@ func (r *replica) addRead(q *readReq) {
 	r.store.sched.enqueue(r)
 }
 
-func (r *replica) tick() {
+// tick queues n ticks delivered at tick clock reading at.
+func (r *replica) tick(n int, at int64) {
 	r.mu.Lock()
-	r.mu.ticks++
+	r.mu.ticks += n
+	r.mu.tickAt = at
 	r.mu.Unlock()
 	r.store.sched.enqueue(r)
 }
@@ -302,6 +308,7 @@ type inbox struct {
 	props       []*proposal
 	reads       []*readReq
 	ticks       int
+	tickAt      int64
 	wake        bool
 	snapReports []snapReport
 	unreachable []raftpb.NodeID
@@ -318,6 +325,7 @@ func (r *replica) take(in *inbox) {
 	in.props, r.mu.props = r.mu.props, in.props[:0]
 	in.reads, r.mu.readReqs = r.mu.readReqs, in.reads[:0]
 	in.ticks, r.mu.ticks = r.mu.ticks, 0
+	in.tickAt = r.mu.tickAt
 	in.wake, r.mu.wake = r.mu.wake, false
 	in.deadLeader, r.mu.deadLeader = r.mu.deadLeader, raftpb.None
 	in.campaign, r.mu.campaign = r.mu.campaign, false

@@ -73,6 +73,17 @@ func (w *worker) run() {
 // clients, Advance.
 func (w *worker) round() {
 	s := w.s
+	if s.Err() != nil {
+		// The store failed (fail-stop) and is closing. A round whose WAL
+		// write failed took its groups' Readys without Advance: Raft counts
+		// those entries as handed to storage, so the next Ready of such a
+		// group would list them as committed but not as new, and this
+		// round would apply them as durable although they never were
+		// (the state machine then ran ahead of the log, and the node could
+		// not restart: "applied beyond commit"). Nothing may be applied,
+		// sent or answered any more.
+		return
+	}
 	w.readies = w.readies[:0]
 	for _, r := range w.batch {
 		if r.gone || (r.frozen != nil && w.thaw(r)) {
@@ -207,6 +218,9 @@ func (w *worker) stepInputs(r *replica) {
 	for range w.in.ticks {
 		g.Tick()
 	}
+	if w.in.ticks > 0 {
+		r.tickedAt = w.in.tickAt
+	}
 	for _, inst := range w.in.installs {
 		w.acceptSnapshot(r, inst)
 	}
@@ -259,6 +273,15 @@ func (w *worker) readIndex(r *replica, q *readReq) {
 		err = r.g.ReadIndexQuorum(q.id)
 	} else {
 		err = r.g.ReadIndex(q.id)
+	}
+	if err == nil && !q.quorum && w.s.opts.LeaseReads && !w.s.leaseFresh(r) {
+		// The lease may have answered from a stale tick count: confirm
+		// this read by a heartbeat round instead (tickclock.go). The
+		// answer under the old ID, if any, finds no request and is
+		// dropped.
+		r.nextRead++
+		q.id = r.nextRead
+		err = r.g.ReadIndexQuorum(q.id)
 	}
 	if err != nil {
 		q.finish(r.translate(err))

@@ -55,6 +55,10 @@ type Store struct {
 	wg      sync.WaitGroup
 	closed  atomic.Bool
 	failErr atomic.Pointer[error]
+	// failed is closed by fail (see Failed).
+	failed chan struct{}
+	// clock0 is the origin of the tick clock (tickclock.go).
+	clock0 time.Time
 }
 
 // Open opens (or creates) the node in opts.Dir, recovers every shard it
@@ -65,8 +69,8 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Store{opts: opts, sched: newScheduler(), closing: make(chan struct{}),
-		snapSlots: make(chan struct{}, DefaultSnapshotSendLimit)}
+	s := &Store{opts: opts, sched: newScheduler(), closing: make(chan struct{}), failed: make(chan struct{}),
+		clock0: time.Now(), snapSlots: make(chan struct{}, DefaultSnapshotSendLimit)}
 	s.mu.replicas = make(map[ShardID]*replica)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if err := s.openStorage(); err != nil {
@@ -328,6 +332,7 @@ func (s *Store) start() {
 // peer per tick, whatever the number of groups.
 func (s *Store) runTicker() {
 	defer s.wg.Done()
+	clk := s.newTickClock()
 	t := time.NewTicker(s.opts.TickInterval)
 	defer t.Stop()
 	var rs []*replica
@@ -340,9 +345,10 @@ func (s *Store) runTicker() {
 		if s.tr != nil {
 			s.tr.FlushHeartbeats()
 		}
+		n, at := clk.fire()
 		rs = s.awake.awakeList(rs[:0])
 		for _, r := range rs {
-			r.tick()
+			r.tick(n, at)
 		}
 		if len(rs) == 0 && cap(rs) > 0 {
 			// The store went quiet: give back what the start-up, when
@@ -373,9 +379,17 @@ func (s *Store) fail(err error) {
 	wrapped := fmt.Errorf("%w: %w", ErrFailed, err)
 	if s.failErr.CompareAndSwap(nil, &wrapped) {
 		s.opts.Logger.Error("shard: fatal storage error, stopping the node", "err", err)
+		close(s.failed)
 		go func() { _ = s.Close() }()
 	}
 }
+
+// Failed is closed when a fatal storage error (a failed WAL write or
+// fsync, a failed state machine commit) has stopped the store; Err then
+// says why. The store can only refuse requests from then on, so the
+// process that runs it should exit (fail-stop) and be restarted, which
+// recovers from what was durable: shardnode start waits on it.
+func (s *Store) Failed() <-chan struct{} { return s.failed }
 
 // Err returns the fatal error that stopped the store, if any.
 func (s *Store) Err() error {

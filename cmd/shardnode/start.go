@@ -35,6 +35,7 @@ type startFlags struct {
 	splitSize       uint64
 	splitRate       float64
 	snapshotRate    int64
+	leaseReads      bool
 }
 
 func newStartCmd() *cobra.Command {
@@ -104,6 +105,7 @@ Example, three nodes forming a new cluster, then a fourth joining:
 	fl.Uint64Var(&f.splitSize, "split-size", 0, "split a shard whose data reaches this many bytes (0: never)")
 	fl.Float64Var(&f.splitRate, "split-rate", 0, "split a shard whose request rate reaches this many per second (0: never)")
 	fl.Int64Var(&f.snapshotRate, "snapshot-rate", 0, "bytes/s all snapshots this node sends may use together (0: the transport's default, 128 MiB/s)")
+	fl.BoolVar(&f.leaseReads, "lease-reads", false, "serve GET, MGET and EXISTS from the shard leader's lease, without a heartbeat round (linearizable only while clock rates differ by well under 10%; see docs/operations.md)")
 	f.split.register(cmd)
 	registerConfig(cmd)
 	_ = cmd.MarkFlagRequired("data-dir")
@@ -121,13 +123,30 @@ func runStart(cmd *cobra.Command, f *startFlags) error {
 	}
 	log = log.With("node", f.id)
 	o.Store.Logger, o.Server.Logger = log, log
+	o.Store.LeaseReads, o.Server.LeaseReads = f.leaseReads, f.leaseReads
+	knobsDone := make(chan struct{})
+	defer close(knobsDone)
+	if err := applyTestKnobs(&o, log, knobsDone); err != nil {
+		return err
+	}
 	n, err := server.OpenNode(cmd.Context(), o)
 	if err != nil {
 		return err
 	}
-	defer closeNodes([]*server.Node{n}, log)
 	printNode(cmd.OutOrStdout(), n)
-	<-cmd.Context().Done()
+	select {
+	case <-cmd.Context().Done():
+	case <-n.Store.Failed():
+		// Fail-stop: after a failed fsync the page cache may have dropped
+		// what the node acknowledged as durable, so it must not serve on;
+		// a restart recovers from what is on disk. The process exits at
+		// once, closing nothing gracefully (a close waits for requests in
+		// flight, forwarded ones up to their deadline): to the data that
+		// is a crash, which recovery handles.
+		err := n.Store.Err()
+		log.Error("stopping: fatal storage error (fail-stop); restart the node to recover from its disk", "err", err)
+		return fmt.Errorf("node %d stopped after a fatal storage error: %w", f.id, err)
+	}
 	log.Info("stopping")
 	closeNodes([]*server.Node{n}, log)
 	log.Info("stopped")
