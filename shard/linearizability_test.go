@@ -102,6 +102,13 @@ func TestLinearizableLeaseReads(t *testing.T) {
 	runLinearizability(t, linConfig{nodes: 3, shards: 8, keys: 12, clients: 6, duration: 3 * time.Second, maxDown: 1, leaseReads: true})
 }
 
+// TestLinearizableSlowDisks: the same workload and nemesis with every
+// node's WAL and pebble on a file system that delays writes and syncs,
+// one node's much more than the others' (a slow disk).
+func TestLinearizableSlowDisks(t *testing.T) {
+	runLinearizability(t, linConfig{nodes: 3, shards: 8, keys: 12, clients: 6, duration: 3 * time.Second, maxDown: 1, slowDisk: true})
+}
+
 // TestLinearizabilityModel shows the checker can fail: histories a correct
 // store cannot produce are Illegal, and the ones it can are Ok.
 func TestLinearizabilityModel(t *testing.T) {

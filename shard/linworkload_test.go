@@ -269,6 +269,9 @@ type linConfig struct {
 	// leaseReads turns on Options.LeaseReads and has clients read at
 	// Lease consistency.
 	leaseReads bool
+	// slowDisk runs every node's WAL and pebble on a fault-injecting file
+	// system that delays a seeded share of writes and syncs (slowDisks).
+	slowDisk bool
 }
 
 // runLinearizability runs cfg's workload against a fresh in-memory cluster
@@ -287,9 +290,13 @@ func runLinearizability(t *testing.T, cfg linConfig) {
 	}
 	rng := rand.New(rand.NewPCG(seed, 0x6c696e))
 	// Small logs, so that restarted nodes also catch up by snapshot.
-	c := newMemClusterTweaked(t, cfg.nodes, cfg.shards, seed, func(_ raftpb.NodeID, o *Options) {
+	c := newMemClusterTweaked(t, cfg.nodes, cfg.shards, seed, func(id raftpb.NodeID, o *Options) {
 		o.MaxLogEntries = 64
 		o.LeaseReads = cfg.leaseReads
+		if cfg.slowDisk {
+			fs := slowDisks(seed, id)
+			o.WAL.FS, o.KV.FS = fs, fs
+		}
 	})
 	read := Linearizable
 	if cfg.leaseReads {
