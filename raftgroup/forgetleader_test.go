@@ -6,62 +6,40 @@ import (
 	"github.com/flotilladb/flotilla/raftgroup/raftpb"
 )
 
-// TestForgetLeaderElectsWithoutTimeouts: when the leader's node is declared
-// dead, the survivors forget it and one campaigns; it wins in one pre-vote
-// and one vote round, with no tick at all.
-func TestForgetLeaderElectsWithoutTimeouts(t *testing.T) {
-	n := newNet(t, 1, 2, 3)
-	n.elect(1)
-	n.propose(1, "a")
-	n.isolate(1)
-	term := n.groups[2].Term()
-	for _, id := range []raftpb.NodeID{2, 3} {
-		if !n.groups[id].ForgetLeader() {
-			t.Fatalf("node %d did not forget its leader", id)
-		}
-		if l := n.groups[id].Leader(); l != raftpb.None {
-			t.Fatalf("node %d still follows %d", id, l)
-		}
-	}
-	n.groups[2].Campaign()
-	n.process()
-	if n.groups[2].Role() != Leader || n.groups[2].Term() != term+1 {
-		t.Fatalf("node 2 is %v in term %d, want leader in %d", n.groups[2].Role(), n.groups[2].Term(), term+1)
-	}
-	if n.groups[3].Leader() != 2 {
-		t.Fatalf("node 3 follows %d, want 2", n.groups[3].Leader())
-	}
-}
-
-// TestCampaignWithoutForgetIsRefused is the control: a voter inside the
-// leader's lease refuses a plain campaign.
-func TestCampaignWithoutForgetIsRefused(t *testing.T) {
-	n := newNet(t, 1, 2, 3)
-	n.elect(1)
-	n.propose(1, "a")
-	n.isolate(1)
-	n.groups[2].Campaign()
-	n.process()
-	if n.groups[2].Role() == Leader {
-		t.Fatal("node 2 won an election while node 3 was still in the leader's lease")
-	}
-	if n.groups[3].Leader() != 1 {
-		t.Fatalf("node 3 follows %d, want 1", n.groups[3].Leader())
-	}
-}
-
-// TestForgetLeaderCarriesTheNews: only the candidate has been told of the
-// death; its campaign says so, and the voter still in the lease grants it.
-func TestForgetLeaderCarriesTheNews(t *testing.T) {
-	n := newNet(t, 1, 2, 3)
-	n.elect(1)
-	n.propose(1, "a")
-	n.isolate(1)
-	n.groups[2].ForgetLeader()
-	n.groups[2].Campaign()
-	n.process()
-	if n.groups[2].Role() != Leader || n.groups[3].Leader() != 2 {
-		t.Fatalf("node 2 is %v, node 3 follows %d; want node 2 leading", n.groups[2].Role(), n.groups[3].Leader())
+// TestForgetLeaderThenCampaign: leader 1 is cut off (its node declared
+// dead) and node 2 campaigns at once, with no tick at all. It wins in one
+// pre-vote and one vote round if it forgot the leader (its campaign then
+// tells a voter not yet told, which grants it despite the lease), and is
+// refused by the voter still inside the leader's lease if it did not.
+func TestForgetLeaderThenCampaign(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		forget []raftpb.NodeID
+		wins   bool
+	}{
+		{"both survivors told", []raftpb.NodeID{2, 3}, true},
+		{"only the candidate told", []raftpb.NodeID{2}, true},
+		{"nobody told", nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := newNet(t, 1, 2, 3)
+			n.elect(1)
+			n.propose(1, "a")
+			n.isolate(1)
+			term := n.groups[2].Term()
+			for _, id := range tc.forget {
+				if !n.groups[id].ForgetLeader() || n.groups[id].Leader() != raftpb.None {
+					t.Fatalf("node %d did not forget its leader (follows %d)", id, n.groups[id].Leader())
+				}
+			}
+			n.groups[2].Campaign()
+			n.process()
+			won := n.groups[2].Role() == Leader && n.groups[2].Term() == term+1 && n.groups[3].Leader() == 2
+			if won != tc.wins {
+				t.Fatalf("node 2 is %v in term %d (was %d), node 3 follows %d; want node 2 leading: %v",
+					n.groups[2].Role(), n.groups[2].Term(), term, n.groups[3].Leader(), tc.wins)
+			}
+		})
 	}
 }
 
