@@ -21,6 +21,23 @@ type linRun struct {
 	net *Net
 	// placement: a gossip cluster managed by placement (else static).
 	placement bool
+	// deadTimeout: the placement nodes' --dead-timeout (0: the cluster's
+	// default).
+	deadTimeout time.Duration
+	// director, when set, makes the run's fault schedule in place of
+	// Nemesis.Run, and checks the healed cluster (netns_placement_test.go).
+	director func(t *testing.T, c *Cluster, nm *Nemesis) director
+}
+
+// director runs a run's faults through its Nemesis, in place of
+// Nemesis.Run, and adds checks of its own once everything is healed.
+type director interface {
+	// Run injects faults until stop is closed or until passes, and
+	// returns with every fault Nemesis.Heal would not undo undone.
+	Run(stop <-chan struct{}, until time.Time) error
+	// Settled checks the healed cluster (after the final reads) and adds
+	// its figures to res; it reports failures with t.Errorf.
+	Settled(t *testing.T, res *result)
 }
 
 // runLinearizable starts a cluster, runs the workload under the nemesis,
@@ -39,7 +56,7 @@ func runLinearizable(t *testing.T, first bool, test string, cfg linRun) {
 	} else {
 		spec = loopbackSpec(bin, dir, cfg.nodes, cfg.shards)
 	}
-	spec.Placement = cfg.placement
+	spec.Placement, spec.DeadTimeout = cfg.placement, cfg.deadTimeout
 	started := time.Now()
 	var dropped0 int64 // the Net may have served earlier runs
 	if cfg.net != nil {
@@ -55,7 +72,13 @@ func runLinearizable(t *testing.T, first bool, test string, cfg linRun) {
 		MaxDown: cfg.maxDown, MinGap: 300 * time.Millisecond, MaxGap: 2 * time.Second, Log: t.Logf}
 	stop := make(chan struct{})
 	nemesisDone := make(chan error, 1)
-	go func() { nemesisDone <- nm.Run(stop, until, 10000) }()
+	var dr director
+	if cfg.director != nil {
+		dr = cfg.director(t, c, nm)
+		go func() { nemesisDone <- dr.Run(stop, until) }()
+	} else {
+		go func() { nemesisDone <- nm.Run(stop, until, 10000) }()
+	}
 	w.Run()
 	close(stop)
 	if err := <-nemesisDone; err != nil {
@@ -102,6 +125,9 @@ func runLinearizable(t *testing.T, first bool, test string, cfg linRun) {
 	}
 	if cfg.net != nil {
 		res.Dropped = cfg.net.Dropped() - dropped0
+	}
+	if dr != nil {
+		dr.Settled(t, &res)
 	}
 	report(t, res)
 	t.Logf("porcupine: %s in %v over %d operations (%d of unknown outcome); ledger: %d acknowledged write-once keys read back, %d of unknown outcome not checked",
@@ -185,13 +211,23 @@ func TestProcessLinearizable(t *testing.T) {
 // the process faults.
 func TestNetnsLinearizable(t *testing.T) {
 	needChaos(t)
+	cfg := linDefaults(append(NetworkFaults(), ProcessFaults()...))
+	cfg.net = testNet(t, 3)
+	soak(t, cfg)
+}
+
+// testNet makes a network of n namespaces for t, removed when t ends,
+// after sweeping what dead runs left; it skips t when this machine
+// cannot make one.
+func testNet(t *testing.T, n int) *Net {
+	t.Helper()
 	if why := NetUnavailable(); why != "" {
 		t.Skip("network namespaces unavailable: " + why)
 	}
 	if gone := Sweep(); len(gone) > 0 {
 		t.Logf("removed what dead runs left: %s", strings.Join(gone, ", "))
 	}
-	nt, err := NewNet(3, uint64(time.Now().UnixNano()))
+	nt, err := NewNet(n, uint64(time.Now().UnixNano()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,8 +239,6 @@ func TestNetnsLinearizable(t *testing.T) {
 	if !nt.Netem {
 		t.Logf("tc netem is not available in this kernel: lossy links drop packets (iptables statistic) without delay; slow links use tbf")
 	}
-	t.Logf("network %s, namespaces %s..%s", nt.Subnet(), nt.Netns(1), nt.Netns(3))
-	cfg := linDefaults(append(NetworkFaults(), ProcessFaults()...))
-	cfg.net = nt
-	soak(t, cfg)
+	t.Logf("network %s, namespaces %s..%s", nt.Subnet(), nt.Netns(1), nt.Netns(n))
+	return nt
 }
