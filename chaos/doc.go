@@ -1,8 +1,10 @@
 // Package chaos tests Flotilla the way users run it: real shardnode
-// processes, started with `shardnode start` and a static --peers list,
-// reached over real TCP through the Redis protocol, while a nemesis kills,
-// pauses and restarts them and, in network namespaces, partitions, slows
-// and drops their traffic.
+// processes, started with `shardnode start` and a static --peers list or
+// as a placement cluster (gossip), reached over real TCP through the
+// Redis protocol, while a nemesis kills, pauses and restarts them, moves,
+// transfers and splits shards through the admin API and, in network
+// namespaces, partitions, slows and drops their traffic, or keeps a node
+// out until the placement driver has re-created its replicas elsewhere.
 //
 // # What a run checks
 //

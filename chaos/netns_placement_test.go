@@ -43,6 +43,7 @@ func TestNetnsPlacementLinearizable(t *testing.T) {
 const (
 	outageSlack = 30 * time.Second
 	longOutage  = 40 * time.Second
+	longRun     = 90 * time.Second // runs longer have long outages (long mode's 2 minutes)
 	calmMin     = 3 * time.Second
 	calmSpread  = 5 * time.Second
 	replicas    = 3 // shardnode's default --replicas
@@ -72,7 +73,8 @@ type outageDirector struct {
 	quit     chan struct{} // stops the metrics watcher
 	watched  chan struct{} // closed when it has stopped
 
-	viewTurn     int // which node the next view is asked of
+	viewTurn     int  // which node the next view is asked of
+	long         bool // the run lasts long enough for long outages
 	outages      int
 	rereplicated int
 	seenMoves    map[string]bool
@@ -101,6 +103,7 @@ func (d *outageDirector) gap() time.Duration {
 
 // Run alternates calm phases and outages until until.
 func (d *outageDirector) Run(stop <-chan struct{}, until time.Time) error {
+	d.long = time.Until(until) > longRun
 	for {
 		calm := calmMin + time.Duration(d.nm.Rng.Int64N(int64(calmSpread)))
 		if time.Until(until) < calm+d.dead+10*time.Second {
@@ -224,10 +227,10 @@ func (d *outageDirector) outage(stop <-chan struct{}, until time.Time) (bool, er
 	}
 	stopped, cleared := d.await(stop, minTime(until, start.Add(d.dead+outageSlack)), id, had, gone)
 	d.rereplicated += len(gone)
-	// Now and then (long mode: runs are long enough) the victim stays out
-	// past memberlist's GossipToTheDeadTime (30 s), after which the others
-	// no longer gossip to it: membership must still heal when it returns.
-	if cleared && !stopped && longMode() && d.nm.Rng.IntN(3) == 0 && time.Until(until) > longOutage+10*time.Second {
+	// Now and then, in a long run, the victim stays out past memberlist's
+	// GossipToTheDeadTime (30 s), after which the others no longer gossip
+	// to it: membership must still heal when it returns.
+	if cleared && !stopped && d.long && d.nm.Rng.IntN(3) == 0 && time.Until(until) > longOutage+10*time.Second {
 		d.nm.event("outage-long", "node %d stays out %v more, past the time gossip still reaches a dead node", id, longOutage)
 		var err error
 		if stopped, err = d.steps(stop, time.Now().Add(longOutage), d.outageStep); err != nil {
