@@ -158,6 +158,9 @@ func (g *Gossip) reconnect() {
 			return
 		default:
 		}
+		if g.isLeaving() {
+			continue // a leaving node must not announce itself again
+		}
 		if _, err := g.ml.Join([]string{m.Addr}); err == nil {
 			g.log.Info("gossip: reached a member held dead; state exchanged", "member", uint64(m.NodeID), "addr", m.Addr)
 		}
@@ -340,6 +343,13 @@ func (g *Gossip) Resolve(id raftpb.NodeID) (string, error) {
 		return "", fmt.Errorf("%w: node %d advertises no Raft address (%w)", ErrNodeDown, id, transport.ErrUnknownPeer)
 	}
 	return m.RaftAddr, nil
+}
+
+// isLeaving reports whether Leave has begun.
+func (g *Gossip) isLeaving() bool {
+	g.meta.Lock()
+	defer g.meta.Unlock()
+	return g.meta.m.leaving
 }
 
 // localMetaBytes returns the encoded local Meta (memberlist's NodeMeta).
