@@ -2,7 +2,9 @@ package chaos
 
 import (
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -94,6 +96,7 @@ func runLinearizable(t *testing.T, first bool, test string, cfg linRun) {
 		t.Fatalf("healing: %v", err)
 	}
 	if err := c.WaitReady(60 * time.Second); err != nil {
+		dumpShards(t, c)
 		t.Fatalf("after healing: %v (node logs in %s)", err, dir)
 	}
 	final := &client{w: w, name: -1, id: rec.NewClient(), rng: rand.New(rand.NewPCG(seed, 0xf17a1)), conns: NewConns(c.Nodes)}
@@ -149,6 +152,22 @@ func runLinearizable(t *testing.T, first bool, test string, cfg linRun) {
 	}
 	if counts.OK < 200 {
 		t.Fatalf("seed %d: only %d operations completed; the check would prove little", seed, counts.OK)
+	}
+}
+
+// dumpShards logs every running node's /api/shards (what it hosts, with
+// each replica's leader and descriptor), to tell why a node is not ready.
+func dumpShards(t *testing.T, c *Cluster) {
+	hc := &http.Client{Timeout: 5 * time.Second}
+	for _, n := range c.Live() {
+		resp, err := hc.Get("http://" + n.Spec.HTTPAddr + "/api/shards")
+		if err != nil {
+			t.Logf("node %d /api/shards: %v", n.Spec.ID, err)
+			continue
+		}
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+		t.Logf("node %d /api/shards: %s", n.Spec.ID, body)
 	}
 }
 
