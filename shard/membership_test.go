@@ -175,3 +175,33 @@ func TestSplitShard(t *testing.T) {
 		return ok1 && ok2 && string(l.End) == string(splitKey) && string(r.Start) == string(splitKey)
 	})
 }
+
+// TestUninitializedReplicaDoesNotVote: a replica prepared for a move
+// (empty, waiting for its snapshot) must not answer a vote request: its
+// node may have been removed from the shard and be coming back, and a
+// stale member whose old configuration still lists it would be elected
+// by the empty replica's vote (regression: two leaders of one shard,
+// acknowledged writes lost, in TestNetnsPlacementLinearizable with seed
+// 1796587400668879227). The vote request comes first in the batch: if it
+// were answered, the replica would move to term 6 and refuse the term-1
+// heartbeat behind it, and never learn of leader 2.
+func TestUninitializedReplicaDoesNotVote(t *testing.T) {
+	c := newMemCluster(t, 3, 2, 11)
+	n3 := c.node(3)
+	if err := n3.PrepareReplica(77); err != nil {
+		t.Fatal(err)
+	}
+	n3.Handler().HandleMessages([]raftpb.Message{
+		{Type: raftpb.MsgVote, Group: 77, From: 1, To: 3, Term: 6, Index: 48, LogTerm: 4},
+		{Type: raftpb.MsgPreVote, Group: 77, From: 1, To: 3, Term: 7, Index: 48, LogTerm: 4},
+		{Type: raftpb.MsgHeartbeat, Group: 77, From: 2, To: 3, Term: 1},
+	})
+	waitFor(t, 5*time.Second, "the prepared replica to follow leader 2", func() bool {
+		for _, sh := range n3.Shards() {
+			if sh.Desc.ID == 77 {
+				return sh.Leader == 2
+			}
+		}
+		return false
+	})
+}
