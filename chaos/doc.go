@@ -19,6 +19,12 @@
 //     HTML visualization and a text listing of the failing keys.
 //   - Acknowledged writes: clients also write keys nobody writes again (the
 //     ledger); after healing every acknowledged one must read back.
+//   - Placement under network faults (TestNetnsPlacementLinearizable):
+//     with a short dead timeout, nodes kept out (killed, paused or
+//     isolated) until the placement driver has re-created their replicas
+//     elsewhere; the run fails if the driver never did, and unless, once
+//     healed, every node's cluster view shows every node live, every shard
+//     with its replicas and a leader, and no move in flight.
 //   - Crash consistency: writers MSET groups of keys that live in one shard
 //     (one atomic command) and INCR counters they own, while nodes are
 //     killed with SIGKILL, alone, two at once (no quorum) or all three.
