@@ -20,6 +20,13 @@ type clusterView struct {
 		Replicas []int  `json:"replicas"`
 		Leader   int    `json:"leader"`
 	} `json:"shards"`
+	Moves []struct {
+		Shard uint64 `json:"shard"`
+		From  int    `json:"from"`
+		To    int    `json:"to"`
+		Stage string `json:"stage"`
+	} `json:"moves"`
+	MetaLeader int `json:"meta_leader"`
 }
 
 // admin runs one placement admin operation, chosen at random, through a

@@ -52,6 +52,9 @@ type ClusterSpec struct {
 	// --bootstrap-expect with every node, 3 replicas per shard) instead
 	// of a static one.
 	Placement bool
+	// DeadTimeout is the placement nodes' --dead-timeout (0: 20s, longer
+	// than a run's kills last, so the driver does not re-replicate).
+	DeadTimeout time.Duration
 }
 
 // Node is one shardnode process slot: it is running, paused, or down.
@@ -100,9 +103,13 @@ func (n *Node) args() []string {
 		"--shards", fmt.Sprint(n.c.Spec.Shards), "--key-format", KeyFormat, "--key-space", fmt.Sprint(KeySpace),
 		"--log-level", "warn"}
 	if n.c.Spec.Placement {
+		dead := 20 * time.Second
+		if n.c.Spec.DeadTimeout > 0 {
+			dead = n.c.Spec.DeadTimeout
+		}
 		args = append(args, "--raft-addr", s.RaftAddr, "--gossip-addr", s.GossipAddr,
 			"--join", n.c.Nodes[0].Spec.GossipAddr, "--bootstrap-expect", fmt.Sprint(len(n.c.Nodes)),
-			"--dead-timeout", "20s")
+			"--dead-timeout", dead.String())
 	} else {
 		args = append(args, "--peers", n.c.peers())
 	}

@@ -1,8 +1,10 @@
 // Package chaos tests Flotilla the way users run it: real shardnode
-// processes, started with `shardnode start` and a static --peers list,
-// reached over real TCP through the Redis protocol, while a nemesis kills,
-// pauses and restarts them and, in network namespaces, partitions, slows
-// and drops their traffic.
+// processes, started with `shardnode start` and a static --peers list or
+// as a placement cluster (gossip), reached over real TCP through the
+// Redis protocol, while a nemesis kills, pauses and restarts them, moves,
+// transfers and splits shards through the admin API and, in network
+// namespaces, partitions, slows and drops their traffic, or keeps a node
+// out until the placement driver has re-created its replicas elsewhere.
 //
 // # What a run checks
 //
@@ -17,6 +19,12 @@
 //     HTML visualization and a text listing of the failing keys.
 //   - Acknowledged writes: clients also write keys nobody writes again (the
 //     ledger); after healing every acknowledged one must read back.
+//   - Placement under network faults (TestNetnsPlacementLinearizable):
+//     with a short dead timeout, nodes kept out (killed, paused or
+//     isolated) until the placement driver has re-created their replicas
+//     elsewhere; the run fails if the driver never did, and unless, once
+//     healed, every node's cluster view shows every node live, every shard
+//     with its replicas and a leader, and no move in flight.
 //   - Crash consistency: writers MSET groups of keys that live in one shard
 //     (one atomic command) and INCR counters they own, while nodes are
 //     killed with SIGKILL, alone, two at once (no quorum) or all three.

@@ -172,7 +172,8 @@ func netnsSpec(bin, dir string, nt *Net, n, shards int) ClusterSpec {
 	for i := 1; i <= n; i++ {
 		ip := nt.Addr(i)
 		spec.Nodes = append(spec.Nodes, NodeSpec{ID: i, DataDir: filepath.Join(dir, fmt.Sprintf("node%d", i)),
-			RaftAddr: ip + ":7001", ClientAddr: ip + ":6379", HTTPAddr: ip + ":7379", Netns: nt.Netns(i)})
+			RaftAddr: ip + ":7001", ClientAddr: ip + ":6379", HTTPAddr: ip + ":7379", GossipAddr: ip + ":7946",
+			Netns: nt.Netns(i)})
 	}
 	return spec
 }
@@ -208,6 +209,12 @@ type result struct {
 	AckedChecked int    `json:"acked_writes_checked"`
 	AckedLost    int    `json:"acked_writes_lost"`
 	Dropped      int64  `json:"packets_dropped,omitempty"`
+	// Placement driver figures (TestNetnsPlacementLinearizable): moves its
+	// nodes' drivers started (a lower bound: counters read every second),
+	// and replicas of a node out for longer than the dead timeout that
+	// the driver re-created elsewhere.
+	DriverMoves  int `json:"driver_moves,omitempty"`
+	Rereplicated int `json:"rereplicated,omitempty"`
 }
 
 func report(t *testing.T, r result) {

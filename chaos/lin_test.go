@@ -2,7 +2,9 @@ package chaos
 
 import (
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -23,6 +25,12 @@ type linRun struct {
 	placement bool
 	// ext, if set, adds to the run (disk_test.go, clock_test.go).
 	ext linExt
+	// deadTimeout: the placement nodes' --dead-timeout (0: the cluster's
+	// default).
+	deadTimeout time.Duration
+	// director, when set, makes the run's fault schedule in place of
+	// Nemesis.Run, and checks the healed cluster (netns_placement_test.go).
+	director func(t *testing.T, c *Cluster, nm *Nemesis) director
 }
 
 // linExt adds to a linearizability run: it adapts the cluster's spec
@@ -32,6 +40,17 @@ type linExt interface {
 	prepare(t *testing.T, spec *ClusterSpec, seed uint64)
 	custom() map[Fault]func(*Nemesis) error
 	check(t *testing.T, c *Cluster)
+}
+
+// director runs a run's faults through its Nemesis, in place of
+// Nemesis.Run, and adds checks of its own once everything is healed.
+type director interface {
+	// Run injects faults until stop is closed or until passes, and
+	// returns with every fault Nemesis.Heal would not undo undone.
+	Run(stop <-chan struct{}, until time.Time) error
+	// Settled checks the healed cluster (after the final reads) and adds
+	// its figures to res; it reports failures with t.Errorf.
+	Settled(t *testing.T, res *result)
 }
 
 // runLinearizable starts a cluster, runs the workload under the nemesis,
@@ -50,7 +69,7 @@ func runLinearizable(t *testing.T, first bool, test string, cfg linRun) {
 	} else {
 		spec = loopbackSpec(bin, dir, cfg.nodes, cfg.shards)
 	}
-	spec.Placement = cfg.placement
+	spec.Placement, spec.DeadTimeout = cfg.placement, cfg.deadTimeout
 	if cfg.ext != nil {
 		cfg.ext.prepare(t, &spec, seed)
 	}
@@ -72,7 +91,13 @@ func runLinearizable(t *testing.T, first bool, test string, cfg linRun) {
 	}
 	stop := make(chan struct{})
 	nemesisDone := make(chan error, 1)
-	go func() { nemesisDone <- nm.Run(stop, until, 10000) }()
+	var dr director
+	if cfg.director != nil {
+		dr = cfg.director(t, c, nm)
+		go func() { nemesisDone <- dr.Run(stop, until) }()
+	} else {
+		go func() { nemesisDone <- nm.Run(stop, until, 10000) }()
+	}
 	w.Run()
 	close(stop)
 	if err := <-nemesisDone; err != nil {
@@ -88,6 +113,7 @@ func runLinearizable(t *testing.T, first bool, test string, cfg linRun) {
 		t.Fatalf("healing: %v", err)
 	}
 	if err := c.WaitReady(60 * time.Second); err != nil {
+		dumpShards(t, c)
 		t.Fatalf("after healing: %v (node logs in %s)", err, dir)
 	}
 	final := &client{w: w, name: -1, id: rec.NewClient(), rng: rand.New(rand.NewPCG(seed, 0xf17a1)), conns: NewConns(c.Nodes)}
@@ -120,6 +146,9 @@ func runLinearizable(t *testing.T, first bool, test string, cfg linRun) {
 	if cfg.net != nil {
 		res.Dropped = cfg.net.Dropped() - dropped0
 	}
+	if dr != nil {
+		dr.Settled(t, &res)
+	}
 	report(t, res)
 	t.Logf("porcupine: %s in %v over %d operations (%d of unknown outcome); ledger: %d acknowledged write-once keys read back, %d of unknown outcome not checked",
 		res.Verdict, v.Took.Round(time.Millisecond), len(history), counts.Unknown, lrep.Acked, lrep.Unknown)
@@ -143,6 +172,22 @@ func runLinearizable(t *testing.T, first bool, test string, cfg linRun) {
 	}
 	if counts.OK < 200 {
 		t.Fatalf("seed %d: only %d operations completed; the check would prove little", seed, counts.OK)
+	}
+}
+
+// dumpShards logs every running node's /api/shards (what it hosts, with
+// each replica's leader and descriptor), to tell why a node is not ready.
+func dumpShards(t *testing.T, c *Cluster) {
+	hc := &http.Client{Timeout: 5 * time.Second}
+	for _, n := range c.Live() {
+		resp, err := hc.Get("http://" + n.Spec.HTTPAddr + "/api/shards")
+		if err != nil {
+			t.Logf("node %d /api/shards: %v", n.Spec.ID, err)
+			continue
+		}
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+		t.Logf("node %d /api/shards: %s", n.Spec.ID, body)
 	}
 }
 
@@ -205,13 +250,23 @@ func TestProcessLinearizable(t *testing.T) {
 // the process faults.
 func TestNetnsLinearizable(t *testing.T) {
 	needChaos(t)
+	cfg := linDefaults(append(NetworkFaults(), ProcessFaults()...))
+	cfg.net = testNet(t, 3)
+	soak(t, cfg)
+}
+
+// testNet makes a network of n namespaces for t, removed when t ends,
+// after sweeping what dead runs left; it skips t when this machine
+// cannot make one.
+func testNet(t *testing.T, n int) *Net {
+	t.Helper()
 	if why := NetUnavailable(); why != "" {
 		t.Skip("network namespaces unavailable: " + why)
 	}
 	if gone := Sweep(); len(gone) > 0 {
 		t.Logf("removed what dead runs left: %s", strings.Join(gone, ", "))
 	}
-	nt, err := NewNet(3, uint64(time.Now().UnixNano()))
+	nt, err := NewNet(n, uint64(time.Now().UnixNano()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,8 +278,6 @@ func TestNetnsLinearizable(t *testing.T) {
 	if !nt.Netem {
 		t.Logf("tc netem is not available in this kernel: lossy links drop packets (iptables statistic) without delay; slow links use tbf")
 	}
-	t.Logf("network %s, namespaces %s..%s", nt.Subnet(), nt.Netns(1), nt.Netns(3))
-	cfg := linDefaults(append(NetworkFaults(), ProcessFaults()...))
-	cfg.net = nt
-	soak(t, cfg)
+	t.Logf("network %s, namespaces %s..%s", nt.Subnet(), nt.Netns(1), nt.Netns(n))
+	return nt
 }

@@ -298,7 +298,7 @@ func (nt *Net) Heal() error {
 	defer nt.mu.Unlock()
 	var errs []error
 	for i := 1; i <= nt.n; i++ {
-		n, err := nt.droppedBy(i)
+		n, err := nt.droppedIn(i, "filter", "INPUT")
 		if err != nil {
 			errs = append(errs, err)
 		}
@@ -312,9 +312,10 @@ func (nt *Net) Heal() error {
 	return errors.Join(errs...)
 }
 
-// droppedBy sums the packet counters of node i's DROP rules.
-func (nt *Net) droppedBy(i int) (int64, error) {
-	out, err := run("ip", "netns", "exec", nt.Netns(i), "iptables", "-w", "-L", "INPUT", "-v", "-n", "-x")
+// droppedIn sums the packet counters of the DROP rules in a chain of
+// node i's.
+func (nt *Net) droppedIn(i int, table, chain string) (int64, error) {
+	out, err := run("ip", "netns", "exec", nt.Netns(i), "iptables", "-w", "-t", table, "-L", chain, "-v", "-n", "-x")
 	if err != nil {
 		return 0, err
 	}

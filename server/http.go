@@ -71,8 +71,15 @@ func (s *Server) Ready() (bool, string) {
 		return false, "no shards"
 	}
 	// (Under placement a node may host no shard yet: it serves by
-	// forwarding, and the driver gives it replicas.)
+	// forwarding, and the driver gives it replicas.) A replica that is not
+	// initialized holds no key and serves nothing: it waits for a snapshot
+	// as a move's new learner, or was left empty by a move that failed
+	// after preparing this node (nothing removes it then). It does not
+	// make the node unready.
 	for _, sh := range shards {
+		if !sh.Desc.Initialized() {
+			continue
+		}
 		if sh.Leader == raftpb.None {
 			return false, "shard " + itoa(int64(sh.Desc.ID)) + " has no known leader"
 		}

@@ -131,6 +131,24 @@ func TestReadyzNotReady(t *testing.T) {
 	}
 }
 
+// TestReadyzIgnoresPreparedReplica: a replica prepared for a move that
+// then failed (its node was paused when the move gave up, and ran the
+// prepare when it continued) is uninitialized and never hears from a
+// leader; it must not keep the node unready forever (regression: found
+// by TestNetnsPlacementLinearizable, seed 1796586437752723787).
+func TestReadyzIgnoresPreparedReplica(t *testing.T) {
+	n := openSingle(t, nil)
+	waitReady(t, n)
+	must(t, n.Store.PrepareReplica(99))
+	if ok, why := n.Server.Ready(); !ok {
+		t.Fatalf("Ready() = false (%s) with an uninitialized replica prepared", why)
+	}
+	base := "http://" + n.Server.HTTPAddr()
+	if code, body := httpDo(t, "GET", base+"/readyz", ""); code != 200 {
+		t.Fatalf("/readyz = %d %s", code, body)
+	}
+}
+
 func TestNodeOptionsValidate(t *testing.T) {
 	o := NodeOptions{Store: shardOptions(t)}
 	o.Server.Store = &shard.Store{}

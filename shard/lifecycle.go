@@ -30,6 +30,24 @@ import (
 // re-create it; PrepareReplica clears the tombstone when placement adds
 // the node back on purpose.
 
+// Votes: an uninitialized replica (created empty by PrepareReplica or by
+// a leader's message, waiting for its snapshot or its split) answers no
+// vote request. Its node may have been a member before, removed (its log
+// deleted with the replica) and added back as a learner: a stale member
+// whose old configuration still lists the node would win an election
+// with the empty replica's vote, which knows nothing of what the previous
+// incarnation acknowledged, and commit entries of its own at indexes the
+// shard had already committed (found by TestNetnsPlacementLinearizable:
+// two leaders of one shard, acknowledged writes lost). Placement adds
+// every replica as a learner and promotes it only once it holds the
+// shard, and a split's replicas are initialized when they apply it, so
+// no configuration waits on an uninitialized replica's vote for long.
+
+// isVoteRequest reports whether t asks for a vote (or a pre-vote).
+func isVoteRequest(t raftpb.MessageType) bool {
+	return t == raftpb.MsgVote || t == raftpb.MsgPreVote
+}
+
 // createsReplica reports whether a message of this type for an unknown
 // shard creates an uninitialized replica.
 func createsReplica(t raftpb.MessageType) bool {

@@ -175,3 +175,106 @@ func TestSplitShard(t *testing.T) {
 		return ok1 && ok2 && string(l.End) == string(splitKey) && string(r.Start) == string(splitKey)
 	})
 }
+
+// TestUninitializedReplicaDoesNotVote: a replica prepared for a move
+// (empty, waiting for its snapshot) must not answer a vote request: its
+// node may have been removed from the shard and be coming back, and a
+// stale member whose old configuration still lists it would be elected
+// by the empty replica's vote (regression: two leaders of one shard,
+// acknowledged writes lost, in TestNetnsPlacementLinearizable with seed
+// 1796587400668879227). The vote request comes first in the batch: if it
+// were answered, the replica would move to term 6 and refuse the term-1
+// heartbeat behind it, and never learn of leader 2.
+func TestUninitializedReplicaDoesNotVote(t *testing.T) {
+	c := newMemCluster(t, 3, 2, 11)
+	n3 := c.node(3)
+	if err := n3.PrepareReplica(77); err != nil {
+		t.Fatal(err)
+	}
+	n3.Handler().HandleMessages([]raftpb.Message{
+		{Type: raftpb.MsgVote, Group: 77, From: 1, To: 3, Term: 6, Index: 48, LogTerm: 4},
+		{Type: raftpb.MsgPreVote, Group: 77, From: 1, To: 3, Term: 7, Index: 48, LogTerm: 4},
+		{Type: raftpb.MsgHeartbeat, Group: 77, From: 2, To: 3, Term: 1},
+	})
+	waitFor(t, 5*time.Second, "the prepared replica to follow leader 2", func() bool {
+		for _, sh := range n3.Shards() {
+			if sh.Desc.ID == 77 {
+				return sh.Leader == 2
+			}
+		}
+		return false
+	})
+}
+
+// TestSplitReplayedAfterRemovalCreatesNoReplica: a node removed from a
+// shard while it was down, then added back as a learner, catches up by
+// replaying the log past its removal, a split among it. The split's
+// right half belongs to the shard's members at the split, which this
+// node was not: it must not create a replica of it (regression: such a
+// replica never heard from a leader and kept its node unready for good,
+// in TestNetnsPlacementLinearizable with seed 1796589464542924551).
+func TestSplitReplayedAfterRemovalCreatesNoReplica(t *testing.T) {
+	c := newMemClusterTweaked(t, 3, 1, 13, func(id raftpb.NodeID, o *Options) {
+		if id == 4 {
+			o.Join = true
+		}
+	})
+	for i := range 20 {
+		c.put(fmt.Sprintf("k%06d", i*50000), "v")
+	}
+	c.dirs[4] = t.TempDir()
+	c.start(4)
+	n1, n4 := c.node(1), c.node(4)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c.stopNode(3)
+	// Node 1's descriptor may lag the leader's (a joint change leaves its
+	// joint state on its own, one epoch later): retry on a stale epoch.
+	retry := func(what string, op func(epoch uint64) error) {
+		t.Helper()
+		var err error
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			d, _ := localDesc(n1, 1)
+			if err = op(d.Epoch); err == nil {
+				return
+			}
+		}
+		t.Fatalf("%s: %v", what, err)
+	}
+	change := func(ccs ...raftpb.ConfChangeSingle) (d2 Descriptor) {
+		t.Helper()
+		retry(fmt.Sprint("change ", ccs), func(epoch uint64) (err error) {
+			d2, err = n1.ChangeReplicas(ctx, 1, epoch, ccs)
+			return err
+		})
+		return d2
+	}
+	change(raftpb.ConfChangeSingle{Type: raftpb.AddLearner, Node: 4})
+	waitFor(t, 10*time.Second, "the learner's snapshot", func() bool {
+		v, ok, err := n4.Get(ctx, []byte("k000000"), Stale)
+		return err == nil && ok && string(v) == "v"
+	})
+	change(raftpb.ConfChangeSingle{Type: raftpb.AddVoter, Node: 4}, raftpb.ConfChangeSingle{Type: raftpb.RemoveNode, Node: 3})
+	retry("split", func(epoch uint64) error {
+		_, _, err := n1.Split(ctx, 1, epoch, []byte("k500000"), 50)
+		return err
+	})
+	c.start(3)
+	n3 := c.node(3)
+	final := change(raftpb.ConfChangeSingle{Type: raftpb.AddLearner, Node: 3})
+	waitFor(t, 10*time.Second, "node 3 to replay shard 1's log up to its addition", func() bool {
+		d, ok := localDesc(n3, 1)
+		return ok && d.Epoch >= final.Epoch
+	})
+	// One more entry applied on node 3 proves the round that replayed the
+	// split has finished (it creates split shards after its applied
+	// index is published).
+	c.put("k000001", "after")
+	waitFor(t, 10*time.Second, "node 3 to apply a later write", func() bool {
+		v, ok, err := n3.Get(ctx, []byte("k000001"), Stale)
+		return err == nil && ok && string(v) == "after"
+	})
+	if r := n3.replica(50); r != nil {
+		t.Fatalf("node 3, not a member of shard 1 at its split, hosts the right half: %v", r.descriptor())
+	}
+}

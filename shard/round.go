@@ -190,7 +190,11 @@ func (w *worker) stepInputs(r *replica) {
 	if w.in.wake {
 		g.Wake()
 	}
+	initialized := r.descriptor().Initialized()
 	for i := range w.in.msgs {
+		if !initialized && isVoteRequest(w.in.msgs[i].Type) {
+			continue // an uninitialized replica never votes (lifecycle.go)
+		}
 		if err := g.Step(w.in.msgs[i]); err != nil && !errors.Is(err, raftgroup.ErrStepLocal) {
 			w.s.opts.Logger.Debug("shard: dropped message", "shard", r.id, "err", err)
 		}

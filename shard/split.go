@@ -109,6 +109,22 @@ func (w *worker) applyStore(ab ApplyBatch, r *replica, e *raftpb.Entry) ([]byte,
 	case c.NewID == MetaShardID || c.NewID == r.id:
 		return storeRefused("bad new shard ID %d", c.NewID), nil
 	}
+	if !isMember(&cs, w.s.opts.NodeID) {
+		// This node left the shard before the split: a stale replica
+		// added back as a learner replays the log past its removal. The
+		// left half narrows as everywhere, but the right half's replicas
+		// are the shard's members at the split, and this node is none:
+		// a replica of it here would never hear from a leader (regression:
+		// found by TestNetnsPlacementLinearizable, seed
+		// 1796589464542924551, as a node unready for good).
+		r.state.Desc.End = bytes.Clone(c.Key)
+		r.state.Desc.Epoch++
+		r.refreshDesc()
+		r.stateChanged = true
+		ab.SetState(r.state)
+		w.s.m.splits.Add(1)
+		return storeOK(), nil
+	}
 	right := ShardState{
 		Desc:    Descriptor{ID: c.NewID, Start: bytes.Clone(c.Key), End: d.End, Replicas: d.Replicas, Epoch: 1},
 		Applied: 1, AppliedTerm: 1,

@@ -63,6 +63,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Events are the membership callbacks.
 	Events Events
+
+	// transport, when set, replaces memberlist's network transport (the
+	// tests cut links with it).
+	transport memberlist.Transport
 }
 
 // validate checks c and returns the parsed bind and advertise addresses.

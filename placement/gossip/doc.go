@@ -132,6 +132,15 @@
 // gossip rounds, and within a push/pull interval at worst. Pass every
 // known address to Join to settle faster.
 //
+// A network partition that outlasts GossipToTheDeadTime would split the
+// membership for good: each side holds the other Dead, memberlist stops
+// gossiping to Dead members after that time and pushes and pulls only
+// with Alive ones. So every 5 s (250 ms with Loopback) a node exchanges
+// state with one member it holds Dead, for up to a day after its death;
+// the exchange shows each side the other's claim that it is dead, both
+// refute it, and both are Alive again within a few rounds of the network
+// healing (TestPartitionOutlastingGossipToTheDeadHeals).
+//
 // # Meta encoding
 //
 // Node metadata is at most 512 bytes ([MaxMetaBytes], memberlist's limit):

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -54,7 +55,12 @@ type Gossip struct {
 type timing struct {
 	reclaim   time.Duration // memberlist's DeadNodeReclaimTime
 	broadcast time.Duration // how long UpdateMeta waits for its broadcast
+	reconnect time.Duration // how often a Dead member is tried again
 }
+
+// reconnectFor is how long after a member was declared Dead this node
+// still tries to reach it (see reconnect).
+const reconnectFor = 24 * time.Hour
 
 // New starts memberlist on cfg.BindAddr and returns once it listens. The
 // node is alone until [Gossip.Join]. The local node's Join event is the
@@ -84,7 +90,10 @@ func New(cfg Config) (*Gossip, error) {
 	g.meta.m, g.meta.bytes = cfg.Meta, metaBytes
 
 	mc := baseConfig(cfg.Profile)
-	g.timing = timing{reclaim: mc.DeadNodeReclaimTime, broadcast: 25 * mc.GossipInterval}
+	g.timing = timing{reclaim: mc.DeadNodeReclaimTime, broadcast: 25 * mc.GossipInterval, reconnect: 5 * time.Second}
+	if cfg.Profile == Loopback {
+		g.timing.reconnect = 250 * time.Millisecond
+	}
 	mc.Name = g.name
 	mc.Label = clusterLabel(cfg.Meta.ClusterID)
 	mc.BindAddr, mc.BindPort = bindIP, bindPort
@@ -95,6 +104,9 @@ func New(cfg Config) (*Gossip, error) {
 	mc.Logger = newMemberlistLogger(g.log)
 	d := delegate{g}
 	mc.Delegate, mc.Events, mc.Alive, mc.Merge, mc.Conflict = d, d, d, d, d
+	if cfg.transport != nil {
+		mc.Transport = cfg.transport
+	}
 
 	go g.dispatch()
 	ml, err := memberlist.Create(mc)
@@ -107,7 +119,52 @@ func New(cfg Config) (*Gossip, error) {
 	addr := ml.LocalNode().Address()
 	g.addr.Store(&addr)
 	g.log.Info("gossip: started", "addr", addr, "profile", cfg.Profile.String())
+	go g.reconnect()
 	return g, nil
+}
+
+// reconnect heals memberships split by a long network partition.
+// memberlist gossips to a member only for GossipToTheDeadTime after
+// declaring it Dead (LAN 30 s) and pushes and pulls state only with
+// Alive members, so when a partition outlasts that, each side holds the
+// other Dead and nothing makes them speak again once the network is
+// whole: the cluster stays split for good. Every timing.reconnect this
+// node therefore exchanges state (memberlist's Join) with one member it
+// holds Dead (not Left: those left on purpose), if it was declared Dead
+// less than reconnectFor ago. In the exchange each side sees the other's
+// claim that it is dead and refutes it, so both come back Alive. A
+// member that is really down costs one failed dial per round.
+func (g *Gossip) reconnect() {
+	t := time.NewTicker(g.timing.reconnect)
+	defer t.Stop()
+	for {
+		select {
+		case <-g.stopped:
+			return
+		case <-t.C:
+		}
+		var dead []Member
+		for _, m := range g.table.list() {
+			if m.State == Dead && m.NodeID != g.cfg.Meta.NodeID && m.Addr != "" && time.Since(m.Since) < reconnectFor {
+				dead = append(dead, m)
+			}
+		}
+		if len(dead) == 0 {
+			continue
+		}
+		m := dead[rand.IntN(len(dead))]
+		select {
+		case <-g.stopped:
+			return
+		default:
+		}
+		if g.isLeaving() {
+			continue // a leaving node must not announce itself again
+		}
+		if _, err := g.ml.Join([]string{m.Addr}); err == nil {
+			g.log.Info("gossip: reached a member held dead; state exchanged", "member", uint64(m.NodeID), "addr", m.Addr)
+		}
+	}
 }
 
 // dispatch delivers queued events to the callbacks until the table closes.
@@ -286,6 +343,13 @@ func (g *Gossip) Resolve(id raftpb.NodeID) (string, error) {
 		return "", fmt.Errorf("%w: node %d advertises no Raft address (%w)", ErrNodeDown, id, transport.ErrUnknownPeer)
 	}
 	return m.RaftAddr, nil
+}
+
+// isLeaving reports whether Leave has begun.
+func (g *Gossip) isLeaving() bool {
+	g.meta.Lock()
+	defer g.meta.Unlock()
+	return g.meta.m.leaving
 }
 
 // localMetaBytes returns the encoded local Meta (memberlist's NodeMeta).
