@@ -117,11 +117,11 @@ func (w *worker) applyStore(ab ApplyBatch, r *replica, e *raftpb.Entry) ([]byte,
 		// a replica of it here would never hear from a leader (regression:
 		// found by TestNetnsPlacementLinearizable, seed
 		// 1796589464542924551, as a node unready for good).
-		r.state.Desc.End = bytes.Clone(c.Key)
-		r.state.Desc.Epoch++
-		r.refreshDesc()
+		d.End = bytes.Clone(c.Key)
+		d.Epoch++
+		r.publish(d, cs)
 		r.stateChanged = true
-		ab.SetState(r.state)
+		ab.SetState(r.shardState())
 		w.s.m.splits.Add(1)
 		return storeOK(), nil
 	}
