@@ -1,6 +1,7 @@
 package placement
 
 import (
+	"log/slog"
 	"context"
 	"crypto/sha256"
 	"fmt"
@@ -45,6 +46,11 @@ func (c *testCluster) options(id raftpb.NodeID, expect int) Options {
 		InitialShards:   c.shards,
 		Plan:            plan.Config{DeadTimeout: 2 * time.Second, MaxMovesPerNode: 4, MaxMoves: 16},
 		DriverInterval:  200 * time.Millisecond, RefreshInterval: 100 * time.Millisecond,
+	}
+	// FLOTILLA_TEST_LOG=1 logs every node (debug level) to stderr.
+	if os.Getenv("FLOTILLA_TEST_LOG") != "" {
+		l := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", id)
+		o.Logger, o.Store.Logger = l, l
 	}
 	if c.tweak != nil {
 		c.tweak(&o)

@@ -35,3 +35,23 @@ func TestFreeAddrsBelowEphemeralAndBindable(t *testing.T) {
 		pc.Close()
 	}
 }
+
+// TestPortLockExcludes: a port reserved (by this process or another) is
+// not handed out again until its reservation ends.
+func TestPortLockExcludes(t *testing.T) {
+	dir := t.TempDir()
+	a, ok := lockPort(dir, 25000)
+	if !ok {
+		t.Fatal("first lock refused")
+	}
+	if b, ok := lockPort(dir, 25000); ok {
+		b.Close()
+		t.Fatal("a held port was locked twice")
+	}
+	a.Close()
+	b, ok := lockPort(dir, 25000)
+	if !ok {
+		t.Fatal("a released port could not be locked again")
+	}
+	b.Close()
+}
