@@ -78,6 +78,20 @@ func (s *Store) retryMoved(ctx context.Context, op func(ctx context.Context) err
 	}
 }
 
+// followLeader runs op, and again, at most maxLeaderHops times, while it
+// fails with a *NotLeaderError naming another node this store can forward
+// to (nothing was applied; see retryMoved).
+func (s *Store) followLeader(ctx context.Context, op func(ctx context.Context) error) error {
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	for hops := 0; ; hops++ {
+		err := op(ctx)
+		if _, ok := s.forwardTarget(err); !ok || hops >= maxLeaderHops || !s.awaitElection(ctx) {
+			return err
+		}
+	}
+}
+
 func (s *Store) get(ctx context.Context, key []byte, c ...Consistency) ([]byte, bool, error) {
 	d, err := s.route(key)
 	if err != nil {

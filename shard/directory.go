@@ -155,11 +155,17 @@ func (s *Store) ExecShard(ctx context.Context, id ShardID, cmd Command) (Result,
 	if err := s.usable(); err != nil {
 		return Result{}, err
 	}
-	d := dest{id: id}
-	if r := s.replica(id); r != nil && r.descriptor().Initialized() {
-		d.r = r
-	}
-	return s.execAt(ctx, d, cmd)
+	var res Result
+	err := s.followLeader(ctx, func(ctx context.Context) error {
+		d := dest{id: id}
+		if r := s.replica(id); r != nil && r.descriptor().Initialized() {
+			d.r = r
+		}
+		var err error
+		res, err = s.execAt(ctx, d, cmd)
+		return err
+	})
+	return res, err
 }
 
 // ScanShard scans shard id, named by ID, at consistency c (see ExecShard).
