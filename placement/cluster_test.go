@@ -1,10 +1,10 @@
 package placement
 
 import (
-	"log/slog"
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"log/slog"
 	"math"
 	"os"
 	"sync"
