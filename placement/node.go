@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/flotilladb/flotilla/placement/gossip"
@@ -73,8 +74,11 @@ type Options struct {
 
 // Node is one node of a placement-managed cluster.
 type Node struct {
-	opts   Options
-	store  *shard.Store
+	opts  Options
+	store *shard.Store
+	// events is store for gossip's callbacks, which start firing (a Join
+	// for every member) while Open is still opening the store.
+	events atomic.Pointer[shard.Store]
 	gossip *gossip.Gossip
 	cache  *cache
 	driver *driver
@@ -131,13 +135,13 @@ func Open(ctx context.Context, o Options) (*Node, error) {
 	}
 	gc.Events = gossip.Events{
 		Join: func(m gossip.Member) {
-			if n.store != nil {
-				n.store.NodeAlive(m.NodeID)
+			if st := n.events.Load(); st != nil {
+				st.NodeAlive(m.NodeID)
 			}
 		},
 		Dead: func(m gossip.Member) {
-			if n.store != nil {
-				n.store.NodeDead(m.NodeID)
+			if st := n.events.Load(); st != nil {
+				st.NodeDead(m.NodeID)
 			}
 		},
 	}
@@ -172,6 +176,7 @@ func Open(ctx context.Context, o Options) (*Node, error) {
 		return nil, err
 	}
 	n.store = st
+	n.events.Store(st)
 	n.driver = newDriver(n)
 	if !joined && len(n.liveNodes()) <= 1 {
 		n.wg.Add(1)
