@@ -206,12 +206,23 @@ func runRead(ctx context.Context, cfg config, s step) (Result, error) {
 
 // preload writes keys with size-byte values, parallel at a time.
 func preload(ctx context.Context, rt *router, keys []uint32, size, parallel int, limit time.Duration) error {
+	val := make([]byte, size)
+	return preloadKeys(ctx, keys, parallel, limit, func(ctx context.Context, _ int, k uint32, key []byte) error {
+		return rt.do(ctx, rt.c.ks.shardOf(k), func(st *shard.Store) error {
+			return st.Put(ctx, key, val)
+		})
+	})
+}
+
+// preloadKeys hands keys to parallel workers, each calling put with its
+// number, the key and its formatted form, until the keys are done, a put
+// fails (that worker then drains), or limit passes.
+func preloadKeys(ctx context.Context, keys []uint32, parallel int, limit time.Duration, put func(ctx context.Context, worker int, k uint32, key []byte) error) error {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	parallel = max(parallel, 1)
 	work := make(chan uint32)
 	errs := make([]error, parallel)
-	val := make([]byte, size)
 	var wg sync.WaitGroup
 	for w := range parallel {
 		wg.Go(func() {
@@ -221,10 +232,7 @@ func preload(ctx context.Context, rt *router, keys []uint32, size, parallel int,
 					continue // drain after a failure
 				}
 				key = formatKey(key[:0], k)
-				err := rt.do(ctx, rt.c.ks.shardOf(k), func(st *shard.Store) error {
-					return st.Put(ctx, key, val)
-				})
-				if err != nil {
+				if err := put(ctx, w, k, key); err != nil {
 					errs[w] = fmt.Errorf("preloading %s: %w", key, err)
 				}
 			}

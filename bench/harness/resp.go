@@ -10,7 +10,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -218,36 +217,8 @@ func (rc *respCluster) op(cfg config, s step, i int, keys []uint32) clientOp {
 
 // preload SETs keys with size-byte values, parallel at a time.
 func (rc *respCluster) preload(ctx context.Context, keys []uint32, size, parallel int, limit time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, limit)
-	defer cancel()
-	work := make(chan uint32)
-	errs := make([]error, parallel)
 	val := make([]byte, size)
-	var wg sync.WaitGroup
-	for w := range parallel {
-		c := rc.clients[w%len(rc.clients)]
-		wg.Go(func() {
-			var key []byte
-			for k := range work {
-				if errs[w] != nil {
-					continue
-				}
-				key = formatKey(key[:0], k)
-				if err := c.Set(ctx, string(key), val, 0).Err(); err != nil {
-					errs[w] = fmt.Errorf("preloading %s: %w", key, err)
-				}
-			}
-		})
-	}
-feed:
-	for _, k := range keys {
-		select {
-		case work <- k:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(work)
-	wg.Wait()
-	return errors.Join(append(errs, ctx.Err())...)
+	return preloadKeys(ctx, keys, parallel, limit, func(ctx context.Context, w int, _ uint32, key []byte) error {
+		return rc.clients[w%len(rc.clients)].Set(ctx, string(key), val, 0).Err()
+	})
 }
