@@ -3,9 +3,9 @@ package server
 import (
 	"context"
 	"errors"
-	"github.com/flotilladb/flotilla/placement"
 	"sync/atomic"
 
+	"github.com/flotilladb/flotilla/placement"
 	"github.com/flotilladb/flotilla/shard"
 )
 
@@ -41,6 +41,9 @@ func (o *NodeOptions) Validate() error {
 	if o.Server.Store != nil {
 		return errors.New("server: NodeOptions.Server.Store is set by OpenNode")
 	}
+	if err := o.Server.validateLimits(); err != nil {
+		return err
+	}
 	return o.Store.Validate()
 }
 
@@ -61,18 +64,26 @@ func OpenNode(ctx context.Context, o NodeOptions) (*Node, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
+	// Bind the client ports first: a port in use (or a bad address) must
+	// fail before the store creates or recovers anything on disk.
+	lns, err := listen(&o.Server)
+	if err != nil {
+		return nil, err
+	}
 	n := &Node{}
 	if o.Placement != nil {
 		po := *o.Placement
 		po.Store = o.Store
 		pn, err := placement.Open(ctx, po)
 		if err != nil {
+			lns.close()
 			return nil, err
 		}
 		n.Placement, n.Store = pn, pn.Store()
 	} else {
 		st, err := shard.Open(ctx, o.Store)
 		if err != nil {
+			lns.close()
 			return nil, err
 		}
 		n.Store = st
@@ -80,8 +91,8 @@ func OpenNode(ctx context.Context, o NodeOptions) (*Node, error) {
 	srvOpts := o.Server
 	srvOpts.Store = n.Store
 	srvOpts.Placement = n.Placement
-	var err error
-	if n.Server, err = New(srvOpts); err != nil {
+	if n.Server, err = serve(srvOpts, lns); err != nil {
+		lns.close()
 		_ = n.Close()
 		return nil, err
 	}

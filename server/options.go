@@ -125,9 +125,16 @@ func setDefault[T comparable](p *T, v T) {
 
 // Validate reports the first invalid field.
 func (o *Options) Validate() error {
-	switch {
-	case o.Store == nil:
+	if o.Store == nil {
 		return errors.New("server: Options.Store is required")
+	}
+	return o.validateLimits()
+}
+
+// validateLimits checks every field but Store, so that OpenNode can refuse
+// bad options before it creates or opens anything on disk.
+func (o *Options) validateLimits() error {
+	switch {
 	case o.MaxKeyBytes < 0 || o.MaxValueBytes < 0:
 		return errors.New("server: MaxKeyBytes and MaxValueBytes must not be negative")
 	case o.ScanCount < 1 || o.MaxScanCount < o.ScanCount:

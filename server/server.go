@@ -54,18 +54,50 @@ func New(opts Options) (*Server, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
+	lns, err := listen(&opts)
+	if err != nil {
+		return nil, err
+	}
+	s, err := serve(opts, lns)
+	if err != nil {
+		lns.close()
+	}
+	return s, err
+}
+
+// listeners are the bound RESP and HTTP ports of a server not yet serving.
+type listeners struct{ resp, http net.Listener }
+
+// listen binds opts.ClientAddr and opts.HTTPAddr.
+func listen(opts *Options) (*listeners, error) {
+	resp, err := net.Listen("tcp", opts.ClientAddr)
+	if err != nil {
+		return nil, fmt.Errorf("server: RESP listen on %s: %w", opts.ClientAddr, err)
+	}
+	http, err := net.Listen("tcp", opts.HTTPAddr)
+	if err != nil {
+		_ = resp.Close()
+		return nil, fmt.Errorf("server: HTTP listen on %s: %w", opts.HTTPAddr, err)
+	}
+	return &listeners{resp: resp, http: http}, nil
+}
+
+func (l *listeners) close() {
+	_ = l.resp.Close()
+	_ = l.http.Close()
+}
+
+// serve starts serving on lns; on error the caller closes lns.
+func serve(opts Options, lns *listeners) (*Server, error) {
+	opts.EnsureDefaults()
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
 	s := &Server{opts: opts, store: opts.Store, cursors: newCursorTable(opts.MaxCursors)}
 	s.cmds = commandTable()
 	s.m.started.Store(time.Now().UnixNano())
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	var err error
-	if s.respLn, err = net.Listen("tcp", opts.ClientAddr); err != nil {
-		return nil, fmt.Errorf("server: RESP listen on %s: %w", opts.ClientAddr, err)
-	}
-	if s.httpLn, err = net.Listen("tcp", opts.HTTPAddr); err != nil {
-		_ = s.respLn.Close()
-		return nil, fmt.Errorf("server: HTTP listen on %s: %w", opts.HTTPAddr, err)
-	}
+	s.respLn, s.httpLn = lns.resp, lns.http
 	s.startRESP()
 	s.startHTTP()
 	opts.Logger.Info("server: serving",

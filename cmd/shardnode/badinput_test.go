@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -39,6 +40,34 @@ func TestBadInputFlags(t *testing.T) {
 			args := append([]string{"start", "--data-dir", t.TempDir(), "--client-addr", "127.0.0.1:0",
 				"--http-addr", "127.0.0.1:0", "--log-level", "warn"}, tc.args...)
 			wantExit1(t, args, tc.says)
+		})
+	}
+}
+
+// TestBadInputPortsBeforeDisk: a client or HTTP port that cannot be bound
+// fails `shardnode start` before anything is written to the data
+// directory (it once created and bootstrapped every shard first, leaving
+// a store behind for a node that never ran).
+func TestBadInputPortsBeforeDisk(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	for _, tc := range []struct{ name, client, http, says string }{
+		{"client_port_in_use", busy.Addr().String(), "127.0.0.1:0", "RESP listen on " + busy.Addr().String()},
+		{"http_port_in_use", "127.0.0.1:0", busy.Addr().String(), "HTTP listen on " + busy.Addr().String()},
+		{"client_addr_without_port", "nohost", "127.0.0.1:0", "RESP listen on nohost"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "data")
+			wantExit1(t, []string{"start", "--data-dir", dir, "--client-addr", tc.client,
+				"--http-addr", tc.http, "--log-level", "warn"}, tc.says)
+			if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
+				t.Fatalf("the failed start left %d entries in its data directory (first %q)", len(entries), entries[0].Name())
+			} else if err != nil && !os.IsNotExist(err) {
+				t.Fatal(err)
+			}
 		})
 	}
 }
