@@ -119,14 +119,6 @@ func (d *Disk) Fsync(nm *Nemesis) error {
 		return fmt.Errorf("node %d stopped after a failed fsync with %s: want a non-zero exit status", n.Spec.ID, exit.how)
 	}
 	line, err := n.lastRunLine(isFailStopLine)
-	if err != nil && scope != "wal" && exit.code == 2 {
-		// NB: pebble panics by itself when closing its own WAL fails
-		// (DB.rotateWAL: "If we failed to close the previous log it is
-		// possible we lost a write"), and the panic turns into a fatal
-		// "unlock of unlocked mutex" that prints no error text: still a
-		// fail-stop, exit status 2, with pebble's stack in the log.
-		line, err = n.lastRunLine(isPebblePanicLine)
-	}
 	if err != nil {
 		return fmt.Errorf("node %d stopped (%s) after a failed fsync: %w", n.Spec.ID, exit.how, err)
 	}
@@ -187,12 +179,6 @@ func (n *Node) waitExit(timeout time.Duration) (exitState, bool) {
 func isFailStopLine(l string) bool {
 	return strings.Contains(l, "injected fsync error") &&
 		(strings.HasPrefix(l, "shardnode: ") || strings.Contains(l, "fatal pebble error, stopping"))
-}
-
-// isPebblePanicLine reports whether l is the frame of pebble's WAL
-// rotation in a panic's stack (see Disk's fail-stop check).
-func isPebblePanicLine(l string) bool {
-	return strings.Contains(l, "cockroachdb/pebble/") && strings.Contains(l, "rotateWAL")
 }
 
 // lastRunLine returns the first line of the node's log, since its last

@@ -86,21 +86,21 @@ func (o KVOptions) String() string {
 // install and replica removal rely on, are refused by pebble's default
 // (oldest) format.
 func (o *KVOptions) pebbleOptions(cache *pebble.Cache) *pebble.Options {
+	lg := pebbleLogger{l: o.Logger}
 	po := &pebble.Options{
-		FS:                          o.FS,
+		FS:                          walGuardFS{FS: o.FS, fatal: func(msg string) { lg.Fatalf("%s", msg) }},
 		Cache:                       cache,
 		FormatMajorVersion:          pebble.FormatNewest,
 		MemTableSize:                uint64(o.MemTableBytes),
 		MemTableStopWritesThreshold: kvMemTableStopWrites,
 		CompactionConcurrencyRange:  func() (int, int) { return 1, kvMaxCompactions },
-		Logger:                      pebbleLogger{l: o.Logger},
+		Logger:                      lg,
 	}
 	// A flush or compaction that fails (a failed write or fsync of a
 	// table, of the manifest) is retried by pebble, forever if the disk
 	// keeps failing, while the node goes on serving: a node whose disk
 	// fails must stop instead (fail-stop; chaos.TestDiskFaults saw a node
 	// retry for as long as its syncs failed).
-	lg := pebbleLogger{l: o.Logger}
 	po.EventListener = &pebble.EventListener{
 		FlushEnd: func(fi pebble.FlushInfo) {
 			// A flush that produced no table reports "pebble: empty
