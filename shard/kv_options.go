@@ -88,7 +88,7 @@ func (o KVOptions) String() string {
 func (o *KVOptions) pebbleOptions(cache *pebble.Cache) *pebble.Options {
 	lg := pebbleLogger{l: o.Logger}
 	po := &pebble.Options{
-		FS:                          walGuardFS{FS: o.FS, fatal: func(msg string) { lg.Fatalf("%s", msg) }},
+		FS:                          &walGuardFS{FS: o.FS, fatal: func(msg string) { lg.Fatalf("%s", msg) }},
 		Cache:                       cache,
 		FormatMajorVersion:          pebble.FormatNewest,
 		MemTableSize:                uint64(o.MemTableBytes),

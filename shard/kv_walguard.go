@@ -23,28 +23,32 @@ import (
 // Only the WAL: a failed sync of a staged snapshot table is an ordinary
 // error (the install fails and changes nothing), and pebble fails its
 // flushes and compactions through the event listener (pebbleOptions).
+//
+// NB: used by pointer: pebble compares file systems with == (ingestion
+// links a file when the source FS is its own), and a struct holding a func
+// is not comparable.
 type walGuardFS struct {
 	vfs.FS
 	fatal func(msg string)
 }
 
-func (fs walGuardFS) Create(name string, c vfs.DiskWriteCategory) (vfs.File, error) {
+func (fs *walGuardFS) Create(name string, c vfs.DiskWriteCategory) (vfs.File, error) {
 	f, err := fs.FS.Create(name, c)
 	return fs.guard(name, f, err)
 }
 
-func (fs walGuardFS) ReuseForWrite(oldname, newname string, c vfs.DiskWriteCategory) (vfs.File, error) {
+func (fs *walGuardFS) ReuseForWrite(oldname, newname string, c vfs.DiskWriteCategory) (vfs.File, error) {
 	f, err := fs.FS.ReuseForWrite(oldname, newname, c)
 	return fs.guard(newname, f, err)
 }
 
-func (fs walGuardFS) OpenReadWrite(name string, c vfs.DiskWriteCategory, opts ...vfs.OpenOption) (vfs.File, error) {
+func (fs *walGuardFS) OpenReadWrite(name string, c vfs.DiskWriteCategory, opts ...vfs.OpenOption) (vfs.File, error) {
 	f, err := fs.FS.OpenReadWrite(name, c, opts...)
 	return fs.guard(name, f, err)
 }
 
 // guard wraps f if it is a pebble WAL file (NNNNNN.log).
-func (fs walGuardFS) guard(name string, f vfs.File, err error) (vfs.File, error) {
+func (fs *walGuardFS) guard(name string, f vfs.File, err error) (vfs.File, error) {
 	if err != nil || filepath.Ext(name) != ".log" {
 		return f, err
 	}

@@ -23,7 +23,7 @@ func TestWALGuardFailsStopOnPebbleWALSync(t *testing.T) {
 		return fvfs.Action{}
 	})
 	var fatals []string
-	fs := walGuardFS{FS: faults, fatal: func(msg string) { fatals = append(fatals, msg) }}
+	fs := &walGuardFS{FS: faults, fatal: func(msg string) { fatals = append(fatals, msg) }}
 
 	open := func(name string, reuse bool) vfs.File {
 		t.Helper()
@@ -73,7 +73,7 @@ func TestWALGuardFailsStopOnPebbleWALSync(t *testing.T) {
 		!strings.Contains(fatals[4], "close of pebble's write-ahead log 000002.log failed") {
 		t.Fatalf("WAL close: err %v, fatals %q", err, fatals)
 	}
-	if _, ok := (&KVOptions{}).EnsureDefaults().pebbleOptions(nil).FS.(walGuardFS); !ok {
+	if _, ok := (&KVOptions{}).EnsureDefaults().pebbleOptions(nil).FS.(*walGuardFS); !ok {
 		t.Fatal("pebble's options do not go through walGuardFS")
 	}
 }
