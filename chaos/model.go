@@ -2,10 +2,11 @@ package chaos
 
 import (
 	"fmt"
-	"sort"
 	"strconv"
 
 	"github.com/anishathalye/porcupine"
+
+	"github.com/flotilladb/flotilla/internal/lincheck"
 )
 
 // The model a history is checked against: one register per key, reached
@@ -14,10 +15,10 @@ import (
 // "" means absent. Every value a SET writes is non-empty and unique, so a
 // read names the write it saw; INCR writes decimal integers, which repeat.
 //
-// NB: shard's in-process test (shard/linmodel_test.go) has a smaller
-// register model (get, put, CAS) in a _test.go file that no other package
-// can import. This one covers the RESP commands; both could live in an
-// internal package (see docs/reliability.md).
+// NB: the in-process tests of shard and placement share another model,
+// internal/lincheck (get, put, CAS, increment over the Go API). This one
+// covers the RESP commands, whose semantics differ (SET's NX, XX and GET
+// options, DEL's count), so it stays here.
 
 // OpKind is the command an operation sent.
 type OpKind uint8
@@ -114,21 +115,7 @@ func incrStep(st string, out Output) (bool, any) {
 }
 
 func partition(history []porcupine.Operation) [][]porcupine.Operation {
-	byKey := map[string][]porcupine.Operation{}
-	for _, op := range history {
-		k := op.Input.(Input).Key
-		byKey[k] = append(byKey[k], op)
-	}
-	keys := make([]string, 0, len(byKey))
-	for k := range byKey {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([][]porcupine.Operation, 0, len(keys))
-	for _, k := range keys {
-		parts = append(parts, byKey[k])
-	}
-	return parts
+	return lincheck.PartitionBy(history, func(input any) string { return input.(Input).Key })
 }
 
 func nilOr(v string) string {

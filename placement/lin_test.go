@@ -6,8 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
@@ -15,6 +13,7 @@ import (
 	"time"
 
 	"github.com/anishathalye/porcupine"
+	"github.com/flotilladb/flotilla/internal/lincheck"
 	"github.com/flotilladb/flotilla/raftgroup/raftpb"
 	"github.com/flotilladb/flotilla/shard"
 )
@@ -57,72 +56,33 @@ const (
 	linBudget  = 15 * time.Second
 )
 
-// linHistory records a run: the porcupine history of the hot keys, and
-// the acknowledged writes whose presence the final reads check.
+// linHistory records a run: the porcupine history of the hot keys
+// (lincheck.History), and the acknowledged writes whose presence the
+// final reads check.
 type linHistory struct {
-	start time.Time
+	*lincheck.History
 
-	mu         sync.Mutex
-	ops        []porcupine.Operation
-	unknown    []int // ops that return at the end of the test
-	nextClient int
-	events     []porcupine.Annotation
-	lastSeen   map[string]string
+	mu sync.Mutex
 	// inserted: unique keys written once each; true once acknowledged.
 	inserted map[string]bool
 	// incrAcked counts the acknowledged increments of each counter key.
 	incrAcked map[string]int
-	stats     struct{ ok, unknown, gaveUp, inserts int }
+	stats     struct{ gaveUp, inserts int }
 }
 
-func (h *linHistory) now() int64 { return time.Since(h.start).Nanoseconds() }
-
-func (h *linHistory) newClient() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.nextClient++
-	return h.nextClient - 1
+func newLinHistory() *linHistory {
+	return &linHistory{History: lincheck.NewHistory(), inserted: map[string]bool{}, incrAcked: map[string]int{}}
 }
 
-func (h *linHistory) event(format string, args ...any) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.events = append(h.events, porcupine.Annotation{Tag: "placement", Start: h.now(), Description: fmt.Sprintf(format, args...)})
-}
+func (h *linHistory) event(format string, args ...any) { h.Event("placement", format, args...) }
 
 func (h *linHistory) record(op porcupine.Operation) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	in, out := op.Input.(linInput), op.Output.(linOutput)
-	if out.unknown {
-		h.unknown = append(h.unknown, len(h.ops))
-		h.stats.unknown++
-	} else {
-		h.stats.ok++
-		switch in.kind {
-		case linGet, linCAS:
-			if !out.ok {
-				h.lastSeen[in.key] = out.value
-			} else {
-				h.lastSeen[in.key] = in.value
-			}
-		case linPut:
-			h.lastSeen[in.key] = in.value
-		case linIncr:
-			h.incrAcked[in.key]++
-		}
+	h.Record(op)
+	if in, out := op.Input.(lincheck.Input), op.Output.(lincheck.Output); in.Kind == lincheck.Incr && !out.Unknown {
+		h.mu.Lock()
+		h.incrAcked[in.Key]++
+		h.mu.Unlock()
 	}
-	h.ops = append(h.ops, op)
-}
-
-func (h *linHistory) finish() []porcupine.Operation {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	end := h.now()
-	for _, i := range h.unknown {
-		h.ops[i].Return = end
-	}
-	return h.ops
 }
 
 // notApplied reports whether a write's error says for certain that it
@@ -146,34 +106,32 @@ type linClient struct {
 	counters []string
 }
 
-func (cl *linClient) next() linInput {
+func (cl *linClient) next() lincheck.Input {
 	cl.seq++
 	value := fmt.Sprintf("c%d.%d", cl.name, cl.seq)
 	p := cl.rng.IntN(20)
 	if p < 4 {
 		key := cl.counters[cl.rng.IntN(len(cl.counters))]
 		if p == 0 {
-			return linInput{kind: linGet, key: key}
+			return lincheck.Input{Kind: lincheck.Get, Key: key}
 		}
-		return linInput{kind: linIncr, key: key}
+		return lincheck.Input{Kind: lincheck.Incr, Key: key}
 	}
 	key := cl.regs[cl.rng.IntN(len(cl.regs))]
 	switch {
 	case p < 11:
-		return linInput{kind: linGet, key: key}
+		return lincheck.Input{Kind: lincheck.Get, Key: key}
 	case p < 16:
-		return linInput{kind: linPut, key: key, value: value}
+		return lincheck.Input{Kind: lincheck.Put, Key: key, Value: value}
 	default:
 		if cl.rng.IntN(6) == 0 {
 			value = ""
 		}
-		cl.h.mu.Lock()
-		expected := cl.h.lastSeen[key]
-		cl.h.mu.Unlock()
+		expected := cl.h.LastSeen(key)
 		if cl.rng.IntN(5) == 0 {
 			expected = ""
 		}
-		return linInput{kind: linCAS, key: key, value: value, expected: expected}
+		return lincheck.Input{Kind: lincheck.CAS, Key: key, Value: value, Expected: expected}
 	}
 }
 
@@ -187,45 +145,45 @@ func (cl *linClient) store() *shard.Store {
 	return nil
 }
 
-func linCall(ctx context.Context, s *shard.Store, in linInput) (linOutput, error) {
-	key := []byte(in.key)
-	switch in.kind {
-	case linGet:
+func linCall(ctx context.Context, s *shard.Store, in lincheck.Input) (lincheck.Output, error) {
+	key := []byte(in.Key)
+	switch in.Kind {
+	case lincheck.Get:
 		v, found, err := s.Get(ctx, key)
 		if !found {
 			v = nil
 		}
-		return linOutput{ok: true, value: string(v)}, err
-	case linPut:
-		return linOutput{ok: true}, s.Put(ctx, key, []byte(in.value))
-	case linIncr:
+		return lincheck.Output{OK: true, Value: string(v)}, err
+	case lincheck.Put:
+		return lincheck.Output{OK: true}, s.Put(ctx, key, []byte(in.Value))
+	case lincheck.Incr:
 		v, err := s.Incr(ctx, key, 1)
-		return linOutput{ok: true, value: strconv.FormatInt(v, 10)}, err
+		return lincheck.Output{OK: true, Value: strconv.FormatInt(v, 10)}, err
 	}
 	var expected, value []byte
-	if in.expected != "" {
-		expected = []byte(in.expected)
+	if in.Expected != "" {
+		expected = []byte(in.Expected)
 	}
-	if in.value != "" {
-		value = []byte(in.value)
+	if in.Value != "" {
+		value = []byte(in.Value)
 	}
 	err := s.CompareAndSwap(ctx, key, expected, value)
 	var cf *shard.CondFailedError
 	if errors.As(err, &cf) {
-		out := linOutput{}
+		out := lincheck.Output{}
 		if cf.Exists {
-			out.value = string(cf.Current)
+			out.Value = string(cf.Current)
 		}
 		return out, nil
 	}
-	return linOutput{ok: err == nil}, err
+	return lincheck.Output{OK: err == nil}, err
 }
 
 // do runs in to an outcome and records it; it reports whether the
 // outcome is known. A read that never succeeds and a write that surely
 // took no effect leave no trace.
-func (cl *linClient) do(in linInput, budget time.Duration) bool {
-	call := cl.h.now()
+func (cl *linClient) do(in lincheck.Input, budget time.Duration) bool {
+	call := cl.h.Now()
 	deadline := time.Now().Add(budget)
 	for time.Now().Before(deadline) {
 		s := cl.store()
@@ -233,12 +191,12 @@ func (cl *linClient) do(in linInput, budget time.Duration) bool {
 		out, err := linCall(ctx, s, in)
 		cancel()
 		if err == nil {
-			cl.h.record(porcupine.Operation{ClientId: cl.id, Input: in, Call: call, Output: out, Return: cl.h.now()})
+			cl.h.record(porcupine.Operation{ClientId: cl.id, Input: in, Call: call, Output: out, Return: cl.h.Now()})
 			return true
 		}
-		if in.kind != linGet && !notApplied(err) {
-			cl.h.record(porcupine.Operation{ClientId: cl.id, Input: in, Call: call, Output: linOutput{unknown: true}})
-			cl.id = cl.h.newClient() // the open operation keeps the old ID busy to the end
+		if in.Kind != lincheck.Get && !notApplied(err) {
+			cl.h.record(porcupine.Operation{ClientId: cl.id, Input: in, Call: call, Output: lincheck.Output{Unknown: true}})
+			cl.id = cl.h.NewClient() // the open operation keeps the old ID busy to the end
 			return false
 		}
 	}
@@ -299,11 +257,11 @@ func TestMovesUnderLoadAreLinearizable(t *testing.T) {
 	for i := range 4 {
 		counters = append(counters, fmt.Sprintf("k%06d", (2*i+1)*1_000_000/8+1))
 	}
-	h := &linHistory{start: time.Now(), lastSeen: map[string]string{}, inserted: map[string]bool{}, incrAcked: map[string]int{}}
+	h := newLinHistory()
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	for i := range 6 {
-		cl := &linClient{c: c, h: h, rng: rand.New(rand.NewPCG(seed, uint64(i+1))), id: h.newClient(), name: i,
+		cl := &linClient{c: c, h: h, rng: rand.New(rand.NewPCG(seed, uint64(i+1))), id: h.NewClient(), name: i,
 			regs: regs, counters: counters}
 		wg.Add(1)
 		go func() {
@@ -332,9 +290,8 @@ func TestMovesUnderLoadAreLinearizable(t *testing.T) {
 	t.Cleanup(stopClients)
 
 	c.waitFor(30*time.Second, "some load", func(Status) bool {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		return h.stats.ok > 20
+		ok, _ := h.Counts()
+		return ok > 20
 	})
 	h.event("add node 4")
 	c.addAddrs(4)
@@ -362,19 +319,17 @@ func TestMovesUnderLoadAreLinearizable(t *testing.T) {
 
 	// Final reads, in the history: they pin down what writes of unknown
 	// outcome did, and an acknowledged write that was lost shows here.
-	final := &linClient{c: c, h: h, rng: rand.New(rand.NewPCG(seed, 0xf1)), id: h.newClient()}
+	final := &linClient{c: c, h: h, rng: rand.New(rand.NewPCG(seed, 0xf1)), id: h.NewClient()}
 	finalValue := map[string]string{}
 	for _, k := range append(slices.Clone(regs), counters...) {
-		if !final.do(linInput{kind: linGet, key: k}, time.Minute) {
+		if !final.do(lincheck.Input{Kind: lincheck.Get, Key: k}, time.Minute) {
 			t.Fatalf("no linearizable read of %s after the moves", k)
 		}
-		h.mu.Lock()
-		finalValue[k] = h.ops[len(h.ops)-1].Output.(linOutput).value
-		h.mu.Unlock()
+		finalValue[k] = h.Last().Output.(lincheck.Output).Value
 	}
 	lost := 0
 	for _, k := range counters {
-		if got, acked := counterValue(finalValue[k]), h.incrAcked[k]; got < int64(acked) {
+		if got, acked := lincheck.CounterValue(finalValue[k]), h.incrAcked[k]; got < int64(acked) {
 			t.Errorf("counter %s is %d after %d acknowledged increments", k, got, acked)
 			lost += acked - int(got)
 		}
@@ -392,32 +347,19 @@ func TestMovesUnderLoadAreLinearizable(t *testing.T) {
 			lost++
 		}
 	}
-	history := h.finish()
+	history := h.Finish()
 	st := h.stats
+	ok, unknown := h.Counts()
 	t.Logf("%d hot-key ops (%d of unknown outcome), %d given up; %d inserts (%d acknowledged); %d acknowledged writes lost",
-		st.ok+st.unknown, st.unknown, st.gaveUp, st.inserts, acked, lost)
-	if st.ok < 200 {
-		t.Fatalf("only %d operations completed; the check would prove little", st.ok)
+		ok+unknown, unknown, st.gaveUp, st.inserts, acked, lost)
+	if ok < 200 {
+		t.Fatalf("only %d operations completed; the check would prove little", ok)
 	}
-	checkLinearizable(t, seed, history, h.events)
+	checkLinearizable(t, seed, history, h.Events())
 }
 
-// checkLinearizable checks history against the model; on a violation it
-// writes porcupine's visualization to a file named in the failure.
+// checkLinearizable checks history (lincheck.Check).
 func checkLinearizable(t *testing.T, seed uint64, history []porcupine.Operation, events []porcupine.Annotation) {
 	t.Helper()
-	start := time.Now()
-	res, info := porcupine.CheckOperationsVerbose(linModel(), history, time.Minute)
-	t.Logf("porcupine: %v in %v (%d operations)", res, time.Since(start).Round(time.Millisecond), len(history))
-	switch res {
-	case porcupine.Unknown:
-		t.Logf("seed %d: the check timed out: inconclusive", seed)
-	case porcupine.Illegal:
-		path := filepath.Join(os.TempDir(), fmt.Sprintf("placement-lin-%d.html", seed))
-		info.AddAnnotations(events)
-		if err := porcupine.VisualizePath(linModel(), info, path); err != nil {
-			t.Errorf("writing the history: %v", err)
-		}
-		t.Fatalf("seed %d: the history is not linearizable; see %s", seed, path)
-	}
+	lincheck.Check(t, seed, history, events, "")
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/anishathalye/porcupine"
+	"github.com/flotilladb/flotilla/internal/lincheck"
 	"github.com/flotilladb/flotilla/raftgroup/raftpb"
 	"github.com/flotilladb/flotilla/transport"
 )
@@ -23,66 +24,38 @@ const (
 	linRetryPause     = 2 * time.Millisecond
 )
 
-// linRecorder collects the history of a linearizability run.
+// linRecorder collects the history of a linearizability run
+// (lincheck.History) and what the shard tests check besides it.
 type linRecorder struct {
-	start time.Time
+	*lincheck.History
 
-	mu         sync.Mutex
-	ops        []porcupine.Operation
-	unknown    []int // indexes of ops whose Return is the end of the test
-	nextClient int
-	events     []porcupine.Annotation
+	mu sync.Mutex
 	// written holds every value ever sent to each key, for the check of
 	// stale reads (which are not in the history).
 	written map[string]map[string]bool
-	// lastSeen is a recent value of each key, to give CASes a fair chance.
-	lastSeen map[string]string
-	stats    linStats
+	stats   linStats
 }
 
 type linStats struct {
-	ok, unknown, gaveUp, staleReads, faults int
+	gaveUp, staleReads, faults int
 }
 
 func newLinRecorder() *linRecorder {
-	return &linRecorder{start: time.Now(), written: map[string]map[string]bool{}, lastSeen: map[string]string{}}
-}
-
-func (r *linRecorder) now() int64 { return time.Since(r.start).Nanoseconds() }
-
-func (r *linRecorder) newClient() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.nextClient++
-	return r.nextClient - 1
-}
-
-func (r *linRecorder) record(op porcupine.Operation) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := op.Output.(linOutput)
-	if out.unknown {
-		r.unknown = append(r.unknown, len(r.ops))
-		r.stats.unknown++
-	} else {
-		r.stats.ok++
-	}
-	r.ops = append(r.ops, op)
-	in := op.Input.(linInput)
-	switch {
-	case out.unknown:
-	case in.kind == linGet, in.kind == linCAS && !out.ok:
-		r.lastSeen[in.key] = out.value
-	default:
-		r.lastSeen[in.key] = in.value
-	}
+	return &linRecorder{History: lincheck.NewHistory(), written: map[string]map[string]bool{}}
 }
 
 func (r *linRecorder) event(format string, args ...any) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	r.stats.faults++
-	r.events = append(r.events, porcupine.Annotation{Tag: "nemesis", Start: r.now(), Description: fmt.Sprintf(format, args...)})
+	r.mu.Unlock()
+	r.Event("nemesis", format, args...)
+}
+
+// count adds to one of stats' counters.
+func (r *linRecorder) count(f func(*linStats)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	f(&r.stats)
 }
 
 // noteWrite registers a value before it is sent.
@@ -103,24 +76,10 @@ func (r *linRecorder) wasWritten(key, value string) bool {
 
 // guess picks the expected value of a CAS: usually the last value seen.
 func (r *linRecorder) guess(key string, rng *rand.Rand) string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	if rng.IntN(5) == 0 {
 		return ""
 	}
-	return r.lastSeen[key]
-}
-
-// finish gives every operation of unknown outcome the end of the test as
-// its return time and returns the history.
-func (r *linRecorder) finish() []porcupine.Operation {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	end := r.now()
-	for _, i := range r.unknown {
-		r.ops[i].Return = end
-	}
-	return r.ops
+	return r.LastSeen(key)
 }
 
 // linClient is one sequential client. It follows NotLeaderError hints
@@ -139,23 +98,23 @@ type linClient struct {
 	read Consistency
 }
 
-func (cl *linClient) next() linInput {
+func (cl *linClient) next() lincheck.Input {
 	key := cl.keys[cl.rng.IntN(len(cl.keys))]
 	cl.seq++
 	value := fmt.Sprintf("c%d.%d", cl.name, cl.seq)
 	switch p := cl.rng.IntN(10); {
 	case p < 4:
-		return linInput{kind: linGet, key: key}
+		return lincheck.Input{Kind: lincheck.Get, Key: key}
 	case p < 7:
 		cl.rec.noteWrite(key, value)
-		return linInput{kind: linPut, key: key, value: value}
+		return lincheck.Input{Kind: lincheck.Put, Key: key, Value: value}
 	default:
 		if cl.rng.IntN(6) == 0 {
 			value = "" // delete
 		} else {
 			cl.rec.noteWrite(key, value)
 		}
-		return linInput{kind: linCAS, key: key, value: value, expected: cl.rec.guess(key, cl.rng)}
+		return lincheck.Input{Kind: lincheck.CAS, Key: key, Value: value, Expected: cl.rec.guess(key, cl.rng)}
 	}
 }
 
@@ -176,38 +135,38 @@ func (cl *linClient) pick(key string) (raftpb.NodeID, *Store) {
 }
 
 // linCall runs in against one store; gets read at consistency read.
-func linCall(ctx context.Context, s *Store, in linInput, read Consistency) (linOutput, error) {
-	key := []byte(in.key)
-	switch in.kind {
-	case linGet:
+func linCall(ctx context.Context, s *Store, in lincheck.Input, read Consistency) (lincheck.Output, error) {
+	key := []byte(in.Key)
+	switch in.Kind {
+	case lincheck.Get:
 		v, found, err := s.Get(ctx, key, read)
 		if err != nil {
-			return linOutput{}, err
+			return lincheck.Output{}, err
 		}
 		if !found {
 			v = nil
 		}
-		return linOutput{ok: true, value: string(v)}, nil
-	case linPut:
-		return linOutput{ok: true}, s.Put(ctx, key, []byte(in.value))
+		return lincheck.Output{OK: true, Value: string(v)}, nil
+	case lincheck.Put:
+		return lincheck.Output{OK: true}, s.Put(ctx, key, []byte(in.Value))
 	}
 	var expected, value []byte
-	if in.expected != "" {
-		expected = []byte(in.expected)
+	if in.Expected != "" {
+		expected = []byte(in.Expected)
 	}
-	if in.value != "" {
-		value = []byte(in.value)
+	if in.Value != "" {
+		value = []byte(in.Value)
 	}
 	err := s.CompareAndSwap(ctx, key, expected, value)
 	var cf *CondFailedError
 	if errors.As(err, &cf) {
-		out := linOutput{}
+		out := lincheck.Output{}
 		if cf.Exists {
-			out.value = string(cf.Current)
+			out.Value = string(cf.Current)
 		}
 		return out, nil
 	}
-	return linOutput{ok: err == nil}, err
+	return lincheck.Output{OK: err == nil}, err
 }
 
 // notApplied reports whether err says for certain that a write took no
@@ -224,11 +183,11 @@ func notApplied(err error) bool {
 // succeeds, or a write that certainly never took effect, leaves no trace.
 // A write whose effect is unknown is recorded as such, and the client
 // continues under a new ID (its unknown operation stays open to the end).
-func (cl *linClient) do(in linInput, budget time.Duration) bool {
-	call := cl.rec.now()
+func (cl *linClient) do(in lincheck.Input, budget time.Duration) bool {
+	call := cl.rec.Now()
 	deadline := time.Now().Add(budget)
 	for time.Now().Before(deadline) {
-		id, s := cl.pick(in.key)
+		id, s := cl.pick(in.Key)
 		if s == nil {
 			time.Sleep(linRetryPause)
 			continue
@@ -237,26 +196,24 @@ func (cl *linClient) do(in linInput, budget time.Duration) bool {
 		out, err := linCall(ctx, s, in, cl.read)
 		cancel()
 		if err == nil {
-			cl.hints[in.key] = id
-			cl.rec.record(porcupine.Operation{ClientId: cl.id, Input: in, Call: call, Output: out, Return: cl.rec.now()})
+			cl.hints[in.Key] = id
+			cl.rec.Record(porcupine.Operation{ClientId: cl.id, Input: in, Call: call, Output: out, Return: cl.rec.Now()})
 			return true
 		}
 		var nl *NotLeaderError
 		if errors.As(err, &nl) && nl.Leader != raftpb.None && nl.Leader != id {
-			cl.hints[in.key] = nl.Leader
+			cl.hints[in.Key] = nl.Leader
 		} else {
-			delete(cl.hints, in.key)
+			delete(cl.hints, in.Key)
 		}
-		if in.kind != linGet && !notApplied(err) {
-			cl.rec.record(porcupine.Operation{ClientId: cl.id, Input: in, Call: call, Output: linOutput{unknown: true}})
-			cl.id = cl.rec.newClient()
+		if in.Kind != lincheck.Get && !notApplied(err) {
+			cl.rec.Record(porcupine.Operation{ClientId: cl.id, Input: in, Call: call, Output: lincheck.Output{Unknown: true}})
+			cl.id = cl.rec.NewClient()
 			return false
 		}
 		time.Sleep(linRetryPause)
 	}
-	cl.rec.mu.Lock()
-	cl.rec.stats.gaveUp++
-	cl.rec.mu.Unlock()
+	cl.rec.count(func(s *linStats) { s.gaveUp++ })
 	return false
 }
 
@@ -310,7 +267,7 @@ func runLinearizability(t *testing.T, cfg linConfig) {
 	var stop sync.WaitGroup
 	done := make(chan struct{})
 	for i := 0; i < cfg.clients; i++ {
-		cl := &linClient{c: c, rec: rec, rng: rand.New(rand.NewPCG(seed, uint64(i+1))), id: rec.newClient(),
+		cl := &linClient{c: c, rec: rec, rng: rand.New(rand.NewPCG(seed, uint64(i+1))), id: rec.NewClient(),
 			name: i, keys: keys, hints: map[string]raftpb.NodeID{}, read: read}
 		stop.Add(1)
 		go func() {
@@ -344,21 +301,23 @@ func runLinearizability(t *testing.T, cfg linConfig) {
 			c.start(id)
 		}
 	}
-	final := &linClient{c: c, rec: rec, rng: rand.New(rand.NewPCG(seed, 0xf1)), id: rec.newClient(),
+	final := &linClient{c: c, rec: rec, rng: rand.New(rand.NewPCG(seed, 0xf1)), id: rec.NewClient(),
 		keys: keys, hints: map[string]raftpb.NodeID{}}
 	for _, k := range keys {
-		if !final.do(linInput{kind: linGet, key: k}, 20*time.Second) {
+		if !final.do(lincheck.Input{Kind: lincheck.Get, Key: k}, 20*time.Second) {
 			t.Fatalf("seed %d: the healed cluster could not serve a linearizable read of %s", seed, k)
 		}
 	}
-	history := rec.finish()
-	st := rec.stats
+	history := rec.Finish()
+	var st linStats
+	rec.count(func(s *linStats) { st = *s })
+	ok, unknown := rec.Counts()
 	t.Logf("seed %d: %d ops (%d of unknown outcome), %d given up, %d stale reads, %d faults",
-		seed, st.ok+st.unknown, st.unknown, st.gaveUp, st.staleReads, st.faults)
-	if st.ok < 50 {
-		t.Fatalf("seed %d: only %d operations completed; the check would prove nothing", seed, st.ok)
+		seed, ok+unknown, unknown, st.gaveUp, st.staleReads, st.faults)
+	if ok < 50 {
+		t.Fatalf("seed %d: only %d operations completed; the check would prove nothing", seed, ok)
 	}
-	checkLinearizable(t, seed, history, rec.events)
+	checkLinearizable(t, seed, history, rec.Events())
 }
 
 // staleReader reads random keys at Stale consistency from random nodes
@@ -390,9 +349,7 @@ func staleReader(t *testing.T, c *testCluster, rec *linRecorder, keys []string, 
 		if !rec.wasWritten(key, string(v)) {
 			t.Errorf("stale read of %s returned %q, which no client wrote", key, v)
 		}
-		rec.mu.Lock()
-		rec.stats.staleReads++
-		rec.mu.Unlock()
+		rec.count(func(s *linStats) { s.staleReads++ })
 		time.Sleep(time.Millisecond) // a background reader, not a hot loop
 	}
 }
