@@ -3,11 +3,19 @@
 // v4.0.0-20240618143154-6a1623140f27; `@latest` does not resolve on the
 // module proxy) and prints the same JSON lines as the main harness
 // (bench/harness/result.go), with system "dragonboat". It is a module of its own
-// so that the main module never depends on dragonboat. The main harness
-// is package main and cannot be imported, so the key space, the value and
-// key streams and the result fields are repeated here (keys.go,
-// result.go) and must stay in step with bench/harness/keys.go, bench/harness/kv.go and
-// bench/harness/result.go.
+// so that the main module never depends on dragonboat. It does not import
+// the main module either (bench/harness), although it could: Go's minimal
+// version selection would then build dragonboat with the main module's
+// dependency versions instead of its own. Tried on 2026-12-06 (a replace
+// of the main module and `go mod tidy`): 25 of its 40-odd dependencies
+// moved, among them hashicorp/memberlist v0.3.1 -> v0.7.0, klauspost/compress
+// v1.11.13 -> v1.20.3 and golang.org/x/sys v0.12.0 -> v0.48.0, so the system
+// measured would no longer be the dragonboat its authors released. Hence
+// the key space, the value and key streams, the closed-loop clients, the
+// process clocks and the result fields are repeated here (keys.go,
+// clients.go, sysstat.go, result.go) and must stay in step with
+// bench/harness/keys.go, kv.go, clients.go, sysstat.go and result.go (the
+// `duplicates` tool lists these pairs; they are deliberate).
 //
 //	cd bench/dragonboat
 //	go run . -scenario write -groups 1024 -clients 256 -size 16 -duration 15s
