@@ -61,7 +61,11 @@
 // starts in them; when the segments exceed twice the live data plus one
 // segment, the groups that pin old ones are rewritten forward in bounded
 // chunks (see gc.go), which keeps the disk at about twice the live data
-// plus a few segments.
+// plus a few segments. Before deleting, the collector writes and syncs a
+// floor record (one small batch) naming the oldest segment the log keeps,
+// so recovery can tell segments it deleted from segments lost or removed
+// by hand: a directory whose oldest segment is newer than the last floor
+// (or than segment 1, before any collection) fails Open.
 //
 // # Invariants
 //

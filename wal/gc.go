@@ -3,6 +3,7 @@ package wal
 import (
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/flotilladb/flotilla/raftgroup/raftpb"
 )
@@ -197,7 +198,39 @@ func (w *WAL) collectSegments() error {
 	if n == 0 {
 		return nil
 	}
+	if err := w.writeFloor(w.wr.segNums[n]); err != nil {
+		return err
+	}
 	return w.deleteSegments(n)
+}
+
+// writeFloor makes durable, before the collector deletes anything, that
+// the log now starts at segment floor. Why: without it, a directory that
+// lost its oldest segments (deleted by hand, restored from a partial
+// copy) looked like one the collector had trimmed, and Open silently
+// dropped the live entries they held; with it, recovery knows where the
+// log must start and reports the missing segment (recovery.go). One small
+// write and sync per collection, which runs at most once per segment.
+func (w *WAL) writeFloor(floor uint32) error {
+	mask := segMask(uint64(w.wr.active.num))
+	buf := appendFloor(nil, floor)
+	maskRecord(buf, mask)
+	c := len(buf)
+	buf = appendCommit(buf, w.wr.seq+1)
+	maskRecord(buf[c:], mask)
+	if _, err := w.wr.file.WriteAt(buf, w.wr.off); err != nil {
+		return classify(fmt.Sprintf("writing the log floor to %s at %d", w.wr.active.name, w.wr.off), err)
+	}
+	start := time.Now()
+	if err := w.wr.file.SyncData(); err != nil {
+		return classify("syncing "+w.wr.active.name, err)
+	}
+	w.observeSync(time.Since(start))
+	w.wr.seq++
+	w.wr.off += int64(len(buf))
+	w.wr.active.bytes.Store(w.wr.off)
+	w.m.bytesWritten.Add(uint64(len(buf)))
+	return nil
 }
 
 // deleteSegments removes the n oldest segments, oldest first, and syncs

@@ -24,6 +24,9 @@ const (
 	recRemove    = 4
 	recCommit    = 5
 	recSegment   = 6
+	// recFloor says that the log starts at a segment: every older one
+	// was deleted by the collector (gc.go, writeFloor).
+	recFloor = 7
 
 	// flagCompressed marks a payload compressed with s2 (block format).
 	flagCompressed = 0x80
@@ -37,6 +40,7 @@ const (
 	commitSize     = headerSize + commitPayload
 	segmentPayload = 1 + 8 + 8
 	segmentSize    = headerSize + segmentPayload
+	floorPayload   = 4
 	formatVersion  = 1
 )
 
@@ -90,7 +94,7 @@ func parseRecord(b []byte, mask uint32) (typ byte, payload []byte, n int, ok boo
 		return 0, nil, 0, false
 	}
 	typ = b[8]
-	if t := typ & typeMask; t < recEntries || t > recSegment {
+	if t := typ & typeMask; t < recEntries || t > recFloor {
 		return 0, nil, 0, false
 	}
 	return typ, b[headerSize:n], n, true
@@ -100,6 +104,15 @@ func parseRecord(b []byte, mask uint32) (typ byte, payload []byte, n int, ok boo
 func appendCommit(buf []byte, seq uint64) []byte {
 	buf, start := beginRecord(buf, recCommit)
 	buf = binary.LittleEndian.AppendUint64(buf, seq)
+	finishRecord(buf, start)
+	return buf
+}
+
+// appendFloor appends a floor record (unmasked): the log starts at
+// segment floor.
+func appendFloor(buf []byte, floor uint32) []byte {
+	buf, start := beginRecord(buf, recFloor)
+	buf = binary.LittleEndian.AppendUint32(buf, floor)
 	finishRecord(buf, start)
 	return buf
 }

@@ -1,6 +1,7 @@
 package wal
 
 import (
+	"encoding/binary"
 	"fmt"
 	"io"
 	"slices"
@@ -52,6 +53,9 @@ func (w *WAL) recover() error {
 		}
 		w.m.recoveredBytes.Add(uint64(res.end))
 	}
+	if err := checkFloor(nums, rp.floor); err != nil {
+		return err
+	}
 	w.idx.liveBytes = rp.live
 	w.wr.seq = prev.lastSeq
 	w.wr.segNums = nums
@@ -96,8 +100,11 @@ func (w *WAL) loadSegment(num uint32, buf []byte) (*segment, []byte, error) {
 // replayer applies recovered batches to a group map. It is separate from
 // the WAL so the fuzz target can drive it over arbitrary bytes.
 type replayer struct {
-	groups  map[raftpb.GroupID]*group
-	live    int64
+	groups map[raftpb.GroupID]*group
+	live   int64
+	// floor is the oldest segment the log must still have (the largest
+	// floor record; 0 if the collector never deleted one).
+	floor   uint32
 	scratch []byte
 	terms   []termRun
 }
@@ -157,6 +164,27 @@ func (rp *replayer) apply(num uint32, r rawRec) error {
 			return err
 		}
 		rp.live += rp.group(id).applyRemove()
+	case recFloor:
+		if len(p) != floorPayload {
+			return fmt.Errorf("bad floor record (%d bytes)", len(p))
+		}
+		rp.floor = max(rp.floor, binary.LittleEndian.Uint32(p))
 	}
 	return nil
+}
+
+// checkFloor reports segments missing from the start of the log: the
+// oldest present must be the floor the collector last made durable (or
+// segment 1 if it never deleted one). An older one is a leftover of a
+// crash between that record and the deletions, and is collected again.
+// (A segment missing in the middle breaks the batch sequence, which
+// recover checks; a newest segment lost whole cannot be told from one
+// never written.)
+func checkFloor(nums []uint32, floor uint32) error {
+	want := max(floor, 1)
+	if len(nums) == 0 || nums[0] <= want {
+		return nil
+	}
+	return &CorruptionError{File: segName(nums[0]), Offset: 0,
+		Reason: fmt.Sprintf("segments before it are missing: the log's recorded start is %s", segName(want))}
 }
