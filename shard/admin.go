@@ -255,7 +255,7 @@ func (s *Store) splitLocal(ctx context.Context, r *replica, c splitCmd) ([]byte,
 func (w *worker) status(r *replica, p *proposal) {
 	st := r.g.Status()
 	if st.SoftState.Lead != w.s.opts.NodeID || st.Progress == nil {
-		p.finish(nil, r.translate(errNotLeaderHere(r)))
+		p.finish(nil, errNotLeaderHere(r))
 		return
 	}
 	pr := Progress{Desc: *r.descriptor(), Conf: st.Config, Leader: w.s.opts.NodeID, Commit: st.HardState.Commit,
@@ -266,8 +266,19 @@ func (w *worker) status(r *replica, p *proposal) {
 	p.finish(marshalProgress(pr), nil)
 }
 
+// errNotLeaderHere is the error for a request r cannot serve because this
+// node does not lead its shard: a redirect to the leader r knows of, else
+// ErrNoQuorum, as translate makes of the Raft core's own error (and on
+// which readBarrier waits for an election). NB: a bare NotLeaderError
+// without a leader is neither: a read dropped by a leader that stepped
+// down failed at once with it, and forwarded it came back as an
+// unclassified "failed at the leader" that no client knows to retry (a
+// placement test's scan failed so during an election, under load).
 func errNotLeaderHere(r *replica) error {
-	return &NotLeaderError{Shard: r.id, Leader: r.g.Leader()}
+	if ld := r.g.Leader(); ld != raftpb.None {
+		return &NotLeaderError{Shard: r.id, Leader: ld}
+	}
+	return fmt.Errorf("%w: %w", ErrNoQuorum, &NotLeaderError{Shard: r.id})
 }
 
 func marshalProgress(p Progress) []byte {

@@ -162,3 +162,30 @@ func TestForwardFollowsMovedLeader(t *testing.T) {
 		t.Fatalf("put after %d stale answers: err %v, want *NotLeaderError", maxLeaderHops+1, err)
 	}
 }
+
+// TestDroppedReadSaysNoQuorum: a read pending at a leader that loses its
+// leadership before a quorum confirms it waits for an election and, if
+// none ends in time, fails with ErrNoQuorum, the class that tells a
+// client to retry (here or at the end of a forward). It failed at once
+// with a bare NotLeaderError without a leader, which a forward turned
+// into an unclassified "failed at the leader" (a placement test's scan
+// failed so during an election).
+func TestDroppedReadSaysNoQuorum(t *testing.T) {
+	c := newMemCluster(t, 3, 1, 43)
+	c.put("k000001", "v")
+	leader := c.leaderOf(t, "k000001")
+	// No quorum confirms the read; CheckQuorum then ends the leadership,
+	// and the read waits for an election (readBarrier) until ctx ends.
+	c.net.Isolate(leader)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_, _, err := c.node(leader).Get(ctx, []byte("k000001"))
+	var nl *NotLeaderError
+	switch {
+	case errors.Is(err, ErrNoQuorum):
+	case errors.As(err, &nl) && nl.Leader != raftpb.None:
+		t.Fatalf("an isolated leader's dropped read names leader %d", nl.Leader)
+	default:
+		t.Fatalf("an isolated leader's dropped read failed with %v, want %v", err, ErrNoQuorum)
+	}
+}
