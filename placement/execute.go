@@ -115,8 +115,8 @@ func (n *Node) membership(ctx context.Context, m *Move, stage func(string)) erro
 		// Every action comes after p was read and after the fence check,
 		// and a change names p's epoch (movelock.go).
 		change := func(changes ...raftpb.ConfChangeSingle) error {
-			if !f.mayAct(ctx) {
-				return ErrMoveSuperseded
+			if err := f.mayAct(ctx); err != nil {
+				return err
 			}
 			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			defer cancel()
@@ -130,7 +130,7 @@ func (n *Node) membership(ctx context.Context, m *Move, stage func(string)) erro
 			}
 			for _, v := range cs.Voters {
 				if v != node && v != to {
-					if !f.mayAct(ctx) {
+					if f.mayAct(ctx) != nil {
 						return true
 					}
 					tctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -170,7 +170,7 @@ func (n *Node) membership(ctx context.Context, m *Move, stage func(string)) erro
 				_ = change(raftpb.ConfChangeSingle{Type: raftpb.RemoveNode, Node: from})
 			case !isMember(cs, to):
 				stage("learner")
-				if !f.mayAct(ctx) {
+				if f.mayAct(ctx) != nil {
 					continue
 				}
 				pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -255,15 +255,20 @@ type fence struct {
 	lost bool
 }
 
-// mayAct reports whether the run may change the shard now. Call it after
-// reading the progress the action rests on. false with lost unset: the
-// meta shard did not answer; ask again later.
-func (f *fence) mayAct(ctx context.Context) bool {
+// mayAct returns nil if the run may change the shard now, ErrMoveSuperseded
+// (and sets lost) if it may not any more, or the error of a meta shard
+// that did not answer (ask again later). Call it after reading the
+// progress the action rests on.
+func (f *fence) mayAct(ctx context.Context) error {
 	owned, err := f.n.ownsMove(ctx, f.m)
-	if err == nil && !owned {
+	switch {
+	case err != nil:
+		return err
+	case !owned:
 		f.lost = true
+		return ErrMoveSuperseded
 	}
-	return err == nil && owned
+	return nil
 }
 
 // superseded ends a run of m whose record was removed or replaced: it
