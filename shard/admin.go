@@ -114,18 +114,31 @@ func (s *Store) atLeader(ctx context.Context, id ShardID, op []byte) ([]byte, er
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
 	req := forwardRequest{kind: fwdAdmin, shard: id, parts: [][]byte{op}}
-	// Served here only if this replica leads. NB: a follower's epoch may
-	// lag the leader's (or be a stale replica's, whose node was removed
-	// while down and which nobody tells: it knows no leader), so its own
-	// checks would refuse what the leader accepts; the other replicas it
-	// names, and their hints, find the leader.
-	if r := s.replica(id); r != nil && r.descriptor().Initialized() && raftpb.NodeID(r.leader.Load()) == s.opts.NodeID {
-		out, err := s.serveAdmin(ctx, r, op)
-		if _, ok := s.forwardTarget(err); !ok {
+	for {
+		// Served here only if this replica leads. NB: a follower's epoch
+		// may lag the leader's (or be a stale replica's, whose node was
+		// removed while down and which nobody tells: it knows no leader),
+		// so its own checks would refuse what the leader accepts; the
+		// other replicas it names, and their hints, find the leader.
+		if r := s.replica(id); r != nil && r.descriptor().Initialized() && raftpb.NodeID(r.leader.Load()) == s.opts.NodeID {
+			out, err := s.serveAdmin(ctx, r, op)
+			if _, ok := s.forwardTarget(err); !ok {
+				return out, err
+			}
+		}
+		if s.caller == nil {
+			return s.forwardAnywhere(ctx, id, req) // (says why not)
+		}
+		// NB: checked again every round, not left to forwardAnywhere: this
+		// node may win the election while the request is out, and every
+		// answer then names it, which forwarding skips (found by
+		// TestStaleRunOfAMove under load: a 2-node cluster's first
+		// ShardProgress asked the other node for 30s).
+		out, retry, err := s.forwardRound(ctx, id, req)
+		if !retry || !s.awaitElection(ctx) {
 			return out, err
 		}
 	}
-	return s.forwardAnywhere(ctx, id, req)
 }
 
 // serveAdmin runs op on r, which must lead its shard.
