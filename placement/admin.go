@@ -178,7 +178,10 @@ func (n *Node) drainProgress(ctx context.Context, node raftpb.NodeID) (DrainProg
 }
 
 // MoveShard moves shard id's replica from node from to node to now (an
-// admin request) and waits until it is done.
+// admin request) and waits until it is done. ErrMoveInFlight: another
+// move of the shard holds it. ErrMoveSuperseded: the move's record was
+// removed or replaced before the move was done (the driver's run of the
+// same move gave up, or a newer move took the shard).
 func (n *Node) MoveShard(ctx context.Context, id shard.ShardID, from, to raftpb.NodeID) error {
 	if from == to || to == raftpb.None {
 		return fmt.Errorf("placement: bad move of shard %d from %d to %d", id, from, to)

@@ -46,35 +46,17 @@ func (n *Node) execute(ctx context.Context, m *Move, resumed bool, stage func(st
 		return n.split(ctx, m, resumed, stage)
 	}
 	if !resumed {
-		if err := n.recordMove(ctx, *m); err != nil {
+		if err := n.recordMove(ctx, m); err != nil {
 			return err
 		}
 	}
 	err := n.membership(ctx, m, stage)
-	// The record goes whether the move finished or gave up: the next
-	// driver pass plans again from what the replicas report.
-	var w metaWrite
-	w.deleteMove(m.Shard)
+	// The record goes whether the move finished or gave up (the next
+	// driver pass plans again from what the replicas report), if it is
+	// still this move's (movelock.go).
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	return errors.Join(err, w.commit(dctx, st))
-}
-
-// recordMove writes m to the meta shard if no move of its shard is there.
-func (n *Node) recordMove(ctx context.Context, m Move) error {
-	if m.Started.IsZero() {
-		m.Started = time.Now()
-	}
-	key := idKey(prefixMove, uint64(m.Shard))
-	_, err := n.store.ExecShard(ctx, shard.MetaShardID, shard.Command{
-		Conds: []shard.Cond{{Key: key}},
-		Ops: []shard.Op{{Kind: shard.OpPut, Key: key, Value: m.marshal()},
-			{Kind: shard.OpIncr, Key: []byte(keyVersion), Value: []byte("1")}},
-	})
-	if errors.Is(err, shard.ErrCondFailed) {
-		return fmt.Errorf("%w (shard %d)", ErrMoveInFlight, m.Shard)
-	}
-	return err
+	return errors.Join(err, n.releaseMove(dctx, m))
 }
 
 // isVoter reports whether id is a voter of the (incoming) configuration.
@@ -102,8 +84,12 @@ func (n *Node) membership(ctx context.Context, m *Move, stage func(string)) erro
 	st := n.store
 	var learnerSince, hostedSince time.Time
 	var col collector
+	f := fence{n: n, m: m}
 	deadline := time.Now().Add(n.opts.CatchUpTimeout + time.Minute)
 	for attempt := 0; ; attempt++ {
+		if f.lost {
+			return n.superseded(ctx, m, stage)
+		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("placement: move of shard %d did not finish in time", m.Shard)
 		}
@@ -126,7 +112,12 @@ func (n *Node) membership(ctx context.Context, m *Move, stage func(string)) erro
 		}
 		cs := &p.Conf
 		from, to := m.From, m.To
+		// Every action comes after p was read and after the fence check,
+		// and a change names p's epoch (movelock.go).
 		change := func(changes ...raftpb.ConfChangeSingle) error {
+			if err := f.mayAct(ctx); err != nil {
+				return err
+			}
 			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			defer cancel()
 			_, err := st.ChangeReplicas(cctx, m.Shard, p.Desc.Epoch, changes)
@@ -139,6 +130,9 @@ func (n *Node) membership(ctx context.Context, m *Move, stage func(string)) erro
 			}
 			for _, v := range cs.Voters {
 				if v != node && v != to {
+					if f.mayAct(ctx) != nil {
+						return true
+					}
 					tctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 					_ = st.TransferLeader(tctx, m.Shard, v)
 					cancel()
@@ -154,7 +148,7 @@ func (n *Node) membership(ctx context.Context, m *Move, stage func(string)) erro
 				return err
 			}
 		case MoveRemove:
-			if !isMember(cs, from) {
+			if reached(m, cs) {
 				stage("done")
 				return nil
 			}
@@ -165,7 +159,7 @@ func (n *Node) membership(ctx context.Context, m *Move, stage func(string)) erro
 			_ = change(raftpb.ConfChangeSingle{Type: raftpb.RemoveNode, Node: from})
 		case MoveAdd, MoveReplace:
 			switch {
-			case isVoter(cs, to) && (from == 0 || !isMember(cs, from)):
+			case reached(m, cs):
 				stage("done")
 				return nil
 			case isVoter(cs, to):
@@ -176,6 +170,9 @@ func (n *Node) membership(ctx context.Context, m *Move, stage func(string)) erro
 				_ = change(raftpb.ConfChangeSingle{Type: raftpb.RemoveNode, Node: from})
 			case !isMember(cs, to):
 				stage("learner")
+				if f.mayAct(ctx) != nil {
+					continue
+				}
 				pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 				err := st.PrepareReplicaOn(pctx, to, m.Shard)
 				cancel()
@@ -235,6 +232,59 @@ func (n *Node) membership(ctx context.Context, m *Move, stage func(string)) erro
 			return fmt.Errorf("placement: unknown move kind %v", m.Kind)
 		}
 	}
+}
+
+// reached reports whether cs is the membership an add, replace or remove
+// move wants.
+func reached(m *Move, cs *raftpb.ConfState) bool {
+	switch m.Kind {
+	case MoveRemove:
+		return !isMember(cs, m.From)
+	case MoveAdd, MoveReplace:
+		return isVoter(cs, m.To) && (m.From == 0 || !isMember(cs, m.From))
+	}
+	return false
+}
+
+// fence lets a run of move m act only while m's record in the meta shard
+// is its own (movelock.go).
+type fence struct {
+	n *Node
+	m *Move
+	// lost: the record was found removed or replaced.
+	lost bool
+}
+
+// mayAct returns nil if the run may change the shard now, ErrMoveSuperseded
+// (and sets lost) if it may not any more, or the error of a meta shard
+// that did not answer (ask again later). Call it after reading the
+// progress the action rests on.
+func (f *fence) mayAct(ctx context.Context) error {
+	owned, err := f.n.ownsMove(ctx, f.m)
+	switch {
+	case err != nil:
+		return err
+	case !owned:
+		f.lost = true
+		return ErrMoveSuperseded
+	}
+	return nil
+}
+
+// superseded ends a run of m whose record was removed or replaced: it
+// succeeded if the shard's membership is what m wanted (the usual case:
+// another run of m finished it and removed the record), else it stops
+// with ErrMoveSuperseded and leaves the shard to whatever holds it now.
+func (n *Node) superseded(ctx context.Context, m *Move, stage func(string)) error {
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	p, err := n.store.ShardProgress(pctx, m.Shard)
+	cancel()
+	if err == nil && !p.Joint && reached(m, &p.Conf) {
+		stage("done")
+		return nil
+	}
+	stage("superseded")
+	return fmt.Errorf("%w (move of shard %d from %d to %d)", ErrMoveSuperseded, m.Shard, m.From, m.To)
 }
 
 // Whether a learner's node hosts the shard, as its own report says.

@@ -217,17 +217,13 @@ func (w *metaWrite) setNode(id raftpb.NodeID, s NodeState) {
 	w.ops = append(w.ops, shard.Op{Kind: shard.OpPut, Key: idKey(prefixNode, uint64(id)), Value: []byte{byte(s)}})
 }
 
-func (w *metaWrite) deleteMove(id shard.ShardID) {
-	w.ops = append(w.ops, shard.Op{Kind: shard.OpDelete, Key: idKey(prefixMove, uint64(id))})
-}
-
 // commit applies the writes and bumps the version, atomically.
 func (w *metaWrite) commit(ctx context.Context, st *shard.Store) error {
 	if len(w.ops) == 0 {
 		return nil
 	}
 	ops := append(w.ops, shard.Op{Kind: shard.OpIncr, Key: []byte(keyVersion), Value: []byte("1")})
-	_, err := st.ExecShard(ctx, shard.MetaShardID, shard.Command{Ops: ops})
+	_, err := execMeta(ctx, st, shard.Command{Ops: ops})
 	return err
 }
 

@@ -27,7 +27,7 @@ func TestOrphanMoveRecordIsResumed(t *testing.T) {
 	defer cancel()
 	// Node 9 was never a member: removing it is a move already done.
 	orphan := Move{Shard: 2, Kind: MoveRemove, From: 9, Reason: "left behind", Started: time.Now()}
-	if err := c.node(1).recordMove(ctx, orphan); err != nil {
+	if err := c.node(1).recordMove(ctx, &orphan); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(30 * time.Second)

@@ -43,17 +43,15 @@ func (n *Node) split(ctx context.Context, m *Move, resumed bool, stage func(stri
 		if m.NewShard, err = allocShardID(ctx, st, t); err != nil {
 			return err
 		}
-		if err := n.recordMove(ctx, *m); err != nil {
+		if err := n.recordMove(ctx, m); err != nil {
 			return err
 		}
 	}
 	stage("split")
 	err := n.splitAt(ctx, m)
-	var w metaWrite
-	w.deleteMove(m.Shard)
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	return errors.Join(err, w.commit(dctx, st))
+	return errors.Join(err, n.releaseMove(dctx, m))
 }
 
 // splitAt proposes the split at the shard's current epoch and records the

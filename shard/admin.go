@@ -114,18 +114,31 @@ func (s *Store) atLeader(ctx context.Context, id ShardID, op []byte) ([]byte, er
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
 	req := forwardRequest{kind: fwdAdmin, shard: id, parts: [][]byte{op}}
-	// Served here only if this replica leads. NB: a follower's epoch may
-	// lag the leader's (or be a stale replica's, whose node was removed
-	// while down and which nobody tells: it knows no leader), so its own
-	// checks would refuse what the leader accepts; the other replicas it
-	// names, and their hints, find the leader.
-	if r := s.replica(id); r != nil && r.descriptor().Initialized() && raftpb.NodeID(r.leader.Load()) == s.opts.NodeID {
-		out, err := s.serveAdmin(ctx, r, op)
-		if _, ok := s.forwardTarget(err); !ok {
+	for {
+		// Served here only if this replica leads. NB: a follower's epoch
+		// may lag the leader's (or be a stale replica's, whose node was
+		// removed while down and which nobody tells: it knows no leader),
+		// so its own checks would refuse what the leader accepts; the
+		// other replicas it names, and their hints, find the leader.
+		if r := s.replica(id); r != nil && r.descriptor().Initialized() && raftpb.NodeID(r.leader.Load()) == s.opts.NodeID {
+			out, err := s.serveAdmin(ctx, r, op)
+			if _, ok := s.forwardTarget(err); !ok {
+				return out, err
+			}
+		}
+		if s.caller == nil {
+			return s.forwardAnywhere(ctx, id, req) // (says why not)
+		}
+		// NB: checked again every round, not left to forwardAnywhere: this
+		// node may win the election while the request is out, and every
+		// answer then names it, which forwarding skips (found by
+		// TestStaleRunOfAMove under load: a 2-node cluster's first
+		// ShardProgress asked the other node for 30s).
+		out, retry, err := s.forwardRound(ctx, id, req)
+		if !retry || !s.awaitElection(ctx) {
 			return out, err
 		}
 	}
-	return s.forwardAnywhere(ctx, id, req)
 }
 
 // serveAdmin runs op on r, which must lead its shard.
@@ -255,7 +268,7 @@ func (s *Store) splitLocal(ctx context.Context, r *replica, c splitCmd) ([]byte,
 func (w *worker) status(r *replica, p *proposal) {
 	st := r.g.Status()
 	if st.SoftState.Lead != w.s.opts.NodeID || st.Progress == nil {
-		p.finish(nil, r.translate(errNotLeaderHere(r)))
+		p.finish(nil, errNotLeaderHere(r))
 		return
 	}
 	pr := Progress{Desc: *r.descriptor(), Conf: st.Config, Leader: w.s.opts.NodeID, Commit: st.HardState.Commit,
@@ -266,8 +279,19 @@ func (w *worker) status(r *replica, p *proposal) {
 	p.finish(marshalProgress(pr), nil)
 }
 
+// errNotLeaderHere is the error for a request r cannot serve because this
+// node does not lead its shard: a redirect to the leader r knows of, else
+// ErrNoQuorum, as translate makes of the Raft core's own error (and on
+// which readBarrier waits for an election). NB: a bare NotLeaderError
+// without a leader is neither: a read dropped by a leader that stepped
+// down failed at once with it, and forwarded it came back as an
+// unclassified "failed at the leader" that no client knows to retry (a
+// placement test's scan failed so during an election, under load).
 func errNotLeaderHere(r *replica) error {
-	return &NotLeaderError{Shard: r.id, Leader: r.g.Leader()}
+	if ld := r.g.Leader(); ld != raftpb.None {
+		return &NotLeaderError{Shard: r.id, Leader: ld}
+	}
+	return fmt.Errorf("%w: %w", ErrNoQuorum, &NotLeaderError{Shard: r.id})
 }
 
 func marshalProgress(p Progress) []byte {

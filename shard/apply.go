@@ -195,7 +195,7 @@ func (w *worker) answer(r *replica, rd *raftgroup.Ready) {
 	for _, id := range rd.DroppedReads {
 		if q := r.reads[id]; q != nil {
 			delete(r.reads, id)
-			q.finish(&NotLeaderError{Shard: r.id, Leader: r.g.Leader()})
+			q.finish(errNotLeaderHere(r))
 		}
 	}
 }

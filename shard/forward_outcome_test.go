@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -160,5 +162,102 @@ func TestForwardFollowsMovedLeader(t *testing.T) {
 	var nl *NotLeaderError
 	if err := c.node(follower).Put(ctx, []byte("k000003"), []byte("w")); !errors.As(err, &nl) {
 		t.Fatalf("put after %d stale answers: err %v, want *NotLeaderError", maxLeaderHops+1, err)
+	}
+}
+
+// TestDroppedReadSaysNoQuorum: a read pending at a leader that loses its
+// leadership before a quorum confirms it waits for an election and, if
+// none ends in time, fails with ErrNoQuorum, the class that tells a
+// client to retry (here or at the end of a forward). It failed at once
+// with a bare NotLeaderError without a leader, which a forward turned
+// into an unclassified "failed at the leader" (a placement test's scan
+// failed so during an election).
+func TestDroppedReadSaysNoQuorum(t *testing.T) {
+	c := newMemCluster(t, 3, 1, 43)
+	c.put("k000001", "v")
+	leader := c.leaderOf(t, "k000001")
+	// No quorum confirms the read; CheckQuorum then ends the leadership,
+	// and the read waits for an election (readBarrier) until ctx ends.
+	c.net.Isolate(leader)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_, _, err := c.node(leader).Get(ctx, []byte("k000001"))
+	var nl *NotLeaderError
+	switch {
+	case errors.Is(err, ErrNoQuorum):
+	case errors.As(err, &nl) && nl.Leader != raftpb.None:
+		t.Fatalf("an isolated leader's dropped read names leader %d", nl.Leader)
+	default:
+		t.Fatalf("an isolated leader's dropped read failed with %v, want %v", err, ErrNoQuorum)
+	}
+}
+
+// handoffCaller forwards like directCaller, but the first call from the
+// armed node first makes that node the shard's leader: every answer then
+// names the caller's own node as the leader.
+type handoffCaller struct {
+	directCaller
+	h *handoff
+}
+
+type handoff struct {
+	armed atomic.Uint64 // the node whose first call hands over
+	once  sync.Once
+	shard ShardID
+	err   error
+}
+
+func (h handoffCaller) Call(ctx context.Context, to raftpb.NodeID, req []byte) ([]byte, error) {
+	if raftpb.NodeID(h.h.armed.Load()) == h.from {
+		h.h.once.Do(func() { h.h.err = h.handOver(ctx, to) })
+	}
+	return h.directCaller.Call(ctx, to, req)
+}
+
+// handOver moves the shard's leadership to the calling node and waits
+// until node to, about to be called, knows it.
+func (h handoffCaller) handOver(ctx context.Context, to raftpb.NodeID) error {
+	if err := h.c().node(to).TransferLeader(ctx, h.h.shard, h.from); err != nil {
+		return err
+	}
+	r := h.c().node(to).replica(h.h.shard)
+	for raftpb.NodeID(r.leader.Load()) != h.from {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("node %d does not see node %d lead: %w", to, h.from, ctx.Err())
+		case <-time.After(time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// TestAdminFollowsLeadershipToItsOwnNode: an admin request forwarded from
+// a follower must be served there if that node wins the leadership while
+// the request is out. Every answer names the node itself, which
+// forwarding skips; the request went round the other replicas until its
+// deadline, or until the leadership moved on (TestStaleRunOfAMove's
+// first ShardProgress, under load, for 30s).
+func TestAdminFollowsLeadershipToItsOwnNode(t *testing.T) {
+	var c *testCluster
+	h := &handoff{shard: 1}
+	c = newMemClusterTweaked(t, 3, 1, 44, func(id raftpb.NodeID, o *Options) {
+		o.Caller = handoffCaller{directCaller: directCaller{c: func() *testCluster { return c }, from: id}, h: h}
+	})
+	c.put("k000001", "v")
+	leader := c.leaderOf(t, "k000001")
+	from := c.live()[0]
+	if from == leader {
+		from = c.live()[1]
+	}
+	h.armed.Store(uint64(from))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	p, err := c.node(from).ShardProgress(ctx, 1)
+	if h.err != nil {
+		t.Fatalf("handing the leadership to node %d: %v", from, h.err)
+	}
+	if err != nil || p.Leader != from {
+		t.Fatalf("progress asked at node %d, which took the leadership meanwhile: %+v, %v (after %v)", from, p, err, time.Since(start))
 	}
 }
