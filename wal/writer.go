@@ -32,23 +32,10 @@ import (
 // submitters (8 per fsync) a third of the throughput. The gate keeps both
 // (measured alternately, 2026-12-06, docs/benchmarks.md). It is a count,
 // not a timer: a lone caller finds no sync under way and is written and
-// synced at once; when the write carries one batch, nothing is in flight
-// and no batch waits behind it, the writer syncs and completes it itself,
-// with no hand-off. A single goroutine doing write, sync, publish and wake
-// in turn spent about a third of each cycle off the disk at 256
-// submitters on 2 cores.
-//
-// That shortcut is for a lone caller only. When it applied to any write
-// found with an empty queue, a busy log fell into it whenever the writer
-// took the queue just before the submitters woken by the last sync
-// pushed again (the writer runs first on the P that woke them): it then
-// synced inline, wrote nothing while the disk synced, completed, found
-// the queue empty again, and so on. Traces at 10,000 groups x 256
-// submitters showed about one sync in nine inline, in runs of up to 23,
-// and the syncer off the disk between syncs for 0.77 s of a 2.9 s run;
-// handing every multi-batch write to the syncer left one sync in 84
-// inline and 0.38 s off the disk in a 2.3 s run (one trace each, under
-// shared load; 2026-12-06, docs/benchmarks.md).
+// synced at once; when nothing is in flight and no batch waits behind the
+// write, the writer syncs and completes it itself, with no hand-off. A
+// single goroutine doing write, sync, publish and wake in turn spent
+// about a third of each cycle off the disk at 256 submitters on 2 cores.
 //
 // At most maxFlights writes are outstanding (the buffer pool bounds it);
 // with 4 the writer ran out of buffers during a sync at 16 submitters and
@@ -194,12 +181,10 @@ func (w *WAL) launch(batches []*Batch, sg *syncGroup, failed error) {
 		close(sg.done)
 	case f == nil:
 		close(sg.done)
-	case len(batches) == 1 && w.pipe.outstanding.Load() == 0 && w.q.empty():
-		// A lone caller: one batch, nothing in flight, nobody waiting
-		// behind it. Sync it here and save the hand-off to the syncer
-		// (it then costs one write, one fdatasync and one wake-up). With
-		// more batches the syncer takes the write, so the next one can
-		// be written during its sync (see the comment at the top).
+	case w.pipe.outstanding.Load() == 0 && w.q.empty():
+		// Nothing in flight and nobody waiting behind this write: sync
+		// it here and save the hand-off to the syncer (a lone caller then
+		// costs one write, one fdatasync and one wake-up).
 		w.wr.inline[0] = f
 		w.syncFlights(w.wr.inline[:], false)
 		w.wr.inline[0] = nil
