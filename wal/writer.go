@@ -268,8 +268,9 @@ func (w *WAL) write(batches []*Batch, sg *syncGroup) (*flight, error) {
 	w.wr.off += int64(len(f.buf))
 	f.seg.bytes.Store(w.wr.off)
 	w.m.bytesWritten.Add(uint64(len(f.buf)))
-	w.prep.wrote(len(f.buf))
-	w.prep.request()
+	if w.wr.off > w.opts.SegmentBytes/2 {
+		w.prep.request()
+	}
 	return f, nil
 }
 
