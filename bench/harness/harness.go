@@ -38,6 +38,7 @@ func Main(prog string, args []string) error {
 	seed := fs.Uint64("seed", 1, "seed of the clients' random keys")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of each measured window to this file")
 	memProfile := fs.String("memprofile", "", "write a heap profile at the end of each measured window to this file")
+	traceFile := fs.String("trace", "", "write an execution trace of each measured window to this file (go tool trace); keep -duration short, a trace grows by megabytes per second")
 	workers := fs.Int("workers", 0, "round workers per store (shard.Options.Workers; 0: the store's default)")
 	noQuiesce := fs.Bool("noquiesce", false, "keep idle shards ticking and heartbeating (shard.Options.DisableQuiesce): shows heartbeat coalescing with every group active")
 	verbose := fs.Bool("v", false, "log the stores' warnings to stderr")
@@ -80,7 +81,7 @@ func Main(prog string, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg.prof = newProfiler(*cpuProfile, *memProfile, len(steps) > 1)
+	cfg.prof = newProfiler(*cpuProfile, *memProfile, *traceFile, len(steps) > 1)
 	// The bar goes where the results go when that is a terminal; plain
 	// progress lines go to stderr otherwise.
 	if isTerminal(os.Stdout) {
