@@ -228,6 +228,9 @@ func (c *cluster) counters() counterSnapshot {
 		// Metrics reports entries as a mean per fsync; undo the division.
 		cs.entries += uint64(m.EntriesPerSync*float64(m.Fsyncs) + 0.5)
 		cs.messages += m.MessagesSent
+		cs.rounds += m.Rounds
+		cs.roundGroups += uint64(m.GroupsPerRound*float64(m.Rounds) + 0.5)
+		cs.walBatches += m.WALBatches
 		cs.forwarded += m.Forwarded
 		cs.replicas += m.Replicas
 		cs.quiesced += m.QuiescedReplicas
