@@ -1,0 +1,193 @@
+package shard
+
+import (
+	"github.com/flotilladb/flotilla/wal"
+)
+
+// A worker never waits for an fsync while there is work it could start.
+//
+// A round hands its WAL batch to the WAL and goes on: the rest of the
+// round (after-persist messages, the apply of what this round made
+// durable, answers, Advance) runs once the batch is durable, on the same
+// worker, in the order its rounds were submitted. Meanwhile the worker
+// takes the next batch of ready groups. Why: a write crosses at least
+// three rounds in series (the leader's append, the followers' append and
+// acknowledgement, the leader's commit and apply), and when each round
+// parked its worker on the sync, a store with two workers had at most
+// two rounds in flight: the groups that became ready meanwhile queued
+// behind fsyncs while the CPU and the disk were both idle part of the
+// time (1,024 shards x 256 clients: about one core of two used, a third
+// of the fsyncs the three WALs could do).
+//
+// The groups of a round stay "running" (replica.sched) until the round is
+// finished, so a group is never stepped or asked for a Ready while its
+// previous Ready is not Advanced (raftgroup's contract), and its next
+// round finds everything it wrote durable: a round's durableCommitted
+// stays exact. Rounds of one worker finish in submission order, which is
+// the WAL's completion order; rounds of different workers hold different
+// groups and need no order between them.
+//
+// Invariant: len(w.syncing) <= Options.MaxSyncingRounds; a worker at the
+// bound waits for its oldest round before it takes more groups.
+
+// run takes rounds until the store closes, then finishes the rounds it
+// still has in flight.
+func (w *worker) run() {
+	defer w.s.wg.Done()
+	defer w.drain()
+	for {
+		w.finishSynced()
+		if len(w.syncing) >= w.s.opts.MaxSyncingRounds {
+			if !w.waitOldest() {
+				return
+			}
+			continue
+		}
+		rn := w.newRound()
+		rn.batch = w.s.sched.take(rn.batch, w.s.opts.MaxRoundGroups)
+		if len(rn.batch) == 0 {
+			w.free = append(w.free, rn)
+			if !w.idle() {
+				return
+			}
+			continue
+		}
+		w.start(rn)
+	}
+}
+
+// finishSynced finishes, oldest first, the rounds whose WAL batch is done.
+func (w *worker) finishSynced() {
+	for len(w.syncing) > 0 && isDone(w.syncing[0].pending) {
+		w.finishOldest()
+	}
+}
+
+// finishOldest finishes the oldest syncing round (its sync must be done).
+func (w *worker) finishOldest() {
+	rn := w.syncing[0]
+	copy(w.syncing, w.syncing[1:])
+	w.syncing[len(w.syncing)-1] = nil
+	w.syncing = w.syncing[:len(w.syncing)-1]
+	w.finish(rn)
+}
+
+// waitOldest waits until the oldest syncing round's batch is done or the
+// store closes; it reports false on closing.
+func (w *worker) waitOldest() bool {
+	select {
+	case <-w.syncing[0].pending.Done():
+		return true
+	case <-w.s.closing:
+		return false
+	}
+}
+
+// idle waits for new work, for the oldest syncing round's batch, or for
+// the store to close; it reports false on closing.
+func (w *worker) idle() bool {
+	var synced <-chan struct{}
+	if len(w.syncing) > 0 {
+		synced = w.syncing[0].pending.Done()
+	} else {
+		w.trimRounds()
+	}
+	select {
+	case <-w.s.sched.notify:
+		return true
+	case <-synced:
+		return true
+	case <-w.s.closing:
+		return false
+	}
+}
+
+// drain finishes the rounds still syncing when the store closes: the WAL
+// is closed only after the workers stop, so their batches complete, and
+// their clients get their answers rather than ErrClosed.
+func (w *worker) drain() {
+	for len(w.syncing) > 0 {
+		<-w.syncing[0].pending.Done()
+		w.finishOldest()
+	}
+}
+
+// newRound returns a round from the worker's pool, or a new one.
+func (w *worker) newRound() *round {
+	if n := len(w.free); n > 0 {
+		rn := w.free[n-1]
+		w.free[n-1] = nil
+		w.free = w.free[:n-1]
+		return rn
+	}
+	return &round{}
+}
+
+// release ends the round of rn's groups (each goes back into the ready
+// queue if input arrived meanwhile) and returns rn to the pool.
+func (w *worker) release(rn *round) {
+	for _, r := range rn.batch {
+		w.s.sched.done(r)
+	}
+	clear(rn.batch)
+	rn.batch = rn.batch[:0]
+	for i := range rn.readies {
+		rn.readies[i] = readyItem{}
+	}
+	rn.readies = rn.readies[:0]
+	rn.pending, rn.syncing = wal.Pending{}, false
+	w.free = append(w.free, rn)
+}
+
+func isDone(p wal.Pending) bool {
+	select {
+	case <-p.Done():
+		return true
+	default:
+		return false
+	}
+}
+
+// countSmallRound counts a round that used less than an eighth of its
+// Ready buffer (a run of them lets trimRounds give the buffers back).
+func (w *worker) countSmallRound(rn *round) {
+	if len(rn.readies) < cap(rn.readies)/8 {
+		w.smallRounds++
+	} else {
+		w.smallRounds = 0
+	}
+}
+
+// trimRounds, when the worker runs out of work with no round syncing,
+// gives back the pool's Ready buffers if the latest rounds used little of
+// them, and every pooled round but one. Why: a start-up or a burst leaves
+// them sized for MaxRoundGroups (about 270 KB per round), and a store gone
+// idle has no rounds left to shrink them. NB: not on every small round:
+// during a start-up round sizes swing, and regrowing the buffers each time
+// churned the collector enough to slow elections.
+func (w *worker) trimRounds() {
+	if w.smallRounds < minSmallRounds {
+		return
+	}
+	trimmed := false
+	for _, rn := range w.free {
+		if cap(rn.readies) > minReadiesTrim {
+			rn.readies, trimmed = nil, true
+		}
+	}
+	if len(w.free) > 1 {
+		clear(w.free[1:])
+		w.free, trimmed = w.free[:1], true
+	}
+	if trimmed {
+		w.smallRounds = 0
+	}
+}
+
+const (
+	// minReadiesTrim is the Ready buffer capacity trimRounds leaves.
+	minReadiesTrim = 64
+	// minSmallRounds is how many small rounds in a row let trimRounds
+	// drop the buffers.
+	minSmallRounds = 32
+)
