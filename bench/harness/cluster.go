@@ -123,7 +123,8 @@ func (c *cluster) openStore(ctx context.Context, i int, h *lateHandler) error {
 	start := time.Now()
 	s, err := shard.Open(ctx, shard.Options{
 		Dir: filepath.Join(c.dir, fmt.Sprintf("node%d", id)), NodeID: id,
-		Peers: c.peers, SplitKeys: c.ks.splitKeys(), Logger: c.cfg.logger, Workers: c.cfg.workers,
+		Peers: c.peers, SplitKeys: c.ks.splitKeys(), Logger: c.cfg.logger,
+		Workers: c.cfg.workers, MaxSyncingRounds: c.cfg.syncingRounds,
 		Transport: c.trs[i], DisableQuiesce: c.cfg.noQuiesce, WAL: wal.Options{SegmentBytes: c.cfg.walSegmentBytes},
 	})
 	if err != nil {

@@ -40,6 +40,7 @@ func Main(prog string, args []string) error {
 	memProfile := fs.String("memprofile", "", "write a heap profile at the end of each measured window to this file")
 	traceFile := fs.String("trace", "", "write an execution trace of each measured window to this file (go tool trace); keep -duration short, a trace grows by megabytes per second")
 	workers := fs.Int("workers", 0, "round workers per store (shard.Options.Workers; 0: the store's default)")
+	syncingRounds := fs.Int("syncingrounds", 0, "rounds a worker may have waiting for their WAL sync (shard.Options.MaxSyncingRounds; 0: the store's default, 1: each round waits for its own sync)")
 	noQuiesce := fs.Bool("noquiesce", false, "keep idle shards ticking and heartbeating (shard.Options.DisableQuiesce): shows heartbeat coalescing with every group active")
 	verbose := fs.Bool("v", false, "log the stores' warnings to stderr")
 	replot := fs.String("replot", "", "run nothing: read results.jsonl in this directory (as -out wrote it) and write its Markdown table and plots again")
@@ -53,7 +54,7 @@ func Main(prog string, args []string) error {
 		return rewriteOut(*replot)
 	}
 
-	cfg := config{scanLimit: *scanLimit, keys: *keys, setup: *setup, duration: *duration, dir: *dir, seed: *seed, workers: *workers, noQuiesce: *noQuiesce}
+	cfg := config{scanLimit: *scanLimit, keys: *keys, setup: *setup, duration: *duration, dir: *dir, seed: *seed, workers: *workers, syncingRounds: *syncingRounds, noQuiesce: *noQuiesce}
 	var err error
 	if cfg.groups, err = intList("-groups", *groups, 1); err != nil {
 		return err
