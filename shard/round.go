@@ -25,6 +25,10 @@ type worker struct {
 	// smallRounds counts the latest rounds in a row that used less than
 	// an eighth of their Ready buffer (trimRounds).
 	smallRounds int
+	// gate is the number of groups the last round took: while a round is
+	// syncing, the worker starts another only if as many are queued
+	// (worker.go).
+	gate int
 }
 
 // round is one batch of groups from the moment a worker takes it until

@@ -29,6 +29,19 @@ import (
 //
 // Invariant: len(w.syncing) <= Options.MaxSyncingRounds; a worker at the
 // bound waits for its oldest round before it takes more groups.
+//
+// The gate: while a round of its own is syncing, a worker starts another
+// only if at least as many groups are queued as its last round took;
+// otherwise it waits for the oldest sync, and then takes whatever is
+// queued. Why: without it, a worker with a round syncing took every group
+// as soon as it was queued, a few at a time, and each round has a fixed
+// cost (a WAL batch, a state machine batch, a transport frame per peer):
+// on a machine short of CPU, rounds of 15-27 groups instead of 30-90, and
+// more CPU per write. With the gate, rounds overlap when work comes faster
+// than the disk syncs, and batch up when it does not. (The WAL's writer
+// gates its writes the same way: wal/writer.go.) A gated worker listens
+// for the sync only, not for new work, so the wake-up a push sends goes to
+// an idle worker instead.
 
 // run takes rounds until the store closes, then finishes the rounds it
 // still has in flight.
@@ -37,7 +50,7 @@ func (w *worker) run() {
 	defer w.drain()
 	for {
 		w.finishSynced()
-		if len(w.syncing) >= w.s.opts.MaxSyncingRounds {
+		if n := len(w.syncing); n >= w.s.opts.MaxSyncingRounds || n > 0 && w.s.sched.depth() < w.gate {
 			if !w.waitOldest() {
 				return
 			}
@@ -52,6 +65,7 @@ func (w *worker) run() {
 			}
 			continue
 		}
+		w.gate = len(rn.batch)
 		w.start(rn)
 	}
 }
