@@ -162,10 +162,13 @@ func isDone(p wal.Pending) bool {
 	}
 }
 
-// countSmallRound counts a round that used less than an eighth of its
-// Ready buffer (a run of them lets trimRounds give the buffers back).
+// countSmallRound counts a round that took no more groups than the Ready
+// buffer trimRounds leaves (a run of them lets trimRounds give the larger
+// buffers back). NB: measured against that fixed size, not against the
+// round's own buffer: the pooled rounds' buffers differ in size, and a
+// small round in a small buffer must count as small too.
 func (w *worker) countSmallRound(rn *round) {
-	if len(rn.readies) < cap(rn.readies)/8 {
+	if len(rn.readies) <= minReadiesTrim {
 		w.smallRounds++
 	} else {
 		w.smallRounds = 0
@@ -173,28 +176,25 @@ func (w *worker) countSmallRound(rn *round) {
 }
 
 // trimRounds, when the worker runs out of work with no round syncing,
-// gives back the pool's Ready buffers if the latest rounds used little of
-// them, and every pooled round but one. Why: a start-up or a burst leaves
-// them sized for MaxRoundGroups (about 270 KB per round), and a store gone
-// idle has no rounds left to shrink them. NB: not on every small round:
-// during a start-up round sizes swing, and regrowing the buffers each time
-// churned the collector enough to slow elections.
+// gives back the pool's large Ready buffers and every pooled round but
+// one, if the latest rounds were small. Why: a start-up or a burst leaves
+// them sized for MaxRoundGroups (about 210 KB per round, several rounds
+// per worker), and a store gone idle has no rounds left to shrink them.
+// NB: not after every small round: during a start-up round sizes swing,
+// and regrowing the buffers each time churned the collector enough to
+// slow elections.
 func (w *worker) trimRounds() {
 	if w.smallRounds < minSmallRounds {
 		return
 	}
-	trimmed := false
 	for _, rn := range w.free {
 		if cap(rn.readies) > minReadiesTrim {
-			rn.readies, trimmed = nil, true
+			rn.readies = nil
 		}
 	}
 	if len(w.free) > 1 {
 		clear(w.free[1:])
-		w.free, trimmed = w.free[:1], true
-	}
-	if trimmed {
-		w.smallRounds = 0
+		w.free = w.free[:1]
 	}
 }
 
