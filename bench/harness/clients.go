@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -206,6 +207,7 @@ func rates(c0, c1 counterSnapshot, u0, u1 usage, rss int64) Result {
 		r.RSSMB = float64(c1.remoteRSS) / (1 << 20)
 	}
 	r.LoadAvg = loadAvg()
+	r.GOMAXPROCS = runtime.GOMAXPROCS(0)
 	r.Replicas, r.Quiesced = c1.replicas, c1.quiesced
 	return r
 }

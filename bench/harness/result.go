@@ -43,6 +43,8 @@ type Result struct {
 	// LoadAvg is the machine's one-minute load average at the end of the
 	// window: other processes compete for the same cores.
 	LoadAvg float64 `json:"load_avg"`
+	// GOMAXPROCS is the run's (-gomaxprocs).
+	GOMAXPROCS int `json:"gomaxprocs,omitempty"`
 
 	// MessagesPerSec is the Raft messages the three stores sent per second.
 	MessagesPerSec float64 `json:"messages_per_sec,omitempty"`
