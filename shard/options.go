@@ -90,7 +90,9 @@ type Options struct {
 	// ElectionTicks and HeartbeatTicks: Raft timeouts in ticks. Defaults
 	// 10 and 1.
 	ElectionTicks, HeartbeatTicks int
-	// Workers is the number of round workers. Default GOMAXPROCS.
+	// Workers is the number of round workers. Default GOMAXPROCS (which
+	// the program should raise above one per core: see
+	// RecommendedGOMAXPROCS).
 	Workers int
 	// MaxRoundGroups bounds the groups one round takes. Default 1024.
 	MaxRoundGroups int
