@@ -4,20 +4,22 @@ import (
 	"github.com/flotilladb/flotilla/wal"
 )
 
-// A worker never waits for an fsync while there is work it could start.
+// A round does not park its worker on the fsync.
 //
 // A round hands its WAL batch to the WAL and goes on: the rest of the
 // round (after-persist messages, the apply of what this round made
 // durable, answers, Advance) runs once the batch is durable, on the same
 // worker, in the order its rounds were submitted. Meanwhile the worker
-// takes the next batch of ready groups. Why: a write crosses at least
+// may take the next batch of ready groups. Why: a write crosses at least
 // three rounds in series (the leader's append, the followers' append and
 // acknowledgement, the leader's commit and apply), and when each round
-// parked its worker on the sync, a store with two workers had at most
-// two rounds in flight: the groups that became ready meanwhile queued
-// behind fsyncs while the CPU and the disk were both idle part of the
-// time (1,024 shards x 256 clients: about one core of two used, a third
-// of the fsyncs the three WALs could do).
+// parked its worker on the sync, a store with two workers had at most two
+// rounds in flight, while a trace showed its workers blocked on fsyncs 58%
+// of the time. NB: measured, this made no difference to throughput
+// (MaxSyncingRounds 1, the old behaviour, against 4, alternating: equal
+// within noise, and 0.76-0.97x once CPU was the limit); the store was held
+// back by Ps kept by goroutines in fdatasync (procs.go). It stays because
+// it costs nothing measurable; docs/benchmarks.md has the figures.
 //
 // The groups of a round stay "running" (replica.sched) until the round is
 // finished, so a group is never stepped or asked for a Ready while its
@@ -35,10 +37,11 @@ import (
 // otherwise it waits for the oldest sync, and then takes whatever is
 // queued. Why: without it, a worker with a round syncing took every group
 // as soon as it was queued, a few at a time, and each round has a fixed
-// cost (a WAL batch, a state machine batch, a transport frame per peer):
-// on a machine short of CPU, rounds of 15-27 groups instead of 30-90, and
-// more CPU per write. With the gate, rounds overlap when work comes faster
-// than the disk syncs, and batch up when it does not. (The WAL's writer
+// cost (a WAL batch and its share of an fsync, a state machine batch, a
+// transport frame per peer): on a machine short of CPU, rounds of 13-27
+// groups instead of 23-77, and more fsyncs. With the gate, rounds overlap
+// when work comes faster than the disk syncs, and batch up when it does
+// not. (The WAL's writer
 // gates its writes the same way: wal/writer.go.) A gated worker listens
 // for the sync only, not for new work, so the wake-up a push sends goes to
 // an idle worker instead.
