@@ -22,8 +22,8 @@ type worker struct {
 	// readBeats: the round being started or finished queued a heartbeat
 	// of a fresh read round.
 	readBeats bool
-	// smallRounds counts the latest rounds in a row that used less than
-	// an eighth of their Ready buffer (trimRounds).
+	// smallRounds counts the latest rounds in a row that took at most
+	// minReadiesTrim groups (trimRounds).
 	smallRounds int
 	// gate is the number of groups the last round took: while a round is
 	// syncing, the worker starts another only if as many are queued
@@ -106,11 +106,7 @@ func (w *worker) start(rn *round) {
 	}
 	s.m.rounds.Add(1)
 	s.m.roundGroups.Add(uint64(len(rn.readies)))
-	if err := w.persist(rn); err != nil {
-		s.fail(err)
-		w.release(rn)
-		return
-	}
+	w.persist(rn)
 	// While the WAL syncs this round's writes, apply what was already
 	// durable (on a leader, everything committed) and answer its clients.
 	if err := w.apply(rn, true); err != nil {
@@ -287,7 +283,7 @@ func (w *worker) readIndex(r *replica, q *readReq) {
 // persist puts every Ready's snapshot mark, entries and hard state in one
 // WAL batch, sends the messages that need not wait (leader appends), and
 // submits the batch (rn.syncing; not if there was nothing to sync).
-func (w *worker) persist(rn *round) error {
+func (w *worker) persist(rn *round) {
 	s := w.s
 	if rn.wb == nil {
 		rn.wb = s.wal.NewBatch()
@@ -326,17 +322,16 @@ func (w *worker) persist(rn *round) error {
 	}
 	w.flushReadBeats()
 	if !mustSync {
-		return nil // only commit indexes changed: see hardstate.go
+		return // only commit indexes changed: see hardstate.go
 	}
 	for _, r := range rn.batch {
 		writeHardState(wb, r)
 	}
 	if wb.Empty() {
-		return nil
+		return
 	}
 	s.m.walBatches.Add(1)
 	rn.pending, rn.syncing = s.wal.Submit(wb), true
-	return nil
 }
 
 func (w *worker) sendAfterPersist(rn *round) {

@@ -152,6 +152,11 @@ func (w *worker) release(rn *round) {
 		rn.readies[i] = readyItem{}
 	}
 	rn.readies = rn.readies[:0]
+	if rn.syncing && !isDone(rn.pending) {
+		// Released before its sync completed (the store failed): the WAL
+		// still owns the batch, so the pooled round must not reuse it.
+		rn.wb = nil
+	}
 	rn.pending, rn.syncing = wal.Pending{}, false
 	w.free = append(w.free, rn)
 }
