@@ -17,9 +17,9 @@ package shard
 // core, on 2 cores, both Ps were often held by goroutines in fdatasync
 // while workers, clients and transport readers waited to run: three
 // stores in one process used about one core of two at 1,024 shards x 256
-// clients, and two more Ps gave several times the writes per second,
-// with more WAL entries per fsync and less CPU per write (measured side
-// by side in docs/benchmarks.md, "Store"). The price is that when nothing
+// clients, and two more Ps gave 1.3-1.9x the writes per second, with
+// about three times the WAL entries per fsync (measured side by side in
+// docs/benchmarks.md, "Store"). The price is that when nothing
 // blocks, the OS time-slices up to SyscallProcs more running threads than
 // there are cores.
 func RecommendedGOMAXPROCS(procs int) int {
