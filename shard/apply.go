@@ -21,15 +21,15 @@ type finished struct {
 // that were durable before this round (see readyItem.durableCommitted),
 // so it can run while the round's own WAL write is being synced; the
 // second call applies the rest.
-func (w *worker) apply(durableOnly bool) error {
+func (w *worker) apply(rn *round, durableOnly bool) error {
 	ab := w.s.sm.NewApplyBatch()
 	defer ab.Close()
 	rec, _ := ab.(appliedRecorder)
 	var done []finished
 	var created []createdShard
 	dirty := false
-	for i := range w.readies {
-		it := &w.readies[i]
+	for i := range rn.readies {
+		it := &rn.readies[i]
 		r := it.r
 		changed := false
 		limit := len(it.rd.CommittedEntries)
@@ -92,8 +92,8 @@ func (w *worker) apply(durableOnly bool) error {
 		// NB: published only after Commit: the syncer treats an applied
 		// index it reads before a sync point as durable after it, and
 		// truncates the log up to it.
-		for i := range w.readies {
-			r := w.readies[i].r
+		for i := range rn.readies {
+			r := rn.readies[i].r
 			r.appliedIdx.Store(uint64(r.applied))
 		}
 		w.createSplit(created)

@@ -15,14 +15,33 @@
 //     at a time. For each batch, a round (round.go):
 //     1. steps every queued input into each group and collects its Ready;
 //     2. puts every group's snapshot mark, entries and hard state into ONE
-//     WAL batch; sends the Messages (a leader's appends) at once; waits
-//     for the batch to be durable (one write and one fdatasync, shared
-//     further with concurrent rounds by the WAL's group commit);
-//     3. only then sends MessagesAfterPersist (votes, append acks);
-//     4. applies the committed entries of every group in ONE state machine
-//     batch, together with each shard's applied index, without sync;
-//     5. answers the proposals applied and the reads whose index is
+//     WAL batch; sends the Messages (a leader's appends) at once; hands
+//     the batch to the WAL (one write and one fdatasync, shared further
+//     with concurrent rounds by the WAL's group commit); applies what was
+//     durable before this round (on a leader, everything committed) and
+//     answers its clients;
+//     3. without waiting for the sync, the worker goes on to its next
+//     batch; once the round's batch is durable the worker finishes the
+//     round (worker.go), in the order its rounds were submitted:
+//     4. only then sends MessagesAfterPersist (votes, append acks);
+//     5. applies the rest of the committed entries of every group in ONE
+//     state machine batch, together with each shard's applied index,
+//     without sync;
+//     6. answers the proposals applied and the reads whose index is
 //     applied, then Advances every group.
+//
+// A worker has at most MaxSyncingRounds rounds waiting for their sync;
+// at the bound it waits for the oldest, and while one is syncing it starts
+// another only if at least as many groups are queued as its last round
+// took (the gate, worker.go), so that rounds keep batching when work comes
+// slower than the disk syncs. The groups of a round stay in it (running)
+// until it is finished, so a group is never stepped again before its last
+// Ready is Advanced, and each round finds everything its groups wrote
+// earlier durable.
+//
+// The workers, the WAL's writer and syncer and the transport all need Ps
+// while syncs block theirs: the program should run with more Ps than
+// cores (RecommendedGOMAXPROCS).
 //
 // A replica is in at most one round at a time (replica.sched), so a group
 // is single-threaded as raftgroup requires, without locks around it.

@@ -1,6 +1,9 @@
 package shard
 
-import "github.com/flotilladb/flotilla/raftgroup/raftpb"
+import (
+	"github.com/flotilladb/flotilla/raftgroup/raftpb"
+	"github.com/flotilladb/flotilla/wal"
+)
 
 // Commit-only hard states are not written on their own.
 //
@@ -29,11 +32,11 @@ func (r *replica) noteHardState(hs raftpb.HardState) {
 	}
 }
 
-// writeHardState adds r's newest hard state to the round's WAL batch, if
-// it has one not yet written.
-func (w *worker) writeHardState(r *replica) {
+// writeHardState adds r's newest hard state to the round's WAL batch wb,
+// if it has one not yet written.
+func writeHardState(wb *wal.Batch, r *replica) {
 	if r.hasUnwrittenHS {
-		w.wb.SetHardState(r.id, r.unwrittenHS)
+		wb.SetHardState(r.id, r.unwrittenHS)
 		r.hasUnwrittenHS = false
 	}
 }

@@ -121,24 +121,28 @@ func TestStartupBuffersGivenBack(t *testing.T) {
 		t.Errorf("emptied ready queue keeps capacity %d after trim", c)
 	}
 
-	w := &worker{readies: make([]readyItem, 200, 1024)}
-	w.countSmallRound()
-	w.trimReadies()
-	if cap(w.readies) != 1024 {
-		t.Fatalf("after a round that used 200 of 1,024, the idle worker lost its buffer")
+	rn := &round{readies: make([]readyItem, 200, 1024)}
+	w := &worker{free: []*round{rn, {readies: make([]readyItem, 0, 8)}, {}}}
+	w.countSmallRound(rn)
+	w.trimRounds()
+	if cap(rn.readies) != 1024 || len(w.free) != 3 {
+		t.Fatalf("after a round that took 200 groups, the idle worker lost its buffers")
 	}
 	for i := 0; i < minSmallRounds; i++ {
-		w.readies = w.readies[:i%2*100]
-		w.countSmallRound()
+		// Small rounds, in the large buffer or in a small one.
+		small := w.free[i%2]
+		small.readies = small.readies[:min(cap(small.readies), i%3*30)]
+		w.countSmallRound(small)
 		if i < minSmallRounds-1 {
-			w.trimReadies()
-			if cap(w.readies) != 1024 {
-				t.Fatalf("after %d small rounds, the idle worker lost its buffer", i+1)
+			w.trimRounds()
+			if cap(rn.readies) != 1024 || len(w.free) != 3 {
+				t.Fatalf("after %d small rounds, the idle worker lost its buffers", i+1)
 			}
 		}
 	}
-	w.trimReadies()
-	if w.readies != nil {
-		t.Errorf("after %d rounds that used at most 100 of 1,024, the idle worker kept its buffer", minSmallRounds)
+	w.trimRounds()
+	if rn.readies != nil || len(w.free) != 1 {
+		t.Errorf("after %d rounds that took at most 60 groups, the idle worker kept its buffer (cap %d) and %d pooled rounds",
+			minSmallRounds, cap(rn.readies), len(w.free))
 	}
 }

@@ -20,6 +20,7 @@ const (
 	DefaultSyncInterval      = time.Second
 	DefaultMaxLogEntries     = 10000
 	DefaultMaxRoundGroups    = 1024
+	DefaultMaxSyncingRounds  = 4
 	DefaultMaxInboxMessages  = 4096
 	DefaultMaxProposalBytes  = 8 << 20
 	DefaultRequestTimeout    = 10 * time.Second
@@ -89,10 +90,17 @@ type Options struct {
 	// ElectionTicks and HeartbeatTicks: Raft timeouts in ticks. Defaults
 	// 10 and 1.
 	ElectionTicks, HeartbeatTicks int
-	// Workers is the number of round workers. Default GOMAXPROCS.
+	// Workers is the number of round workers. Default GOMAXPROCS (which
+	// the program should raise above one per core: see
+	// RecommendedGOMAXPROCS).
 	Workers int
 	// MaxRoundGroups bounds the groups one round takes. Default 1024.
 	MaxRoundGroups int
+	// MaxSyncingRounds bounds the rounds one worker has handed to the WAL
+	// and not finished yet (waiting for their fsync): a worker at the
+	// bound waits for its oldest before it takes more groups. 1 makes
+	// every round wait for its own sync before the next starts. Default 4.
+	MaxSyncingRounds int
 	// MaxInboxMessages bounds the messages queued for one replica between
 	// rounds; more are dropped (Raft tolerates loss). Default 4096.
 	MaxInboxMessages int
@@ -154,6 +162,9 @@ func (o *Options) EnsureDefaults() *Options {
 	if o.MaxRoundGroups == 0 {
 		o.MaxRoundGroups = DefaultMaxRoundGroups
 	}
+	if o.MaxSyncingRounds == 0 {
+		o.MaxSyncingRounds = DefaultMaxSyncingRounds
+	}
 	if o.MaxInboxMessages == 0 {
 		o.MaxInboxMessages = DefaultMaxInboxMessages
 	}
@@ -183,6 +194,8 @@ func (o *Options) Validate() error {
 	switch {
 	case o.Dir == "":
 		return errors.New("shard: Options.Dir is required")
+	case o.MaxSyncingRounds < 0 || o.MaxRoundGroups < 0 || o.Workers < 0:
+		return errors.New("shard: Options.Workers, MaxRoundGroups and MaxSyncingRounds must not be negative")
 	case o.ElectionTicks <= o.HeartbeatTicks:
 		return fmt.Errorf("shard: ElectionTicks %d must exceed HeartbeatTicks %d", o.ElectionTicks, o.HeartbeatTicks)
 	case len(o.Peers) > 0 && o.Peers[o.NodeID] == "" && o.Transport == nil:

@@ -1,7 +1,6 @@
 package shard
 
 import (
-	"context"
 	"errors"
 	"fmt"
 
@@ -10,18 +9,37 @@ import (
 	"github.com/flotilladb/flotilla/wal"
 )
 
-// worker owns the scratch space of one round worker.
+// worker owns the scratch space of one round worker and its rounds that
+// wait for their WAL sync (worker.go).
 type worker struct {
-	s       *Store
+	s  *Store
+	in inbox
+	// syncing are the rounds handed to the WAL and not finished, oldest
+	// first. Invariant: at most Options.MaxSyncingRounds.
+	syncing []*round
+	// free are finished rounds kept for their buffers.
+	free []*round
+	// readBeats: the round being started or finished queued a heartbeat
+	// of a fresh read round.
+	readBeats bool
+	// smallRounds counts the latest rounds in a row that took at most
+	// minReadiesTrim groups (trimRounds).
+	smallRounds int
+	// gate is the number of groups the last round took: while a round is
+	// syncing, the worker starts another only if as many are queued
+	// (worker.go).
+	gate int
+}
+
+// round is one batch of groups from the moment a worker takes it until
+// it is finished: its Readys, its WAL batch and that batch's Pending.
+type round struct {
 	batch   []*replica
 	readies []readyItem
-	in      inbox
 	wb      *wal.Batch
-	// readBeats: this round queued a heartbeat of a fresh read round.
-	readBeats bool
-	// smallRounds counts the latest rounds in a row that used less than
-	// an eighth of readies (trimReadies).
-	smallRounds int
+	pending wal.Pending
+	// syncing: the round submitted wb and finishes once pending is done.
+	syncing bool
 }
 
 type readyItem struct {
@@ -46,32 +64,12 @@ func (it *readyItem) durableCommitted() int {
 	return n
 }
 
-// run takes rounds until the store closes.
-func (w *worker) run() {
-	defer w.s.wg.Done()
-	for {
-		w.batch = w.s.sched.take(w.batch, w.s.opts.MaxRoundGroups)
-		if len(w.batch) == 0 {
-			w.trimReadies()
-			select {
-			case <-w.s.sched.notify:
-				continue
-			case <-w.s.closing:
-				return
-			}
-		}
-		w.round()
-		for _, r := range w.batch {
-			w.s.sched.done(r)
-		}
-	}
-}
-
-// round is one pass over a batch of ready groups (see doc.go): step every
-// input, collect the Readys, persist them in ONE WAL batch (one fsync),
-// send, apply all committed entries in ONE state machine batch, answer
-// clients, Advance.
-func (w *worker) round() {
+// start begins a round over rn.batch (see doc.go): step every input,
+// collect the Readys, persist them in ONE WAL batch (one fsync) and send
+// the messages that need not wait for it, and apply what was durable
+// before. A round with nothing to sync is finished at once; otherwise it
+// joins w.syncing and is finished when its batch is durable (worker.go).
+func (w *worker) start(rn *round) {
 	s := w.s
 	if s.Err() != nil {
 		// The store failed (fail-stop) and is closing. A round whose WAL
@@ -82,17 +80,17 @@ func (w *worker) round() {
 		// (the state machine then ran ahead of the log, and the node could
 		// not restart: "applied beyond commit"). Nothing may be applied,
 		// sent or answered any more.
+		w.release(rn)
 		return
 	}
-	w.readies = w.readies[:0]
-	for _, r := range w.batch {
+	for _, r := range rn.batch {
 		if r.gone || (r.frozen != nil && w.thaw(r)) {
 			continue
 		}
 		w.stepInputs(r)
 		switch {
 		case r.g.HasReady():
-			w.readies = append(w.readies, readyItem{r: r, rd: r.g.Ready()})
+			rn.readies = append(rn.readies, readyItem{r: r, rd: r.g.Ready()})
 		case r.removed:
 			// Its last Ready is out: the replica leaves this node.
 			w.destroy(r)
@@ -101,41 +99,56 @@ func (w *worker) round() {
 			r.settle()
 		}
 	}
-	if len(w.readies) == 0 {
-		w.countSmallRound()
+	if len(rn.readies) == 0 {
+		w.countSmallRound(rn)
+		w.release(rn)
 		return
 	}
 	s.m.rounds.Add(1)
-	s.m.roundGroups.Add(uint64(len(w.readies)))
-	pending, err := w.persist()
-	if err != nil {
-		s.fail(err)
-		return
-	}
+	s.m.roundGroups.Add(uint64(len(rn.readies)))
+	w.persist(rn)
 	// While the WAL syncs this round's writes, apply what was already
 	// durable (on a leader, everything committed) and answer its clients.
-	if err := w.apply(true); err != nil {
+	if err := w.apply(rn, true); err != nil {
 		s.fail(err)
+		w.release(rn)
 		return
 	}
-	if pending != nil {
-		if err := pending.Wait(context.Background()); err != nil {
+	if !rn.syncing {
+		w.finish(rn)
+		return
+	}
+	w.syncing = append(w.syncing, rn)
+}
+
+// finish completes a round once its WAL batch is durable: send the
+// messages that waited for it (votes, append acknowledgements), apply the
+// rest of the committed entries in ONE state machine batch, answer
+// clients, Advance every group, and end the groups' round.
+func (w *worker) finish(rn *round) {
+	s := w.s
+	defer w.release(rn)
+	if rn.syncing {
+		if err := rn.pending.Err(); err != nil {
 			s.fail(fmt.Errorf("shard: persisting round: %w", err))
 			return
 		}
 	}
-	for _, r := range w.batch {
+	if s.Err() != nil {
+		return // another round failed meanwhile: see start
+	}
+	for _, r := range rn.batch {
 		if r.storage.wrote {
 			r.storage.refresh()
 		}
 	}
-	w.sendAfterPersist()
-	if err := w.apply(false); err != nil {
+	w.sendAfterPersist(rn)
+	if err := w.apply(rn, false); err != nil {
 		s.fail(err)
 		return
 	}
-	for i := range w.readies {
-		it := &w.readies[i]
+	for i := range rn.readies {
+		it := &rn.readies[i]
 		w.answer(it.r, &it.rd)
 		it.r.g.Advance(it.rd)
 		it.r.closeOutSnaps()
@@ -144,40 +157,9 @@ func (w *worker) round() {
 		if it.r.g.HasReady() || it.r.removed {
 			s.sched.enqueue(it.r)
 		}
-		it.rd = raftgroup.Ready{}
 	}
-	w.countSmallRound()
+	w.countSmallRound(rn)
 }
-
-// countSmallRound counts a round that used less than an eighth of the
-// Ready buffer (a run of them lets trimReadies give it back).
-func (w *worker) countSmallRound() {
-	if len(w.readies) < cap(w.readies)/8 {
-		w.smallRounds++
-	} else {
-		w.smallRounds = 0
-	}
-}
-
-// trimReadies, when the worker runs out of work, drops its Ready buffer
-// if the latest rounds used little of it. Why: a start-up or a burst
-// leaves it sized for MaxRoundGroups (about 270 KB per worker), and a
-// store gone idle has no rounds left to shrink it. NB: not on every
-// small round: during a start-up round sizes swing, and regrowing the
-// buffer each time churned the collector enough to slow elections.
-func (w *worker) trimReadies() {
-	if cap(w.readies) > minReadiesTrim && w.smallRounds >= minSmallRounds {
-		w.readies, w.smallRounds = nil, 0
-	}
-}
-
-const (
-	// minReadiesTrim is the Ready buffer capacity trimReadies leaves.
-	minReadiesTrim = 64
-	// minSmallRounds is how many small rounds in a row let trimReadies
-	// drop the buffer.
-	minSmallRounds = 32
-)
 
 // stepInputs feeds everything in r's inbox into its group.
 func (w *worker) stepInputs(r *replica) {
@@ -300,22 +282,22 @@ func (w *worker) readIndex(r *replica, q *readReq) {
 
 // persist puts every Ready's snapshot mark, entries and hard state in one
 // WAL batch, sends the messages that need not wait (leader appends), and
-// submits the batch; the caller waits on the returned Pending (nil if
-// there was nothing to sync).
-func (w *worker) persist() (*wal.Pending, error) {
+// submits the batch (rn.syncing; not if there was nothing to sync).
+func (w *worker) persist(rn *round) {
 	s := w.s
-	if w.wb == nil {
-		w.wb = s.wal.NewBatch()
+	if rn.wb == nil {
+		rn.wb = s.wal.NewBatch()
 	}
-	w.wb.Reset()
+	wb := rn.wb
+	wb.Reset()
 	mustSync := false
-	for _, r := range w.batch {
+	for _, r := range rn.batch {
 		if r.frozen != nil {
 			continue
 		}
 		if idx := r.truncation(); idx > 0 {
 			if t, err := s.wal.Term(r.id, idx); err == nil {
-				w.wb.Compact(r.id, idx, t)
+				wb.Compact(r.id, idx, t)
 				r.storage.wrote = true
 				mustSync = true
 				r.compactedIdx.Store(idx)
@@ -323,14 +305,14 @@ func (w *worker) persist() (*wal.Pending, error) {
 			}
 		}
 	}
-	for i := range w.readies {
-		it := &w.readies[i]
+	for i := range rn.readies {
+		it := &rn.readies[i]
 		if snap := it.rd.Snapshot; snap != nil {
-			w.wb.Compact(it.r.id, snap.Metadata.Index, snap.Metadata.Term)
+			wb.Compact(it.r.id, snap.Metadata.Index, snap.Metadata.Term)
 			it.r.storage.wrote = true
 		}
 		if len(it.rd.Entries) > 0 {
-			w.wb.Append(it.r.id, it.rd.Entries)
+			wb.Append(it.r.id, it.rd.Entries)
 			it.r.storage.wrote = true
 		}
 		it.r.noteHardState(it.rd.HardState)
@@ -340,22 +322,21 @@ func (w *worker) persist() (*wal.Pending, error) {
 	}
 	w.flushReadBeats()
 	if !mustSync {
-		return nil, nil // only commit indexes changed: see hardstate.go
+		return // only commit indexes changed: see hardstate.go
 	}
-	for _, r := range w.batch {
-		w.writeHardState(r)
+	for _, r := range rn.batch {
+		writeHardState(wb, r)
 	}
-	if w.wb.Empty() {
-		return nil, nil
+	if wb.Empty() {
+		return
 	}
 	s.m.walBatches.Add(1)
-	p := s.wal.Submit(w.wb)
-	return &p, nil
+	rn.pending, rn.syncing = s.wal.Submit(wb), true
 }
 
-func (w *worker) sendAfterPersist() {
-	for i := range w.readies {
-		it := &w.readies[i]
+func (w *worker) sendAfterPersist(rn *round) {
+	for i := range rn.readies {
+		it := &rn.readies[i]
 		w.s.send(it.r, it.rd.MessagesAfterPersist)
 		w.readBeats = it.r.noteReadBeats(it.rd.MessagesAfterPersist) || w.readBeats
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,6 +17,8 @@ type counterSnapshot struct {
 	fsyncs, entries, messages uint64
 	forwarded, hbFrames       uint64
 	readHBFrames              uint64
+	rounds, roundGroups       uint64
+	walBatches                uint64
 	replicas, quiesced        int
 	// remote: the counters are a running cluster's (-addrs), with its
 	// local processes' CPU time and resident set.
@@ -190,6 +193,11 @@ func rates(c0, c1 counterSnapshot, u0, u1 usage, rss int64) Result {
 	if f := c1.fsyncs - c0.fsyncs; f > 0 {
 		r.EntriesPerFsync = float64(c1.entries-c0.entries) / float64(f)
 	}
+	if n := c1.rounds - c0.rounds; n > 0 && r.Seconds > 0 {
+		r.RoundsPerSec = float64(n) / r.Seconds
+		r.GroupsPerRound = float64(c1.roundGroups-c0.roundGroups) / float64(n)
+		r.WALBatchesPerSec = float64(c1.walBatches-c0.walBatches) / r.Seconds
+	}
 	r.RSSMB = float64(rss) / (1 << 20)
 	if c1.remote {
 		r.CPUCores = 0
@@ -199,6 +207,7 @@ func rates(c0, c1 counterSnapshot, u0, u1 usage, rss int64) Result {
 		r.RSSMB = float64(c1.remoteRSS) / (1 << 20)
 	}
 	r.LoadAvg = loadAvg()
+	r.GOMAXPROCS = runtime.GOMAXPROCS(0)
 	r.Replicas, r.Quiesced = c1.replicas, c1.quiesced
 	return r
 }

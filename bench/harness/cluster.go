@@ -123,7 +123,8 @@ func (c *cluster) openStore(ctx context.Context, i int, h *lateHandler) error {
 	start := time.Now()
 	s, err := shard.Open(ctx, shard.Options{
 		Dir: filepath.Join(c.dir, fmt.Sprintf("node%d", id)), NodeID: id,
-		Peers: c.peers, SplitKeys: c.ks.splitKeys(), Logger: c.cfg.logger, Workers: c.cfg.workers,
+		Peers: c.peers, SplitKeys: c.ks.splitKeys(), Logger: c.cfg.logger,
+		Workers: c.cfg.workers, MaxSyncingRounds: c.cfg.syncingRounds,
 		Transport: c.trs[i], DisableQuiesce: c.cfg.noQuiesce, WAL: wal.Options{SegmentBytes: c.cfg.walSegmentBytes},
 	})
 	if err != nil {
@@ -228,6 +229,9 @@ func (c *cluster) counters() counterSnapshot {
 		// Metrics reports entries as a mean per fsync; undo the division.
 		cs.entries += uint64(m.EntriesPerSync*float64(m.Fsyncs) + 0.5)
 		cs.messages += m.MessagesSent
+		cs.rounds += m.Rounds
+		cs.roundGroups += uint64(m.GroupsPerRound*float64(m.Rounds) + 0.5)
+		cs.walBatches += m.WALBatches
 		cs.forwarded += m.Forwarded
 		cs.replicas += m.Replicas
 		cs.quiesced += m.QuiescedReplicas

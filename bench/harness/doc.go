@@ -106,7 +106,9 @@
 // needs almost none, so read ratios with the load in mind.
 //
 // Every store option is the default except -workers (round workers per
-// store). -cpuprofile and -memprofile write a CPU profile of each measured
-// window and a heap profile at its end; with several steps in a run the
-// step's label goes into each file name.
+// store) and -syncingrounds (rounds a worker may have waiting for their
+// WAL sync). -cpuprofile, -trace and -memprofile write a CPU profile and
+// an execution trace of each measured window and a heap profile at its
+// end; with several steps in a run the step's label goes into each file
+// name.
 package harness

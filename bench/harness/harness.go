@@ -11,10 +11,13 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/flotilladb/flotilla/shard"
 )
 
 // Main runs the harness with command-line arguments args (the flags of
@@ -38,7 +41,10 @@ func Main(prog string, args []string) error {
 	seed := fs.Uint64("seed", 1, "seed of the clients' random keys")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of each measured window to this file")
 	memProfile := fs.String("memprofile", "", "write a heap profile at the end of each measured window to this file")
+	traceFile := fs.String("trace", "", "write an execution trace of each measured window to this file (go tool trace); keep -duration short, a trace grows by megabytes per second")
 	workers := fs.Int("workers", 0, "round workers per store (shard.Options.Workers; 0: the store's default)")
+	syncingRounds := fs.Int("syncingrounds", 0, "rounds a worker may have waiting for their WAL sync (shard.Options.MaxSyncingRounds; 0: the store's default, 1: each round waits for its own sync)")
+	procs := fs.Int("gomaxprocs", 0, "GOMAXPROCS for the run (0: shard.RecommendedGOMAXPROCS of the runtime's default, unless the GOMAXPROCS environment variable is set; -1: the runtime's default)")
 	noQuiesce := fs.Bool("noquiesce", false, "keep idle shards ticking and heartbeating (shard.Options.DisableQuiesce): shows heartbeat coalescing with every group active")
 	verbose := fs.Bool("v", false, "log the stores' warnings to stderr")
 	replot := fs.String("replot", "", "run nothing: read results.jsonl in this directory (as -out wrote it) and write its Markdown table and plots again")
@@ -51,8 +57,9 @@ func Main(prog string, args []string) error {
 	if *replot != "" {
 		return rewriteOut(*replot)
 	}
+	setProcs(*procs)
 
-	cfg := config{scanLimit: *scanLimit, keys: *keys, setup: *setup, duration: *duration, dir: *dir, seed: *seed, workers: *workers, noQuiesce: *noQuiesce}
+	cfg := config{scanLimit: *scanLimit, keys: *keys, setup: *setup, duration: *duration, dir: *dir, seed: *seed, workers: *workers, syncingRounds: *syncingRounds, noQuiesce: *noQuiesce}
 	var err error
 	if cfg.groups, err = intList("-groups", *groups, 1); err != nil {
 		return err
@@ -80,7 +87,7 @@ func Main(prog string, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg.prof = newProfiler(*cpuProfile, *memProfile, len(steps) > 1)
+	cfg.prof = newProfiler(*cpuProfile, *memProfile, *traceFile, len(steps) > 1)
 	// The bar goes where the results go when that is a terminal; plain
 	// progress lines go to stderr otherwise.
 	if isTerminal(os.Stdout) {
@@ -99,6 +106,19 @@ func Main(prog string, args []string) error {
 		}
 	}
 	return err
+}
+
+// setProcs applies -gomaxprocs: the programs that run stores give the
+// runtime extra Ps for goroutines blocked in fdatasync (see
+// shard.RecommendedGOMAXPROCS), and the harness measures the store as
+// they run it. Every result records the GOMAXPROCS it ran with.
+func setProcs(procs int) {
+	switch {
+	case procs > 0:
+		runtime.GOMAXPROCS(procs)
+	case procs == 0 && os.Getenv("GOMAXPROCS") == "":
+		runtime.GOMAXPROCS(shard.RecommendedGOMAXPROCS(runtime.GOMAXPROCS(0)))
+	}
 }
 
 // intList parses a comma-separated list of integers of at least least.

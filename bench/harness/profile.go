@@ -5,24 +5,31 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"strings"
 )
 
-// profiler writes a CPU profile of each measured window and a heap
-// profile at the end of each. With more than one scenario in the run, the
-// result's label is put into each file name (cpu.pprof becomes
-// cpu.write-1024g-256c-16b.pprof). A nil *profiler does nothing.
+// profiler writes a CPU profile and an execution trace of each measured
+// window and a heap profile at the end of each. With more than one
+// scenario in the run, the result's label is put into each file name
+// (cpu.pprof becomes cpu.write-1024g-256c-16b.pprof). A nil *profiler
+// does nothing.
+//
+// The trace is what shows a latency-bound pipeline (goroutines parked on
+// an fsync, a worker waiting for a wake-up) that a CPU profile cannot:
+// read it with `go tool trace`, or its blocking and scheduler-latency
+// profiles (`go tool trace -pprof=sync FILE`).
 type profiler struct {
-	cpuPath, memPath string
-	multi            bool
-	cpuFile          *os.File
+	cpuPath, memPath, tracePath string
+	multi                       bool
+	cpuFile, traceFile          *os.File
 }
 
-func newProfiler(cpuPath, memPath string, multi bool) *profiler {
-	if cpuPath == "" && memPath == "" {
+func newProfiler(cpuPath, memPath, tracePath string, multi bool) *profiler {
+	if cpuPath == "" && memPath == "" && tracePath == "" {
 		return nil
 	}
-	return &profiler{cpuPath: cpuPath, memPath: memPath, multi: multi}
+	return &profiler{cpuPath: cpuPath, memPath: memPath, tracePath: tracePath, multi: multi}
 }
 
 func (p *profiler) path(base, label string) string {
@@ -42,7 +49,13 @@ func create(path string) (*os.File, error) {
 }
 
 func (p *profiler) start(label string) error {
-	if p == nil || p.cpuPath == "" {
+	if p == nil {
+		return nil
+	}
+	if err := p.startTrace(label); err != nil {
+		return err
+	}
+	if p.cpuPath == "" {
 		return nil
 	}
 	f, err := create(p.path(p.cpuPath, label))
@@ -57,9 +70,34 @@ func (p *profiler) start(label string) error {
 	return nil
 }
 
+// startTrace starts the execution trace of the window, if asked for.
+func (p *profiler) startTrace(label string) error {
+	if p.tracePath == "" {
+		return nil
+	}
+	f, err := create(p.path(p.tracePath, label))
+	if err != nil {
+		return err
+	}
+	if err := trace.Start(f); err != nil {
+		f.Close()
+		return err
+	}
+	p.traceFile = f
+	return nil
+}
+
 func (p *profiler) stop(label string) error {
 	if p == nil {
 		return nil
+	}
+	if p.traceFile != nil {
+		trace.Stop()
+		err := p.traceFile.Close()
+		p.traceFile = nil
+		if err != nil {
+			return err
+		}
 	}
 	if p.cpuFile != nil {
 		pprof.StopCPUProfile()

@@ -43,6 +43,8 @@ type Result struct {
 	// LoadAvg is the machine's one-minute load average at the end of the
 	// window: other processes compete for the same cores.
 	LoadAvg float64 `json:"load_avg"`
+	// GOMAXPROCS is the run's (-gomaxprocs).
+	GOMAXPROCS int `json:"gomaxprocs,omitempty"`
 
 	// MessagesPerSec is the Raft messages the three stores sent per second.
 	MessagesPerSec float64 `json:"messages_per_sec,omitempty"`
@@ -50,6 +52,12 @@ type Result struct {
 	// another node per second (the clients aim at leaders; a few land on
 	// a follower after an election).
 	ForwardedPerSec float64 `json:"forwarded_per_sec,omitempty"`
+	// RoundsPerSec is the three stores' rounds with work per second,
+	// GroupsPerRound the mean groups with a Ready in each, and
+	// WALBatchesPerSec the rounds that handed a batch to their WAL.
+	RoundsPerSec     float64 `json:"rounds_per_sec,omitempty"`
+	GroupsPerRound   float64 `json:"groups_per_round,omitempty"`
+	WALBatchesPerSec float64 `json:"wal_batches_per_sec,omitempty"`
 	// Replicas and Quiesced count replicas at the end of the window.
 	Replicas int `json:"replicas,omitempty"`
 	Quiesced int `json:"quiesced,omitempty"`

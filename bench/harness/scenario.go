@@ -21,6 +21,7 @@ type config struct {
 	dir                    string        // parent of the data directories; "" for the system's temp dir
 	seed                   uint64
 	workers                int  // shard.Options.Workers; 0 for the store's default
+	syncingRounds          int  // shard.Options.MaxSyncingRounds; 0 for the store's default
 	noQuiesce              bool // shard.Options.DisableQuiesce
 	addrs                  []string
 	// walSegmentBytes and ringBytes shrink the WAL's preallocated
