@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -48,43 +49,32 @@ func create(path string) (*os.File, error) {
 	return os.Create(path)
 }
 
-func (p *profiler) start(label string) error {
+func (p *profiler) start(label string) (err error) {
 	if p == nil {
 		return nil
 	}
-	if err := p.startTrace(label); err != nil {
+	if p.traceFile, err = startFile(p.tracePath, p.path(p.tracePath, label), trace.Start); err != nil {
 		return err
 	}
-	if p.cpuPath == "" {
-		return nil
-	}
-	f, err := create(p.path(p.cpuPath, label))
-	if err != nil {
-		return err
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return err
-	}
-	p.cpuFile = f
-	return nil
+	p.cpuFile, err = startFile(p.cpuPath, p.path(p.cpuPath, label), pprof.StartCPUProfile)
+	return err
 }
 
-// startTrace starts the execution trace of the window, if asked for.
-func (p *profiler) startTrace(label string) error {
-	if p.tracePath == "" {
-		return nil
+// startFile creates path and starts writing a profile or trace into it
+// with begin; it does nothing (nil, nil) if the base path is not set.
+func startFile(base, path string, begin func(io.Writer) error) (*os.File, error) {
+	if base == "" {
+		return nil, nil
 	}
-	f, err := create(p.path(p.tracePath, label))
+	f, err := create(path)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := trace.Start(f); err != nil {
+	if err := begin(f); err != nil {
 		f.Close()
-		return err
+		return nil, err
 	}
-	p.traceFile = f
-	return nil
+	return f, nil
 }
 
 func (p *profiler) stop(label string) error {
