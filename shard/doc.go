@@ -30,8 +30,10 @@
 //     6. answers the proposals applied and the reads whose index is
 //     applied, then Advances every group.
 //
-// A worker has at most MaxSyncingRounds rounds waiting for their sync;
-// at the bound it waits for the oldest, and while one is syncing it starts
+// A worker has at most MaxSyncingRounds rounds waiting for their sync
+// (for now 1: with more, chaos.TestLeasePause saw stale lease reads, a
+// bug not yet found; Options.MaxSyncingRounds); at the bound it waits for
+// the oldest, and while one is syncing it starts
 // another only if at least as many groups are queued as its last round
 // took (the gate, worker.go), so that rounds keep batching when work comes
 // slower than the disk syncs. The groups of a round stay in it (running)
