@@ -354,24 +354,12 @@ func (r *replica) settle() {
 	// that whoever sees it down (the ticker, a test) sees them settled.
 	defer r.setAwake(false)
 	r.mu.Lock()
-	if len(r.mu.msgs) == 0 {
-		r.mu.msgs = nil
-	}
-	if len(r.mu.props) == 0 {
-		r.mu.props = nil
-	}
-	if len(r.mu.readReqs) == 0 {
-		r.mu.readReqs = nil
-	}
-	if len(r.mu.snapReports) == 0 {
-		r.mu.snapReports = nil
-	}
-	if len(r.mu.unreachable) == 0 {
-		r.mu.unreachable = nil
-	}
-	if len(r.mu.installs) == 0 {
-		r.mu.installs = nil
-	}
+	dropEmpty(&r.mu.msgs)
+	dropEmpty(&r.mu.props)
+	dropEmpty(&r.mu.readReqs)
+	dropEmpty(&r.mu.snapReports)
+	dropEmpty(&r.mu.unreachable)
+	dropEmpty(&r.mu.installs)
 	r.mu.Unlock()
 	if r.pending != nil && len(r.pending) == 0 {
 		r.pending = nil
@@ -412,4 +400,12 @@ func (r *replica) notifyDesc() {
 		r.mu.changed = nil
 	}
 	r.mu.Unlock()
+}
+
+// dropEmpty gives back an empty slice's array (a quiesced replica keeps
+// no buffers).
+func dropEmpty[T any](s *[]T) {
+	if len(*s) == 0 {
+		*s = nil
+	}
 }

@@ -81,21 +81,11 @@ func (p *profiler) stop(label string) error {
 	if p == nil {
 		return nil
 	}
-	if p.traceFile != nil {
-		trace.Stop()
-		err := p.traceFile.Close()
-		p.traceFile = nil
-		if err != nil {
-			return err
-		}
+	if err := stopFile(&p.traceFile, trace.Stop); err != nil {
+		return err
 	}
-	if p.cpuFile != nil {
-		pprof.StopCPUProfile()
-		err := p.cpuFile.Close()
-		p.cpuFile = nil
-		if err != nil {
-			return err
-		}
+	if err := stopFile(&p.cpuFile, pprof.StopCPUProfile); err != nil {
+		return err
 	}
 	if p.memPath == "" {
 		return nil
@@ -110,4 +100,15 @@ func (p *profiler) stop(label string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// stopFile ends what startFile began in *f, if anything, and closes it.
+func stopFile(f **os.File, end func()) error {
+	if *f == nil {
+		return nil
+	}
+	end()
+	err := (*f).Close()
+	*f = nil
+	return err
 }
