@@ -94,6 +94,10 @@ func (c *Config) ensureDefaults() {
 	}
 }
 
+// maxElectionTicks bounds ElectionTicks so that twice it (the longest
+// randomized timeout) and the elapsed counters fit in an int32.
+const maxElectionTicks = 1 << 29
+
 func (c *Config) validate() error {
 	switch {
 	case c.ID == raftpb.None:
@@ -102,6 +106,8 @@ func (c *Config) validate() error {
 		return errors.New("raftgroup: Config.Storage is required")
 	case c.HeartbeatTicks < 0 || c.ElectionTicks <= c.HeartbeatTicks:
 		return fmt.Errorf("raftgroup: ElectionTicks (%d) must exceed HeartbeatTicks (%d) > 0", c.ElectionTicks, c.HeartbeatTicks)
+	case c.ElectionTicks > maxElectionTicks:
+		return fmt.Errorf("raftgroup: ElectionTicks (%d) above %d", c.ElectionTicks, maxElectionTicks)
 	case c.MaxInflightMsgs < 0:
 		return errors.New("raftgroup: MaxInflightMsgs must not be negative")
 	case c.LeaseReads && c.DisableCheckQuorum:

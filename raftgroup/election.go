@@ -12,6 +12,7 @@ func (g *Group) Tick() {
 	if g.quiesced {
 		return
 	}
+	g.ticks++
 	if g.role == Leader {
 		g.tickLeader()
 		return
@@ -46,7 +47,7 @@ func (g *Group) tickLeader() {
 			return
 		}
 	}
-	if g.electionElapsed >= g.cfg.ElectionTicks {
+	if g.electionElapsed >= int32(g.cfg.ElectionTicks) {
 		g.electionElapsed = 0
 		if !g.cfg.DisableCheckQuorum {
 			for i := range g.trk.progress {
@@ -57,12 +58,12 @@ func (g *Group) tickLeader() {
 		}
 		g.leadTransferee = raftpb.None // a transfer gets one election timeout
 	}
-	if g.heartbeatElapsed >= g.cfg.HeartbeatTicks {
+	if g.heartbeatElapsed >= int32(g.cfg.HeartbeatTicks) {
 		g.heartbeatElapsed = 0
 		if g.maybeQuiesce() {
 			return
 		}
-		g.bcastHeartbeat()
+		g.startRound()
 	}
 	g.maybeAutoLeave()
 }

@@ -270,6 +270,16 @@ func TestLeaseReads(t *testing.T) {
 		g.cfg.LeaseReads = true
 	}
 	n.elect(1)
+	// A new leader's first read is confirmed by a heartbeat round; that
+	// round starts its lease.
+	if err := n.groups[1].ReadIndex(10); err != nil {
+		t.Fatal(err)
+	}
+	n.process()
+	if got := n.reads[1]; len(got) != 1 {
+		t.Fatalf("first read of the term: got %v, want it confirmed by a round", got)
+	}
+	n.reads[1] = nil
 	if err := n.groups[1].ReadIndex(1); err != nil {
 		t.Fatal(err)
 	}

@@ -65,9 +65,15 @@ type Group struct {
 	msgs             []raftpb.Message
 	msgsAfterPersist []raftpb.Message
 
-	electionElapsed   int
-	heartbeatElapsed  int
-	randomizedTimeout int
+	// NB: int32 (ElectionTicks is bounded in Config.validate): the three
+	// share one word less, which keeps Group in its size class.
+	electionElapsed  int32
+	heartbeatElapsed int32
+	// ticks counts the ticks this group was given (Tick). A read round's
+	// number carries the leader's count when the round started (read.go),
+	// which is what the lease is measured from.
+	ticks             uint64
+	randomizedTimeout int32
 	// rng draws the election timeouts (a value, not a *rand.Rand: two
 	// allocations less per group).
 	rng rand.PCG
@@ -183,7 +189,7 @@ func (g *Group) stamp(m *raftpb.Message) {
 func (g *Group) resetRandomizedTimeout() {
 	// NB: the Rand wrapper stays on the stack; the draws are those of a
 	// *rand.Rand kept over the same source.
-	g.randomizedTimeout = g.cfg.ElectionTicks + rand.New(&g.rng).IntN(g.cfg.ElectionTicks)
+	g.randomizedTimeout = int32(g.cfg.ElectionTicks + rand.New(&g.rng).IntN(g.cfg.ElectionTicks))
 }
 
 // reset moves to term (clearing the vote if the term changes) and clears
@@ -204,6 +210,9 @@ func (g *Group) reset(term raftpb.Term) {
 	g.uncommittedBytes = 0
 	g.bcastPending = false
 	g.reads.dropAll()
+	// A lease is per term: rounds confirmed in an earlier leadership say
+	// nothing about this one.
+	g.reads.leaseFrom = g.reads.seq + 1
 	// Progress is per term: becomeLeader makes it afresh.
 	g.trk.untrack()
 }

@@ -79,7 +79,7 @@ func (e *iEnv) handleTickElection(td *datadriven.TestData) {
 		g := e.node(id).g
 		n := g.randomizedTimeout - g.electionElapsed
 		if g.role == Leader {
-			n = g.cfg.ElectionTicks - g.electionElapsed
+			n = int32(g.cfg.ElectionTicks) - g.electionElapsed
 		}
 		n = max(n, 1)
 		for range n {
@@ -96,7 +96,7 @@ func (e *iEnv) handleTickHeartbeat(td *datadriven.TestData) {
 		g := e.node(id).g
 		n := g.cfg.HeartbeatTicks
 		if g.role == Leader {
-			n = max(1, g.cfg.HeartbeatTicks-g.heartbeatElapsed)
+			n = max(1, g.cfg.HeartbeatTicks-int(g.heartbeatElapsed))
 		}
 		for range n {
 			g.Tick()

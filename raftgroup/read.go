@@ -159,24 +159,31 @@ func (g *Group) singleVoter() bool {
 }
 
 // leaseValid reports whether lease reads are on. The lease holds because
-// with CheckQuorum the leader steps down after an election timeout without
-// hearing from a quorum, and voters that heard from it refuse to elect
-// anyone else for an election timeout. See doc.go for the clock-drift
+// with CheckQuorum a voter that heard from the leader refuses to elect
+// anyone else for an election timeout, counted from when the heartbeat
+// reached it, which is no earlier than when the leader sent it. So the
+// lease runs from the start of the last read round a quorum acknowledged
+// (its number carries the leader's tick count then: nextRound), not from
+// when the answers were handled: an answer may be handled long after it
+// was sent (the leader's process was stopped with the answer in its
+// socket, then resumed) and by then the voters may have elected another
+// leader. chaos.TestLeasePause saw exactly such stale reads while the
+// lease counted from the answers' arrival. See doc.go for the clock-drift
 // assumption.
 //
-// A leader waking from quiescence has heard from nobody for an unknown
-// time: its lease is void until a quorum confirms a read round started
-// after the wake.
+// A leader waking from quiescence did not tick while quiet: its lease is
+// void until a quorum confirms a read round started after the wake. A new
+// leader's lease likewise waits for a round of its own term.
 //
 // The lease is shorter than the election timeout by leaseMargin ticks: a
-// follower resets its election timer when it receives a heartbeat, before
-// the leader hears its answer, and the two tick at different phases. The
-// margin (two ticks, or a fifth of the election timeout if larger) covers
-// a heartbeat round trip under one tick plus the tick phase.
+// follower's election timer counts whole ticks from the heartbeat, and the
+// two tick at different phases, which costs up to two ticks; a fifth of
+// the election timeout if larger leaves room for clock drift.
 func (g *Group) leaseValid() bool {
+	c := g.reads.confirmed
 	return g.cfg.LeaseReads && !g.cfg.DisableCheckQuorum && g.role == Leader &&
-		g.reads.confirmed >= g.reads.leaseFrom && !g.sentTimeoutNow &&
-		g.trk.quorumActive(g.id, g.cfg.ElectionTicks-leaseMargin(g.cfg.ElectionTicks))
+		c >= g.reads.leaseFrom && c > 0 && !g.sentTimeoutNow &&
+		g.ticks-roundTick(c) < uint64(g.cfg.ElectionTicks-leaseMargin(g.cfg.ElectionTicks))
 }
 
 // leaseMargin is how many ticks before the election timeout a lease ends.
@@ -198,17 +205,52 @@ func (g *Group) unblockReads() {
 // startReadRound sends one heartbeat round for every request not yet in a
 // round.
 func (g *Group) startReadRound() {
-	q := g.reads.q
-	if q == nil || q.unassigned == 0 {
+	if q := g.reads.q; q != nil && q.unassigned > 0 {
+		g.startRound()
+	}
+}
+
+// startRound starts a read round: every request not yet in a round joins
+// it, and every follower gets a heartbeat carrying its number. The leader's
+// periodic heartbeats are rounds too, which keeps the lease running and
+// lets waiting requests ride on them.
+func (g *Group) startRound() {
+	if !g.nextRound() {
+		// More rounds in one tick than a round number holds: the
+		// requests wait for the next tick's round. Not reachable in
+		// practice (65,536 rounds per tick); a round numbered past
+		// its start tick would make the lease too long.
+		g.bcastHeartbeat()
 		return
 	}
-	g.reads.seq++
-	for i := len(q.waiting) - q.unassigned; i < len(q.waiting); i++ {
-		q.waiting[i].seq = g.reads.seq
+	if q := g.reads.q; q != nil {
+		for i := len(q.waiting) - q.unassigned; i < len(q.waiting); i++ {
+			q.waiting[i].seq = g.reads.seq
+		}
+		q.unassigned = 0
 	}
-	q.unassigned = 0
 	g.bcastHeartbeat()
 }
+
+// roundTickBits is how many low bits of a read round's number count the
+// rounds started within one tick; the high bits are the leader's tick
+// count when the round started (2^48 ticks: 8,900 years of 1 ms ticks).
+const roundTickBits = 16
+
+// nextRound numbers a new read round: greater than every earlier one, and
+// with the current tick count in its high bits. It reports false, and
+// numbers nothing, if this tick's rounds are used up.
+func (g *Group) nextRound() bool {
+	next := max(g.reads.seq+1, g.ticks<<roundTickBits)
+	if roundTick(next) > g.ticks {
+		return false
+	}
+	g.reads.seq = next
+	return true
+}
+
+// roundTick is the leader's tick count when round seq started.
+func roundTick(seq uint64) uint64 { return seq >> roundTickBits }
 
 // readAcked records that follower pr acknowledged round ctx, and releases
 // every request whose round a quorum has acknowledged.

@@ -111,7 +111,7 @@ func (g *Group) stepTerm(m *raftpb.Message) bool {
 func (g *Group) stepHigherTerm(m *raftpb.Message) bool {
 	if m.Type == raftpb.MsgVote || m.Type == raftpb.MsgPreVote {
 		force := m.Context == contextTransfer || (m.Context == contextLeaderDead && !g.cfg.LeaseReads)
-		inLease := !g.cfg.DisableCheckQuorum && g.lead != raftpb.None && g.electionElapsed < g.cfg.ElectionTicks
+		inLease := !g.cfg.DisableCheckQuorum && g.lead != raftpb.None && g.electionElapsed < int32(g.cfg.ElectionTicks)
 		if !force && inLease {
 			// We hear from a leader: a candidate that cannot reach it must
 			// not depose it (CheckQuorum's lease).
