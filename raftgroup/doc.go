@@ -53,15 +53,18 @@
 //     replica's tick runs faster than the leader's by more than the margin
 //     CheckQuorum leaves: the leader steps down after ElectionTicks of its
 //     own ticks without a quorum, and voters that heard from it refuse to
-//     elect another for ElectionTicks of theirs. With ticks driven by
-//     clocks whose rates differ by a bounded drift, reads are safe as long
-//     as that drift is well under one tick per election timeout, and a
-//     heartbeat's answer arrives well within a tick (the leader counts
-//     from the answer's arrival, the follower from the heartbeat's). The
-//     lease therefore ends max(2, ElectionTicks/5) ticks before CheckQuorum
-//     would step down; it is void after a wake from quiescence until a
-//     quorum confirms a read round, and for the rest of the term once the
-//     leader has sent MsgTimeoutNow. ReadIndexQuorum always confirms by a
+//     elect another for ElectionTicks of theirs, counted from when the
+//     heartbeat reached them. The leader counts its lease from when it
+//     sent the heartbeat of the last round a quorum acknowledged (a
+//     round's number carries the leader's tick count then), so an answer
+//     handled late (a stopped process, a slow queue) extends nothing. With
+//     ticks driven by clocks whose rates differ by a bounded drift, reads
+//     are safe as long as that drift is well under one tick per election
+//     timeout. The lease ends max(2, ElectionTicks/5) ticks before the
+//     election timeout (tick phase and drift); it is void after a wake
+//     from quiescence and in a new term until a quorum confirms a read
+//     round, and for the rest of the term once the leader has sent
+//     MsgTimeoutNow. ReadIndexQuorum always confirms by a
 //     heartbeat round, so callers can choose per read.
 //   - Membership: learners; any change of more than one voter goes through
 //     joint consensus (entered by one entry, left automatically by another
