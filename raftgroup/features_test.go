@@ -335,3 +335,69 @@ func TestReadIndexQuorumIgnoresLease(t *testing.T) {
 		t.Fatalf("quorum read not confirmed by the heartbeat round: %v", got)
 	}
 }
+
+// TestLeaseCountsFromRoundStart: answers to a heartbeat round that the
+// leader handles late (they sat in its socket while its process was
+// stopped, or in a slow queue) give it a lease that ends a lease length
+// after the round started, not after the answers were handled. A lease read
+// past that end goes through a heartbeat round; the same answers handled in
+// time serve it at once.
+func TestLeaseCountsFromRoundStart(t *testing.T) {
+	lease := 10 - leaseMargin(10) // the default ElectionTicks
+	if !leaseReadAfterLateAnswers(t, 1) {
+		t.Fatal("answers handled one tick after their round: the lease read was not served at once")
+	}
+	if leaseReadAfterLateAnswers(t, lease) {
+		t.Fatalf("answers handled %d ticks after their round: the lease read was served at once", lease)
+	}
+}
+
+// leaseReadAfterLateAnswers runs one heartbeat round whose answers the
+// leader handles late ticks after it started, then reports whether a lease
+// read is served at once.
+func leaseReadAfterLateAnswers(t *testing.T, late int) bool {
+	n := newNet(t, 1, 2, 3)
+	for _, g := range n.groups {
+		g.cfg.LeaseReads = true
+		g.cfg.DisableQuiesce = true
+	}
+	n.elect(1)
+	leader := n.groups[1]
+	leader.Tick() // a heartbeat round
+	rd := leader.Ready()
+	leader.Advance(rd)
+	var answers []raftpb.Message
+	for _, m := range rd.Messages {
+		if m.Type != raftpb.MsgHeartbeat {
+			continue
+		}
+		f := n.groups[m.To]
+		if err := f.Step(m); err != nil {
+			t.Fatal(err)
+		}
+		frd := f.Ready()
+		answers = append(answers, frd.Messages...)
+		f.Advance(frd)
+	}
+	if len(answers) != 2 {
+		t.Fatalf("followers answered %v, want two heartbeat answers", answers)
+	}
+	for range late {
+		leader.Tick()
+		leader.Advance(leader.Ready()) // its messages are lost
+	}
+	if leader.Role() != Leader {
+		t.Fatalf("leader stepped down after %d silent ticks", late)
+	}
+	for _, m := range answers {
+		if err := leader.Step(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := leader.ReadIndex(99); err != nil {
+		t.Fatal(err)
+	}
+	rd = leader.Ready()
+	leader.Advance(rd)
+	return len(rd.ReadStates) == 1
+}
