@@ -31,8 +31,7 @@
 //     applied, then Advances every group.
 //
 // A worker has at most MaxSyncingRounds rounds waiting for their sync
-// (for now 1: with more, chaos.TestLeasePause saw stale lease reads, a
-// bug not yet found; Options.MaxSyncingRounds); at the bound it waits for
+// (default 1); at the bound it waits for
 // the oldest, and while one is syncing it starts
 // another only if at least as many groups are queued as its last round
 // took (the gate, worker.go), so that rounds keep batching when work comes

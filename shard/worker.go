@@ -18,11 +18,11 @@ import (
 // of the time. NB: measured, this made no difference to throughput
 // (MaxSyncingRounds 1, the old behaviour, against 4, alternating: equal
 // within noise, and 0.76-0.97x once CPU was the limit); the store was held
-// back by Ps kept by goroutines in fdatasync (procs.go). NB: with 4
-// syncing rounds, chaos.TestLeasePause saw stale lease reads (a bug not
-// yet found), so Options.MaxSyncingRounds is held at 1 for now: each
-// worker waits for its round's sync, the old shape; docs/benchmarks.md has
-// the figures.
+// back by Ps kept by goroutines in fdatasync (procs.go). So
+// Options.MaxSyncingRounds defaults to 1: each worker waits for its
+// round's sync, the old shape; docs/benchmarks.md has the figures. (With
+// 4, chaos.TestLeasePause once failed; the cause was the test's: a write
+// that timed out took effect late, which linearizability allows.)
 //
 // The groups of a round stay "running" (replica.sched) until the round is
 // finished, so a group is never stepped or asked for a Ready while its

@@ -43,7 +43,7 @@ func Main(prog string, args []string) error {
 	memProfile := fs.String("memprofile", "", "write a heap profile at the end of each measured window to this file")
 	traceFile := fs.String("trace", "", "write an execution trace of each measured window to this file (go tool trace); keep -duration short, a trace grows by megabytes per second")
 	workers := fs.Int("workers", 0, "round workers per store (shard.Options.Workers; 0: the store's default)")
-	syncingRounds := fs.Int("syncingrounds", 0, "rounds a worker may have waiting for their WAL sync (shard.Options.MaxSyncingRounds; 0: the store's default, 1: each round waits for its own sync; the store refuses more for now)")
+	syncingRounds := fs.Int("syncingrounds", 0, "rounds a worker may have waiting for their WAL sync (shard.Options.MaxSyncingRounds; 0: the store's default, 1: each round waits for its own sync; at most 64)")
 	procs := fs.Int("gomaxprocs", 0, "GOMAXPROCS for the run (0: shard.RecommendedGOMAXPROCS of the runtime's default, unless the GOMAXPROCS environment variable is set; -1: the runtime's default)")
 	noQuiesce := fs.Bool("noquiesce", false, "keep idle shards ticking and heartbeating (shard.Options.DisableQuiesce): shows heartbeat coalescing with every group active")
 	verbose := fs.Bool("v", false, "log the stores' warnings to stderr")
