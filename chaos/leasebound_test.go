@@ -22,8 +22,8 @@ import (
 // timeout 10 ticks, lease 8 ticks): followers start an election 10 to 20
 // of their ticks (1 to 2 s) after the last message from the leader and
 // the new leader commits a write within milliseconds; the old leader
-// serves from its lease until 8 of its ticks have passed since the last
-// answer it got: about 840 ms for a clock 5% slow (always before the new
+// serves from its lease until 8 of its ticks have passed since it sent
+// the last heartbeat a quorum answered: about 840 ms for a clock 5% slow (always before the new
 // leader exists), 4 s for a clock 5 times slower (always after: a window
 // of 2 s or more for stale reads).
 func TestLeaseBound(t *testing.T) {

@@ -79,15 +79,14 @@ const hostedFor = 250 * time.Millisecond
 // not stall the new configuration's quorum for long.
 const catchUpSlack = 128
 
-// membership runs the steps of an add, replace or remove move.
+// membership runs the steps of an add, replace or remove move: it polls
+// the shard's progress at its leader and takes the step that progress
+// calls for, until the move is done, fails or is superseded.
 func (n *Node) membership(ctx context.Context, m *Move, stage func(string)) error {
-	st := n.store
-	var learnerSince, hostedSince time.Time
-	var col collector
-	f := fence{n: n, m: m}
+	run := &memberRun{n: n, m: m, stage: stage, f: fence{n: n, m: m}}
 	deadline := time.Now().Add(n.opts.CatchUpTimeout + time.Minute)
 	for attempt := 0; ; attempt++ {
-		if f.lost {
+		if run.f.lost {
 			return n.superseded(ctx, m, stage)
 		}
 		if time.Now().After(deadline) {
@@ -101,7 +100,7 @@ func (n *Node) membership(ctx context.Context, m *Move, stage func(string)) erro
 			}
 		}
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		p, err := st.ShardProgress(pctx, m.Shard)
+		p, err := n.store.ShardProgress(pctx, m.Shard)
 		cancel()
 		if err != nil {
 			continue // no leader right now, or a stale route: ask again
@@ -110,128 +109,178 @@ func (n *Node) membership(ctx context.Context, m *Move, stage func(string)) erro
 			stage("joint")
 			continue // the leader leaves the joint configuration by itself
 		}
-		cs := &p.Conf
-		from, to := m.From, m.To
-		// Every action comes after p was read and after the fence check,
-		// and a change names p's epoch (movelock.go).
-		change := func(changes ...raftpb.ConfChangeSingle) error {
-			if err := f.mayAct(ctx); err != nil {
-				return err
-			}
-			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			defer cancel()
-			_, err := st.ChangeReplicas(cctx, m.Shard, p.Desc.Epoch, changes)
+		run.p = &p
+		if done, err := run.step(ctx); done || err != nil {
 			return err
 		}
-		// The source must not lead when it is removed.
-		awayFrom := func(node raftpb.NodeID) bool {
-			if p.Leader != node {
-				return false
-			}
-			for _, v := range cs.Voters {
-				if v != node && v != to {
-					if f.mayAct(ctx) != nil {
-						return true
-					}
-					tctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-					_ = st.TransferLeader(tctx, m.Shard, v)
-					cancel()
-					return true
-				}
-			}
-			return false
+	}
+}
+
+// memberRun is the state of one membership run across its polls. Every
+// action comes after p was read and after the fence check, and a change
+// names p's epoch (movelock.go).
+type memberRun struct {
+	n     *Node
+	m     *Move
+	stage func(string)
+	f     fence
+	col   collector
+	// learnerSince is when the target was first seen a learner;
+	// hostedSince when its node first reported the replica hosted.
+	learnerSince, hostedSince time.Time
+	// p is the progress of the latest poll.
+	p *shard.Progress
+}
+
+// step takes the step the latest progress calls for; done reports that
+// the run is over (with err, or nil when the move finished).
+func (r *memberRun) step(ctx context.Context) (done bool, err error) {
+	m, cs := r.m, &r.p.Conf
+	switch m.Kind {
+	case MoveCollect:
+		return r.col.step(ctx, r.n, m, r.p, func(c ...raftpb.ConfChangeSingle) error { return r.change(ctx, c...) }, r.stage)
+	case MoveRemove:
+		if reached(m, cs) {
+			r.stage("done")
+			return true, nil
 		}
-		switch m.Kind {
-		case MoveCollect:
-			done, err := col.step(ctx, n, m, &p, change, stage)
-			if done || err != nil {
-				return err
+		if r.awayFrom(ctx, m.From) {
+			return false, nil
+		}
+		r.stage("remove")
+		_ = r.change(ctx, raftpb.ConfChangeSingle{Type: raftpb.RemoveNode, Node: m.From})
+		return false, nil
+	case MoveAdd, MoveReplace:
+		return r.stepAdd(ctx)
+	}
+	return true, fmt.Errorf("placement: unknown move kind %v", m.Kind)
+}
+
+// stepAdd takes one step of an add or replace move.
+func (r *memberRun) stepAdd(ctx context.Context) (done bool, err error) {
+	m, cs := r.m, &r.p.Conf
+	switch {
+	case reached(m, cs):
+		r.stage("done")
+		return true, nil
+	case isVoter(cs, m.To):
+		if r.awayFrom(ctx, m.From) {
+			return false, nil
+		}
+		r.stage("remove source")
+		_ = r.change(ctx, raftpb.ConfChangeSingle{Type: raftpb.RemoveNode, Node: m.From})
+	case !isMember(cs, m.To):
+		r.stage("learner")
+		if r.f.mayAct(ctx) != nil {
+			return false, nil
+		}
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := r.n.store.PrepareReplicaOn(pctx, m.To, m.Shard)
+		cancel()
+		if err != nil {
+			return true, fmt.Errorf("placement: preparing node %d for shard %d: %w", m.To, m.Shard, err)
+		}
+		_ = r.change(ctx, raftpb.ConfChangeSingle{Type: raftpb.AddLearner, Node: m.To})
+	case isLearner(cs, m.To):
+		return r.stepLearner(ctx)
+	}
+	return false, nil
+}
+
+// stepLearner waits for the target learner to catch up (rolling it back
+// after CatchUpTimeout, or if its node dropped the replica), then
+// promotes it, removing the source in the same change.
+func (r *memberRun) stepLearner(ctx context.Context) (done bool, err error) {
+	m, p := r.m, r.p
+	to := m.To
+	if r.learnerSince.IsZero() {
+		r.learnerSince = time.Now()
+	}
+	if p.Match[to]+catchUpSlack < p.Commit || p.Match[to] == 0 {
+		r.stage("catch-up")
+		if time.Since(r.learnerSince) > r.n.opts.CatchUpTimeout {
+			_ = r.change(ctx, raftpb.ConfChangeSingle{Type: raftpb.RemoveNode, Node: to})
+			return true, fmt.Errorf("placement: node %d did not catch up on shard %d in %v; learner removed", to, m.Shard, r.n.opts.CatchUpTimeout)
+		}
+		return false, nil
+	}
+	switch r.hosted(ctx) {
+	case learnerGone:
+		// Its node dropped the replica: roll the learner back, so that
+		// the next attempt starts an empty one.
+		r.stage("learner gone")
+		_ = r.change(ctx, raftpb.ConfChangeSingle{Type: raftpb.RemoveNode, Node: to})
+		return false, nil
+	case learnerBehind:
+		r.stage("catch-up")
+		return false, nil
+	}
+	if m.From != 0 && isMember(&p.Conf, m.From) {
+		if r.awayFrom(ctx, m.From) {
+			return false, nil
+		}
+		r.stage("joint")
+		_ = r.change(ctx, raftpb.ConfChangeSingle{Type: raftpb.AddVoter, Node: to}, raftpb.ConfChangeSingle{Type: raftpb.RemoveNode, Node: m.From})
+	} else {
+		r.stage("promote")
+		_ = r.change(ctx, raftpb.ConfChangeSingle{Type: raftpb.AddVoter, Node: to})
+	}
+	return false, nil
+}
+
+// hosted asks the learner's node about its replica; a replica counts as
+// hosted only once its node has reported it so for hostedFor.
+func (r *memberRun) hosted(ctx context.Context) int {
+	hosted := r.n.learnerHosted(ctx, r.m.To, r.m.Shard, r.p.Desc.Epoch)
+	if hosted != learnerHosted {
+		r.hostedSince = time.Time{}
+		return hosted
+	}
+	if r.hostedSince.IsZero() || time.Since(r.hostedSince) < hostedFor {
+		// NB: a stale replica that applied its old removal and its new
+		// addition in one batch reports itself hosted until its round
+		// destroys it a moment later (shard's removal is not undone by a
+		// later re-addition): ask again a little later.
+		if r.hostedSince.IsZero() {
+			r.hostedSince = time.Now()
+		}
+		return learnerBehind
+	}
+	return learnerHosted
+}
+
+// change proposes a membership change naming the polled epoch, if this
+// run may still act.
+func (r *memberRun) change(ctx context.Context, changes ...raftpb.ConfChangeSingle) error {
+	if err := r.f.mayAct(ctx); err != nil {
+		return err
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	_, err := r.n.store.ChangeReplicas(cctx, r.m.Shard, r.p.Desc.Epoch, changes)
+	return err
+}
+
+// awayFrom hands the shard's leadership from node (the source, which must
+// not lead when it is removed) to another voter; it reports whether it
+// did (or the run may no longer act), so that the step waits for the
+// next poll.
+func (r *memberRun) awayFrom(ctx context.Context, node raftpb.NodeID) bool {
+	if r.p.Leader != node {
+		return false
+	}
+	for _, v := range r.p.Conf.Voters {
+		if v != node && v != r.m.To {
+			if r.f.mayAct(ctx) != nil {
+				return true
 			}
-		case MoveRemove:
-			if reached(m, cs) {
-				stage("done")
-				return nil
-			}
-			if awayFrom(from) {
-				continue
-			}
-			stage("remove")
-			_ = change(raftpb.ConfChangeSingle{Type: raftpb.RemoveNode, Node: from})
-		case MoveAdd, MoveReplace:
-			switch {
-			case reached(m, cs):
-				stage("done")
-				return nil
-			case isVoter(cs, to):
-				if awayFrom(from) {
-					continue
-				}
-				stage("remove source")
-				_ = change(raftpb.ConfChangeSingle{Type: raftpb.RemoveNode, Node: from})
-			case !isMember(cs, to):
-				stage("learner")
-				if f.mayAct(ctx) != nil {
-					continue
-				}
-				pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-				err := st.PrepareReplicaOn(pctx, to, m.Shard)
-				cancel()
-				if err != nil {
-					return fmt.Errorf("placement: preparing node %d for shard %d: %w", to, m.Shard, err)
-				}
-				_ = change(raftpb.ConfChangeSingle{Type: raftpb.AddLearner, Node: to})
-			case isLearner(cs, to):
-				if learnerSince.IsZero() {
-					learnerSince = time.Now()
-				}
-				if p.Match[to]+catchUpSlack < p.Commit || p.Match[to] == 0 {
-					stage("catch-up")
-					if time.Since(learnerSince) > n.opts.CatchUpTimeout {
-						_ = change(raftpb.ConfChangeSingle{Type: raftpb.RemoveNode, Node: to})
-						return fmt.Errorf("placement: node %d did not catch up on shard %d in %v; learner removed", to, m.Shard, n.opts.CatchUpTimeout)
-					}
-					continue
-				}
-				hosted := n.learnerHosted(ctx, to, m.Shard, p.Desc.Epoch)
-				if hosted != learnerHosted {
-					hostedSince = time.Time{}
-				} else if hostedSince.IsZero() || time.Since(hostedSince) < hostedFor {
-					// NB: a stale replica that applied its old removal and
-					// its new addition in one batch reports itself hosted
-					// until its round destroys it a moment later (shard's
-					// removal is not undone by a later re-addition): ask
-					// again a little later.
-					if hostedSince.IsZero() {
-						hostedSince = time.Now()
-					}
-					hosted = learnerBehind
-				}
-				switch hosted {
-				case learnerGone:
-					// Its node dropped the replica: roll the learner back,
-					// so that the next attempt starts an empty one.
-					stage("learner gone")
-					_ = change(raftpb.ConfChangeSingle{Type: raftpb.RemoveNode, Node: to})
-					continue
-				case learnerBehind:
-					stage("catch-up")
-					continue
-				}
-				if from != 0 && isMember(cs, from) {
-					if awayFrom(from) {
-						continue
-					}
-					stage("joint")
-					_ = change(raftpb.ConfChangeSingle{Type: raftpb.AddVoter, Node: to}, raftpb.ConfChangeSingle{Type: raftpb.RemoveNode, Node: from})
-				} else {
-					stage("promote")
-					_ = change(raftpb.ConfChangeSingle{Type: raftpb.AddVoter, Node: to})
-				}
-			}
-		default:
-			return fmt.Errorf("placement: unknown move kind %v", m.Kind)
+			tctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			_ = r.n.store.TransferLeader(tctx, r.m.Shard, v)
+			cancel()
+			return true
 		}
 	}
+	return false
 }
 
 // reached reports whether cs is the membership an add, replace or remove
