@@ -63,7 +63,7 @@ func (g *Group) tickLeader() {
 		if g.maybeQuiesce() {
 			return
 		}
-		g.startRound()
+		g.bcastHeartbeat()
 	}
 	g.maybeAutoLeave()
 }

@@ -363,7 +363,9 @@ func leaseReadAfterLateAnswers(t *testing.T, late int) bool {
 	}
 	n.elect(1)
 	leader := n.groups[1]
-	leader.Tick() // a heartbeat round
+	if err := leader.ReadIndexQuorum(50); err != nil { // a heartbeat round
+		t.Fatal(err)
+	}
 	rd := leader.Ready()
 	leader.Advance(rd)
 	var answers []raftpb.Message
@@ -399,5 +401,10 @@ func leaseReadAfterLateAnswers(t *testing.T, late int) bool {
 	}
 	rd = leader.Ready()
 	leader.Advance(rd)
-	return len(rd.ReadStates) == 1
+	for _, rs := range rd.ReadStates {
+		if rs.ID == 99 {
+			return true
+		}
+	}
+	return false
 }

@@ -211,9 +211,14 @@ func (g *Group) startReadRound() {
 }
 
 // startRound starts a read round: every request not yet in a round joins
-// it, and every follower gets a heartbeat carrying its number. The leader's
-// periodic heartbeats are rounds too, which keeps the lease running and
-// lets waiting requests ride on them.
+// it, and every follower gets a heartbeat carrying its number.
+//
+// NB: the leader's periodic heartbeats repeat the last round's number and
+// so do not renew the lease: a lease lasts from a round started for
+// reads, and once it ends the next lease read starts a round. Renewing it
+// with every periodic heartbeat would make each one a new round, which the
+// store takes for a waiting read and flushes at once (shard/readflush.go):
+// a second heartbeat frame per peer per tick.
 func (g *Group) startRound() {
 	if !g.nextRound() {
 		// More rounds in one tick than a round number holds: the
