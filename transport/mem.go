@@ -43,13 +43,14 @@ type MemNetwork struct {
 	cut       map[linkKey]bool
 	queue     memQueue
 	stats     MemStats
+	closed    bool // by Close: nothing travels any more
 }
 
 // MemStats counts what a MemNetwork did.
 type MemStats struct {
 	Sent            uint64 // messages posted (heartbeats included)
 	Delivered       uint64 // messages handed to a Handler
-	Dropped         uint64 // lost to DropRate, cuts or closed nodes
+	Dropped         uint64 // lost to DropRate, cuts, closed nodes or Close
 	Duplicated      uint64
 	HeartbeatFrames uint64 // coalesced heartbeat frames posted
 	// ReadHeartbeatFrames: those posted by FlushReadHeartbeats.
@@ -144,6 +145,24 @@ func (n *MemNetwork) Advance(d time.Duration) int {
 	}
 }
 
+// Close stops the network for good, so that the owner of a goroutine
+// that keeps calling Advance while other goroutines send can stop it
+// promptly, whatever is in flight: an Advance under way returns once the
+// delivery at hand is done, what was in flight is discarded (counted as
+// Dropped), and from then on messages are dropped, snapshots fail and
+// Calls fail with ErrClosed. A test cluster closes its network before
+// its nodes: with a large backlog, even one Advance (bounded by what was
+// in flight when it began) can take minutes under -race.
+func (n *MemNetwork) Close() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.closed = true
+	for _, it := range n.queue {
+		n.stats.Dropped += uint64(len(it.msgs))
+	}
+	n.queue = nil
+}
+
 // Drain advances in steps of step until nothing is in flight or maxSteps
 // steps have passed, and returns the number delivered.
 func (n *MemNetwork) Drain(step time.Duration, maxSteps int) int {
@@ -159,7 +178,7 @@ func (n *MemNetwork) Drain(step time.Duration, maxSteps int) int {
 func (n *MemNetwork) postLocked(from, to raftpb.NodeID, msgs []raftpb.Message) {
 	n.stats.Sent += uint64(len(msgs))
 	f := n.faultsLocked(from, to)
-	if n.cut[linkKey{from, to}] || (f.DropRate > 0 && n.rng.Float64() < f.DropRate) {
+	if n.closed || n.cut[linkKey{from, to}] || (f.DropRate > 0 && n.rng.Float64() < f.DropRate) {
 		n.stats.Dropped += uint64(len(msgs))
 		return
 	}
@@ -197,7 +216,7 @@ func (t *MemTransport) Send(msgs ...raftpb.Message) {
 	n := t.n
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if t.closed {
+	if t.deadLocked() {
 		return
 	}
 	for i := range msgs {
@@ -262,7 +281,7 @@ func (t *MemTransport) SendSnapshot(ctx context.Context, msg raftpb.Message, src
 	dst := n.nodes[msg.To]
 	f := n.faultsLocked(t.id, msg.To)
 	lost := n.cut[linkKey{t.id, msg.To}] || n.cut[linkKey{msg.To, t.id}] || dst == nil || dst.closed ||
-		t.closed || (f.DropRate > 0 && n.rng.Float64() < f.DropRate)
+		t.deadLocked() || (f.DropRate > 0 && n.rng.Float64() < f.DropRate)
 	n.mu.Unlock()
 	if lost {
 		return fmt.Errorf("%w: link %d->%d down", ErrSnapshotFailed, t.id, msg.To)
@@ -277,6 +296,10 @@ func (t *MemTransport) SendSnapshot(ctx context.Context, msg raftpb.Message, src
 	n.mu.Unlock()
 	return nil
 }
+
+// deadLocked reports whether t can no longer send: it or its network is
+// closed.
+func (t *MemTransport) deadLocked() bool { return t.closed || t.n.closed }
 
 // Close detaches the node: its sends are ignored and messages to it lost.
 func (t *MemTransport) Close() error {

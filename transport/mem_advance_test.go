@@ -2,9 +2,11 @@ package transport
 
 import (
 	"context"
+	"errors"
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -120,5 +122,80 @@ func TestMemNetworkAnswersFallDueAfterTheWindow(t *testing.T) {
 	want := []string{"1ms 2<-1 MsgApp g1 i5", "11ms 1<-2 MsgAppResp g1 i5"}
 	if strings.Join(trace, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("trace:\n%s\nwant:\n%s", strings.Join(trace, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// gateHandler holds its first delivery until released, so that a test
+// can act while an Advance is delivering.
+type gateHandler struct {
+	once     sync.Once
+	entered  chan struct{} // closed when the first delivery arrives
+	release  chan struct{}
+	received atomic.Int64
+}
+
+func (h *gateHandler) HandleMessages(batch []raftpb.Message) {
+	h.received.Add(int64(len(batch)))
+	h.once.Do(func() {
+		close(h.entered)
+		<-h.release
+	})
+}
+
+func (h *gateHandler) HandleSnapshot(context.Context, raftpb.Message, io.Reader) error { return nil }
+
+// TestMemNetworkCloseEndsAdvance: Close, called while an Advance is in
+// a Handler, neither waits for that Handler (no lock is held across it)
+// nor lets the Advance deliver anything after it: the rest of what was
+// in flight is dropped, and nothing travels afterwards.
+func TestMemNetworkCloseEndsAdvance(t *testing.T) {
+	const backlog = 1000
+	n := NewMemNetwork(testSeed(t), Faults{})
+	h := &gateHandler{entered: make(chan struct{}), release: make(chan struct{})}
+	src := n.Add(1, newRecorder())
+	n.Add(2, h)
+	for i := range backlog {
+		src.Send(raftpb.Message{Type: raftpb.MsgVote, Group: raftpb.GroupID(i), To: 2, Term: 1})
+	}
+	done := make(chan int, 1)
+	go func() { done <- n.Advance(time.Second) }()
+	// Nothing here waits for work: 10 s is only a bound on a hang.
+	deadline := time.NewTimer(10 * time.Second)
+	defer deadline.Stop()
+	closed := make(chan struct{})
+	select {
+	case <-h.entered:
+		go func() { n.Close(); close(closed) }()
+	case <-deadline.C:
+		t.Fatal("Advance delivered nothing in 10 s")
+	}
+	select {
+	case <-closed:
+	case <-deadline.C:
+		close(h.release)
+		<-done
+		t.Fatal("Close waited for the Handler that Advance was running")
+	}
+	close(h.release)
+	select {
+	case got := <-done:
+		if got != 1 || h.received.Load() != 1 {
+			t.Fatalf("Advance delivered %d (handler got %d) after Close, want only the 1 at hand", got, h.received.Load())
+		}
+	case <-deadline.C:
+		t.Fatal("Advance still running 10 s after Close")
+	}
+	if st := n.Stats(); n.Pending() != 0 || st.Dropped != backlog-1 {
+		t.Fatalf("after Close: %d pending, %+v; want the other %d dropped", n.Pending(), st, backlog-1)
+	}
+	src.Send(raftpb.Message{Type: raftpb.MsgVote, Group: 1, To: 2, Term: 2})
+	if got := n.Advance(time.Second); got != 0 || n.Pending() != 0 {
+		t.Fatalf("a closed network delivered %d, holds %d", got, n.Pending())
+	}
+	if _, err := src.Call(t.Context(), 2, []byte("req")); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Call over a closed network: %v, want ErrClosed", err)
+	}
+	if err := src.SendSnapshot(t.Context(), snapMsg(1, 2), BytesSource("snap")); !errors.Is(err, ErrSnapshotFailed) {
+		t.Fatalf("snapshot over a closed network: %v, want ErrSnapshotFailed", err)
 	}
 }
