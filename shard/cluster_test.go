@@ -176,7 +176,14 @@ func (c *testCluster) pump() {
 	}
 }
 
+// close stops the pump and then the nodes. The network is closed first:
+// the pump may be inside an Advance with a large backlog to deliver
+// (under -race, hundreds of thousands of messages when elections
+// collapsed), and the nodes keep sending until they are stopped.
 func (c *testCluster) close() {
+	if c.net != nil {
+		c.net.Close()
+	}
 	close(c.stop)
 	c.pumpWG.Wait()
 	for id := range c.stores {
