@@ -49,9 +49,9 @@
 // and partitions make it fail with [ErrUnreachable]). It
 // is driven by an explicit virtual clock ([MemNetwork.Advance]): nothing
 // is delivered between calls, a message sent during a call falls due
-// after its window (so a call ends even while others keep sending), and
-// under one seed the same calls deliver the same messages at the same
-// virtual times. [Faults] sets loss,
+// after its window (so a call ends even while others keep sending;
+// [MemNetwork.Close] stops it at once), and under one seed the same calls
+// deliver the same messages at the same virtual times. [Faults] sets loss,
 // duplication, a uniform delay distribution and reordering per link;
 // [MemNetwork.Cut], [MemNetwork.Partition], [MemNetwork.Isolate] and
 // [MemNetwork.Heal] make one-way and two-way partitions.
