@@ -216,7 +216,7 @@ func (t *MemTransport) Send(msgs ...raftpb.Message) {
 	n := t.n
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if t.deadLocked() {
+	if t.unusableLocked() {
 		return
 	}
 	for i := range msgs {
@@ -281,7 +281,7 @@ func (t *MemTransport) SendSnapshot(ctx context.Context, msg raftpb.Message, src
 	dst := n.nodes[msg.To]
 	f := n.faultsLocked(t.id, msg.To)
 	lost := n.cut[linkKey{t.id, msg.To}] || n.cut[linkKey{msg.To, t.id}] || dst == nil || dst.closed ||
-		t.deadLocked() || (f.DropRate > 0 && n.rng.Float64() < f.DropRate)
+		t.unusableLocked() || (f.DropRate > 0 && n.rng.Float64() < f.DropRate)
 	n.mu.Unlock()
 	if lost {
 		return fmt.Errorf("%w: link %d->%d down", ErrSnapshotFailed, t.id, msg.To)
@@ -297,9 +297,9 @@ func (t *MemTransport) SendSnapshot(ctx context.Context, msg raftpb.Message, src
 	return nil
 }
 
-// deadLocked reports whether t can no longer send: it or its network is
+// unusableLocked reports whether t can no longer send: it or its network is
 // closed.
-func (t *MemTransport) deadLocked() bool { return t.closed || t.n.closed }
+func (t *MemTransport) unusableLocked() bool { return t.closed || t.n.closed }
 
 // Close detaches the node: its sends are ignored and messages to it lost.
 func (t *MemTransport) Close() error {
