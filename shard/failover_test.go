@@ -1,6 +1,7 @@
 package shard
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -87,21 +88,28 @@ func (c *testCluster) waitLeaders(t *testing.T, shards int, within time.Duration
 	deadline := time.Now().Add(within)
 	for {
 		leaders := map[ShardID]raftpb.NodeID{}
-		agreed := true
+		unsettled := map[ShardID]bool{}
 		for _, id := range c.live() {
 			for _, r := range c.node(id).replicas(nil) {
 				l := raftpb.NodeID(r.leader.Load())
 				if prev, ok := leaders[r.id]; l == raftpb.None || (ok && prev != l) {
-					agreed = false
+					unsettled[r.id] = true
 				}
 				leaders[r.id] = l
 			}
 		}
-		if agreed && len(leaders) == shards {
+		if len(unsettled) == 0 && len(leaders) == shards {
 			return leaders
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("shards without an agreed leader after %v", within)
+			// A backlog that keeps growing means elections time out
+			// before their messages arrive (TestClusterThousandShards).
+			backlog := "over TCP"
+			if c.net != nil {
+				backlog = fmt.Sprintf("%d messages in flight in memory", c.net.Pending())
+			}
+			t.Fatalf("%d of %d shards without an agreed leader after %v (%s)",
+				len(unsettled)+shards-len(leaders), shards, within, backlog)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

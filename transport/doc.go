@@ -48,8 +48,10 @@
 // and [Caller] (the callee's handler runs on the caller's goroutine; cuts
 // and partitions make it fail with [ErrUnreachable]). It
 // is driven by an explicit virtual clock ([MemNetwork.Advance]): nothing
-// is delivered between calls, and under one seed the same calls deliver
-// the same messages at the same virtual times. [Faults] sets loss,
+// is delivered between calls, a message sent during a call falls due
+// after its window (so a call ends even while others keep sending;
+// [MemNetwork.Close] stops it at once), and under one seed the same calls
+// deliver the same messages at the same virtual times. [Faults] sets loss,
 // duplication, a uniform delay distribution and reordering per link;
 // [MemNetwork.Cut], [MemNetwork.Partition], [MemNetwork.Isolate] and
 // [MemNetwork.Heal] make one-way and two-way partitions.

@@ -23,26 +23,34 @@ import (
 // sequence of calls it delivers the same messages at the same times.
 //
 // It is safe for concurrent use, but determinism needs the calls to come
-// in a deterministic order (one goroutine).
+// in a deterministic order (one goroutine). No lock is held while a
+// Handler runs, so handlers may send, and other goroutines may send while
+// an Advance delivers.
 type MemNetwork struct {
-	mu     sync.Mutex
-	seed   uint64
-	rng    *rand.Rand
-	now    time.Duration
-	seq    uint64
-	nodes  map[raftpb.NodeID]*MemTransport
-	faults Faults
-	links  map[linkKey]Faults
-	cut    map[linkKey]bool
-	queue  memQueue
-	stats  MemStats
+	mu   sync.Mutex
+	seed uint64
+	rng  *rand.Rand
+	now  time.Duration
+	// windowEnd is the end of the latest Advance's window. Messages are
+	// stamped from max(now, windowEnd): those sent while an Advance runs
+	// fall due after its window.
+	// Invariant: windowEnd <= now once no Advance is running.
+	windowEnd time.Duration
+	seq       uint64
+	nodes     map[raftpb.NodeID]*MemTransport
+	faults    Faults
+	links     map[linkKey]Faults
+	cut       map[linkKey]bool
+	queue     memQueue
+	stats     MemStats
+	closed    bool // by Close: nothing travels any more
 }
 
 // MemStats counts what a MemNetwork did.
 type MemStats struct {
 	Sent            uint64 // messages posted (heartbeats included)
 	Delivered       uint64 // messages handed to a Handler
-	Dropped         uint64 // lost to DropRate, cuts or closed nodes
+	Dropped         uint64 // lost to DropRate, cuts, closed nodes or Close
 	Duplicated      uint64
 	HeartbeatFrames uint64 // coalesced heartbeat frames posted
 	// ReadHeartbeatFrames: those posted by FlushReadHeartbeats.
@@ -97,23 +105,33 @@ func (n *MemNetwork) Add(id raftpb.NodeID, h Handler) *MemTransport {
 	return t
 }
 
-// Advance moves the clock forward by d, delivering every message due by
-// then, in order; messages sent by handlers meanwhile are delivered too if
-// they fall due within d. It returns the number delivered.
+// Advance moves the clock forward by d, delivering, in order, every
+// message in flight that falls due by then, and returns the number
+// delivered.
+//
+// A message sent while Advance runs, by a Handler it calls or by another
+// goroutine, is stamped from the end of the window, so it falls due after
+// it and waits for a later call. Thus one call delivers at most what was
+// in flight when it began, even while other goroutines keep sending. NB:
+// stamping them from the delivery under way instead, and delivering them
+// in the same call when due within d, let a call run for as long as other
+// goroutines kept answering its deliveries: the real-time pump of shard's
+// cluster tests never returned under -race.
 func (n *MemNetwork) Advance(d time.Duration) int {
 	n.mu.Lock()
 	target := n.now + d
+	n.windowEnd = max(n.windowEnd, target)
 	n.mu.Unlock()
 	delivered := 0
 	for {
 		n.mu.Lock()
 		if len(n.queue) == 0 || n.queue[0].at > target {
-			n.now = target
+			n.now = max(n.now, target)
 			n.mu.Unlock()
 			return delivered
 		}
 		it := heap.Pop(&n.queue).(*memItem)
-		n.now = it.at
+		n.now = max(n.now, it.at)
 		dst := n.nodes[it.to]
 		if n.cut[linkKey{it.from, it.to}] || dst == nil || dst.closed {
 			n.stats.Dropped += uint64(len(it.msgs))
@@ -125,6 +143,24 @@ func (n *MemNetwork) Advance(d time.Duration) int {
 		dst.h.HandleMessages(it.msgs)
 		delivered += len(it.msgs)
 	}
+}
+
+// Close stops the network for good, so that the owner of a goroutine
+// that keeps calling Advance while other goroutines send can stop it
+// promptly, whatever is in flight: an Advance under way returns once the
+// delivery at hand is done, what was in flight is discarded (counted as
+// Dropped), and from then on messages are dropped, snapshots fail and
+// Calls fail with ErrClosed. A test cluster closes its network before
+// its nodes: with a large backlog, even one Advance (bounded by what was
+// in flight when it began) can take minutes under -race.
+func (n *MemNetwork) Close() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.closed = true
+	for _, it := range n.queue {
+		n.stats.Dropped += uint64(len(it.msgs))
+	}
+	n.queue = nil
 }
 
 // Drain advances in steps of step until nothing is in flight or maxSteps
@@ -142,7 +178,7 @@ func (n *MemNetwork) Drain(step time.Duration, maxSteps int) int {
 func (n *MemNetwork) postLocked(from, to raftpb.NodeID, msgs []raftpb.Message) {
 	n.stats.Sent += uint64(len(msgs))
 	f := n.faultsLocked(from, to)
-	if n.cut[linkKey{from, to}] || (f.DropRate > 0 && n.rng.Float64() < f.DropRate) {
+	if n.closed || n.cut[linkKey{from, to}] || (f.DropRate > 0 && n.rng.Float64() < f.DropRate) {
 		n.stats.Dropped += uint64(len(msgs))
 		return
 	}
@@ -157,7 +193,8 @@ func (n *MemNetwork) postLocked(from, to raftpb.NodeID, msgs []raftpb.Message) {
 			batch = cloneMessages(msgs)
 		}
 		n.seq++
-		heap.Push(&n.queue, &memItem{at: n.now + f.delay(n.rng), seq: n.seq, from: from, to: to, msgs: batch})
+		at := max(n.now, n.windowEnd) + f.delay(n.rng)
+		heap.Push(&n.queue, &memItem{at: at, seq: n.seq, from: from, to: to, msgs: batch})
 	}
 }
 
@@ -179,7 +216,7 @@ func (t *MemTransport) Send(msgs ...raftpb.Message) {
 	n := t.n
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if t.closed {
+	if t.unusableLocked() {
 		return
 	}
 	for i := range msgs {
@@ -244,7 +281,7 @@ func (t *MemTransport) SendSnapshot(ctx context.Context, msg raftpb.Message, src
 	dst := n.nodes[msg.To]
 	f := n.faultsLocked(t.id, msg.To)
 	lost := n.cut[linkKey{t.id, msg.To}] || n.cut[linkKey{msg.To, t.id}] || dst == nil || dst.closed ||
-		t.closed || (f.DropRate > 0 && n.rng.Float64() < f.DropRate)
+		t.unusableLocked() || (f.DropRate > 0 && n.rng.Float64() < f.DropRate)
 	n.mu.Unlock()
 	if lost {
 		return fmt.Errorf("%w: link %d->%d down", ErrSnapshotFailed, t.id, msg.To)
@@ -259,6 +296,10 @@ func (t *MemTransport) SendSnapshot(ctx context.Context, msg raftpb.Message, src
 	n.mu.Unlock()
 	return nil
 }
+
+// unusableLocked reports whether t can no longer send: it or its network is
+// closed.
+func (t *MemTransport) unusableLocked() bool { return t.closed || t.n.closed }
 
 // Close detaches the node: its sends are ignored and messages to it lost.
 func (t *MemTransport) Close() error {

@@ -23,7 +23,7 @@ func (t *MemTransport) Call(ctx context.Context, to raftpb.NodeID, req []byte) (
 	}
 	n := t.n
 	n.mu.Lock()
-	if t.closed {
+	if t.unusableLocked() {
 		n.mu.Unlock()
 		return nil, ErrClosed
 	}
@@ -42,7 +42,7 @@ func (t *MemTransport) Call(ctx context.Context, to raftpb.NodeID, req []byte) (
 	out := h.HandleCall(ctx, t.id, bytes.Clone(req))
 	n.mu.Lock()
 	// A link cut while the call ran loses the answer: the request ran.
-	lost = n.cut[linkKey{to, t.id}] || t.closed
+	lost = n.cut[linkKey{to, t.id}] || t.unusableLocked()
 	n.mu.Unlock()
 	if lost {
 		return nil, fmt.Errorf("%w: link %d->%d cut before the answer", ErrUnreachable, to, t.id)
