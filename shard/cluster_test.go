@@ -178,8 +178,10 @@ func (c *testCluster) pump() {
 
 // close stops the pump and then the nodes. The network is closed first:
 // the pump may be inside an Advance with a large backlog to deliver
-// (under -race, hundreds of thousands of messages when elections
-// collapsed), and the nodes keep sending until they are stopped.
+// (under -race, when elections collapsed: hundreds of thousands of
+// messages before the network bounded each link, still up to 8,192 Raft
+// messages per link and heartbeats since), and the nodes keep sending
+// until they are stopped.
 func (c *testCluster) close() {
 	if c.net != nil {
 		c.net.Close()
@@ -361,8 +363,8 @@ func TestClusterFollowerRestartAndSnapshotCatchUp(t *testing.T) {
 // -race (mostly 5,000-20,000), and over 47,000 in the first second
 // without. With 10 ms ticks under -race,
 // every replica timed out before its votes arrived and campaigned again:
-// the backlog grew without end (835,000 messages after 60 s) and no shard
-// ever had a leader.
+// the backlog grew without end (835,000 messages after 60 s, before the
+// in-memory network bounded each link) and no shard ever had a leader.
 func TestClusterThousandShards(t *testing.T) {
 	if testing.Short() {
 		t.Skip("1,000 shards x 3 replicas: several seconds, more under -race")
