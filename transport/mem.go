@@ -21,6 +21,10 @@ import (
 // messages are delivered only inside Advance, on the caller's goroutine,
 // in (delivery time, send order) order. Given the same seed and the same
 // sequence of calls it delivers the same messages at the same times.
+// Each one-way link holds at most DefaultMaxQueuedMessages Raft messages
+// and DefaultMaxQueuedHeartbeats heartbeats in flight, as the TCP
+// transport queues at most that many per peer; past that, new messages
+// are dropped and counted (MemStats.Dropped, MemStats.QueueFull).
 //
 // It is safe for concurrent use, but determinism needs the calls to come
 // in a deterministic order (one goroutine). No lock is held while a
