@@ -54,13 +54,20 @@
 // deliver the same messages at the same virtual times. [Faults] sets loss,
 // duplication, a uniform delay distribution and reordering per link;
 // [MemNetwork.Cut], [MemNetwork.Partition], [MemNetwork.Isolate] and
-// [MemNetwork.Heal] make one-way and two-way partitions.
+// [MemNetwork.Heal] make one-way and two-way partitions. Its queue, which
+// only Advance drains, is bounded per one-way link by the TCP transport's
+// defaults: [DefaultMaxQueuedMessages] Raft messages and
+// [DefaultMaxQueuedHeartbeats] heartbeats in flight ([MemNetwork.InFlight]);
+// the newest messages past the bound are dropped and counted
+// (MemStats.Dropped and QueueFull), as a full peer queue drops over TCP.
+// Snapshots and Calls travel synchronously and are never queued.
 //
 // # Invariants and promises
 //
 //   - Send never blocks on the network. Each peer's queue is bounded
 //     (MaxQueuedMessages, MaxQueuedHeartbeats); a full queue drops and
 //     counts. Raft tolerates loss; the transport never retries a message.
+//     [MemNetwork] bounds each link the same way, with the defaults.
 //   - At most one heartbeat-only frame per peer per FlushHeartbeats call,
 //     whatever the number of groups: heartbeat frames per peer pair per
 //     second equal ticks per second (read frames apart). Heartbeats are coalesced to one per

@@ -21,6 +21,10 @@ import (
 // messages are delivered only inside Advance, on the caller's goroutine,
 // in (delivery time, send order) order. Given the same seed and the same
 // sequence of calls it delivers the same messages at the same times.
+// Each one-way link holds at most DefaultMaxQueuedMessages Raft messages
+// and DefaultMaxQueuedHeartbeats heartbeats in flight, as the TCP
+// transport queues at most that many per peer; past that, new messages
+// are dropped and counted (MemStats.Dropped, MemStats.QueueFull).
 //
 // It is safe for concurrent use, but determinism needs the calls to come
 // in a deterministic order (one goroutine). No lock is held while a
@@ -42,15 +46,27 @@ type MemNetwork struct {
 	links     map[linkKey]Faults
 	cut       map[linkKey]bool
 	queue     memQueue
-	stats     MemStats
-	closed    bool // by Close: nothing travels any more
+	// load counts what each link has in queue, for the bounds in
+	// admitLocked; a link with nothing in flight has no entry.
+	// Invariant: load[l] sums queue's items on link l.
+	load   map[linkKey]*linkLoad
+	stats  MemStats
+	closed bool // by Close: nothing travels any more
 }
 
 // MemStats counts what a MemNetwork did.
 type MemStats struct {
-	Sent            uint64 // messages posted (heartbeats included)
-	Delivered       uint64 // messages handed to a Handler
-	Dropped         uint64 // lost to DropRate, cuts, closed nodes or Close
+	Sent      uint64 // messages posted (heartbeats included)
+	Delivered uint64 // messages handed to a Handler
+	// Dropped counts messages lost to DropRate, cuts, closed nodes,
+	// Close or a full link (QueueFull), like the TCP transport's
+	// Metrics.MessagesDropped.
+	Dropped uint64
+	// QueueFull counts, of Dropped, the messages refused because their
+	// link already held DefaultMaxQueuedMessages Raft messages (or
+	// DefaultMaxQueuedHeartbeats heartbeats) in flight, or because the
+	// sender's heartbeat buffer for the peer was full.
+	QueueFull       uint64
 	Duplicated      uint64
 	HeartbeatFrames uint64 // coalesced heartbeat frames posted
 	// ReadHeartbeatFrames: those posted by FlushReadHeartbeats.
@@ -68,6 +84,7 @@ func NewMemNetwork(seed uint64, f Faults) *MemNetwork {
 		faults: f,
 		links:  make(map[linkKey]Faults),
 		cut:    make(map[linkKey]bool),
+		load:   make(map[linkKey]*linkLoad),
 	}
 }
 
@@ -131,6 +148,7 @@ func (n *MemNetwork) Advance(d time.Duration) int {
 			return delivered
 		}
 		it := heap.Pop(&n.queue).(*memItem)
+		n.releaseLocked(it)
 		n.now = max(n.now, it.at)
 		dst := n.nodes[it.to]
 		if n.cut[linkKey{it.from, it.to}] || dst == nil || dst.closed {
@@ -161,6 +179,7 @@ func (n *MemNetwork) Close() {
 		n.stats.Dropped += uint64(len(it.msgs))
 	}
 	n.queue = nil
+	clear(n.load)
 }
 
 // Drain advances in steps of step until nothing is in flight or maxSteps
@@ -173,9 +192,10 @@ func (n *MemNetwork) Drain(step time.Duration, maxSteps int) int {
 	return total
 }
 
-// postLocked puts msgs (one delivery unit: a message, or a heartbeat
-// frame) in flight from -> to, applying the link's faults.
-func (n *MemNetwork) postLocked(from, to raftpb.NodeID, msgs []raftpb.Message) {
+// postLocked puts msgs (one delivery unit: a Raft message, or a frame of
+// heartbeats when hb is set) in flight from -> to, applying the link's
+// faults and its bound (admitLocked).
+func (n *MemNetwork) postLocked(from, to raftpb.NodeID, msgs []raftpb.Message, hb bool) {
 	n.stats.Sent += uint64(len(msgs))
 	f := n.faultsLocked(from, to)
 	if n.closed || n.cut[linkKey{from, to}] || (f.DropRate > 0 && n.rng.Float64() < f.DropRate) {
@@ -188,15 +208,93 @@ func (n *MemNetwork) postLocked(from, to raftpb.NodeID, msgs []raftpb.Message) {
 		n.stats.Duplicated += uint64(len(msgs))
 	}
 	for c := 0; c < copies; c++ {
-		batch := msgs
+		batch := n.admitLocked(linkKey{from, to}, msgs, hb)
+		if len(batch) == 0 {
+			continue
+		}
 		if c > 0 {
-			batch = cloneMessages(msgs)
+			batch = cloneMessages(batch)
 		}
 		n.seq++
 		at := max(n.now, n.windowEnd) + f.delay(n.rng)
-		heap.Push(&n.queue, &memItem{at: at, seq: n.seq, from: from, to: to, msgs: batch})
+		heap.Push(&n.queue, &memItem{at: at, seq: n.seq, from: from, to: to, msgs: batch, hb: hb})
 	}
 }
+
+// admitLocked applies link l's bound to a delivery unit about to go in
+// flight and returns the part admitted (counted in l's load); the rest is
+// dropped and counted, as the TCP transport drops what finds a peer's
+// queue full: the newest messages go, what is queued stays. The bound on
+// Raft messages is the TCP transport's default MaxQueuedMessages, on
+// heartbeats its default MaxQueuedHeartbeats, so a test sees the same
+// drops on either transport.
+//
+// Why in flight and not "waiting to leave" as in the TCP transport: here
+// the queue is also the wire, and nothing drains it but Advance. Unbounded,
+// a run whose Advance fell behind the senders (elections collapsing under
+// -race) held 400,000 messages and 722 MB. Snapshots and Calls need no
+// bound: they travel synchronously, on the sender's goroutine, and never
+// wait in the queue.
+func (n *MemNetwork) admitLocked(l linkKey, msgs []raftpb.Message, hb bool) []raftpb.Message {
+	ld := n.load[l]
+	if ld == nil {
+		ld = &linkLoad{}
+		n.load[l] = ld
+	}
+	count, limit := &ld.messages, DefaultMaxQueuedMessages
+	if hb {
+		count, limit = &ld.heartbeats, DefaultMaxQueuedHeartbeats
+	}
+	room := max(limit-*count, 0)
+	if room < len(msgs) {
+		lost := uint64(len(msgs) - room)
+		n.stats.Dropped += lost
+		n.stats.QueueFull += lost
+		msgs = msgs[:room]
+	}
+	*count += len(msgs)
+	if ld.messages == 0 && ld.heartbeats == 0 {
+		delete(n.load, l)
+	}
+	return msgs
+}
+
+// releaseLocked takes it, just out of the queue, off its link's load.
+func (n *MemNetwork) releaseLocked(it *memItem) {
+	l := linkKey{it.from, it.to}
+	ld := n.load[l]
+	if ld == nil {
+		panic(fmt.Sprintf("transport: MemNetwork delivery on link %d->%d not counted in its load", it.from, it.to))
+	}
+	if it.hb {
+		ld.heartbeats -= len(it.msgs)
+	} else {
+		ld.messages -= len(it.msgs)
+	}
+	if ld.messages < 0 || ld.heartbeats < 0 {
+		panic(fmt.Sprintf("transport: MemNetwork link %d->%d load below zero: %+v", it.from, it.to, *ld))
+	}
+	if ld.messages == 0 && ld.heartbeats == 0 {
+		delete(n.load, l)
+	}
+}
+
+// InFlight returns what link from -> to holds in flight: Raft messages
+// (at most DefaultMaxQueuedMessages) and heartbeats (at most
+// DefaultMaxQueuedHeartbeats).
+func (n *MemNetwork) InFlight(from, to raftpb.NodeID) (messages, heartbeats int) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if ld := n.load[linkKey{from, to}]; ld != nil {
+		return ld.messages, ld.heartbeats
+	}
+	return 0, 0
+}
+
+// linkLoad is what one link has in flight.
+// Invariant: messages <= DefaultMaxQueuedMessages and heartbeats <=
+// DefaultMaxQueuedHeartbeats.
+type linkLoad struct{ messages, heartbeats int }
 
 // MemTransport is one node's endpoint on a MemNetwork. It implements
 // Sender with the same coalescing rule as Transport: heartbeats are held
@@ -228,10 +326,16 @@ func (t *MemTransport) Send(msgs ...raftpb.Message) {
 				b = &hbBuffer{}
 				t.hb[m.To] = b
 			}
-			b.add(&m, DefaultMaxQueuedHeartbeats)
+			if !b.add(&m, DefaultMaxQueuedHeartbeats) {
+				// A new group's heartbeat finds the buffer full: dropped
+				// and counted, as the TCP transport does.
+				n.stats.Sent++
+				n.stats.Dropped++
+				n.stats.QueueFull++
+			}
 			continue
 		}
-		n.postLocked(t.id, m.To, []raftpb.Message{m})
+		n.postLocked(t.id, m.To, []raftpb.Message{m}, false)
 	}
 }
 
@@ -259,7 +363,7 @@ func (t *MemTransport) flushHeartbeats(read bool) {
 		} else {
 			n.stats.HeartbeatFrames++
 		}
-		n.postLocked(t.id, id, t.hb[id].take(nil))
+		n.postLocked(t.id, id, t.hb[id].take(nil), true)
 	}
 }
 
@@ -315,6 +419,7 @@ type memItem struct {
 	seq      uint64
 	from, to raftpb.NodeID
 	msgs     []raftpb.Message
+	hb       bool // a frame of heartbeats: counts in linkLoad.heartbeats
 }
 
 // memQueue is a min-heap of deliveries by (at, seq).
