@@ -373,6 +373,7 @@ func (r *replica) settle() {
 	if r.outSnaps != nil && len(r.outSnaps) == 0 {
 		r.outSnaps = nil
 	}
+	r.storage.dropTail()
 }
 
 // atomicIndex is an atomic raftpb.Index.
