@@ -159,7 +159,7 @@ func (g *Group) selfPersisted(stable raftpb.Index) {
 	if pr == nil || !pr.maybeUpdate(stable) {
 		return
 	}
-	if g.maybeCommit() {
+	if g.maybeCommit() && !g.cfg.LazyCommit {
 		g.bcastPending = true
 	}
 }

@@ -96,6 +96,11 @@ func (g *Group) bcastHeartbeat() {
 		// A follower may not learn a commit index past what it is known to
 		// hold: its log beyond Match may still diverge.
 		commit := min(pr.match, g.log.committed)
+		if g.cfg.LazyCommit {
+			// The heartbeat tells the follower the commit index: no
+			// empty append for it on the answer (handleHeartbeatResp).
+			pr.sentCommit = max(pr.sentCommit, commit)
+		}
 		pr.matchAtLastBeat = pr.match
 		g.send(raftpb.Message{Type: raftpb.MsgHeartbeat, To: id, Commit: commit, Context: g.reads.seq})
 	}
@@ -134,7 +139,7 @@ func (g *Group) handleAppendResp(m raftpb.Message, pr *progress) {
 	case pr.state == StateReplicate:
 		pr.inflights.freeLE(m.Index)
 	}
-	if g.maybeCommit() {
+	if g.maybeCommit() && !g.cfg.LazyCommit {
 		g.bcastPending = true
 	} else {
 		g.maybeSendAppend(m.From, emptyNever)
