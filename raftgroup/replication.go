@@ -116,6 +116,19 @@ func (g *Group) maybeCommit() bool {
 	return true
 }
 
+// sendsCommit reports whether the commit index, just moved from prev,
+// goes to the followers at once (in the next Ready's broadcast) rather
+// than with the next message to each (Config.LazyCommit). NB: a
+// membership change among the newly committed entries always goes at
+// once: a member it removes hears nothing more from the leader once the
+// leader applies it, and would never learn that it left the group.
+// (pendingConfIndex covers every change a new leader may have inherited:
+// it starts at the leader's last index, and the first commit of a term
+// covers all of them.)
+func (g *Group) sendsCommit(prev raftpb.Index) bool {
+	return !g.cfg.LazyCommit || g.pendingConfIndex > prev && g.pendingConfIndex <= g.log.committed
+}
+
 // handleAppendResp handles a follower's answer to a MsgApp or MsgSnap.
 func (g *Group) handleAppendResp(m raftpb.Message, pr *progress) {
 	pr.recentActive = true
@@ -139,7 +152,7 @@ func (g *Group) handleAppendResp(m raftpb.Message, pr *progress) {
 	case pr.state == StateReplicate:
 		pr.inflights.freeLE(m.Index)
 	}
-	if g.maybeCommit() && !g.cfg.LazyCommit {
+	if prev := g.log.committed; g.maybeCommit() && g.sendsCommit(prev) {
 		g.bcastPending = true
 	} else {
 		g.maybeSendAppend(m.From, emptyNever)
