@@ -301,7 +301,8 @@ func (s *Store) newGroup(r *replica) (*raftgroup.Group, error) {
 		ID: s.opts.NodeID, Group: r.id, Storage: r.storage, Applied: r.applied,
 		ElectionTicks: s.opts.ElectionTicks, HeartbeatTicks: s.opts.HeartbeatTicks,
 		LeaseReads: s.opts.LeaseReads, DisableQuiesce: s.opts.DisableQuiesce,
-		Seed: s.opts.Seed ^ uint64(r.id)*0x9E3779B97F4A7C15,
+		LazyCommit: !s.opts.EagerCommit,
+		Seed:       s.opts.Seed ^ uint64(r.id)*0x9E3779B97F4A7C15,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("shard: shard %d: %w", r.id, err)
