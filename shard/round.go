@@ -250,9 +250,10 @@ func (w *worker) propose(r *replica, p *proposal) {
 	// still hold it and commit it as leader. Its outcome is decided only
 	// when the index is applied (apply.go), so both stay pending.
 	if r.pending == nil {
-		r.pending = make(map[raftpb.Index][]*proposal)
+		r.pending = make(map[raftpb.Index]*proposal)
 	}
-	r.pending[idx] = append(r.pending[idx], p)
+	p.next = r.pending[idx]
+	r.pending[idx] = p
 	w.s.m.proposals.Add(1)
 }
 

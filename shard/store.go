@@ -443,8 +443,8 @@ func (s *Store) closeStorage() error {
 // Raft (their outcome unknown) with proposed, the rest with err. The store
 // is closing (no worker runs any more), or r's own round is destroying it.
 func (r *replica) failAll(proposed, err error) {
-	for _, ps := range r.pending {
-		for _, p := range ps {
+	for _, p := range r.pending {
+		for ; p != nil; p = p.next {
 			p.finish(nil, proposed)
 		}
 	}

@@ -31,6 +31,8 @@ const (
 	maxTailEntries = 128
 	// maxTailBytes bounds the summed Data length of a replica's tail.
 	maxTailBytes = 128 << 10
+	// minTailCap is the smallest array the tail allocates (entries).
+	minTailCap = 8
 )
 
 // appended records ents, which the replica's round made durable in the
@@ -59,6 +61,14 @@ func (s *raftStorage) appended(ents []raftpb.Entry, snap bool) {
 		keep := s.tail[:first-s.tail[0].Index]
 		s.tail = append(make([]raftpb.Entry, 0, len(keep)+len(ents)), keep...)
 		s.tailBytes = dataBytes(s.tail)
+	}
+	if cap(s.tail)-len(s.tail) < len(ents) {
+		// NB: room for several rounds: trimming moves the tail's start
+		// along its array, and a plain append, growing from what is left,
+		// allocated again almost every round.
+		grown := make([]raftpb.Entry, len(s.tail), max(2*(len(s.tail)+len(ents)), minTailCap))
+		copy(grown, s.tail)
+		s.tail = grown
 	}
 	s.tail = append(s.tail, ents...)
 	s.tailBytes += dataBytes(ents)
