@@ -63,6 +63,17 @@ type Config struct {
 	// DisableQuiesce keeps the group ticking and heartbeating even when it
 	// is idle. Default: quiescence on.
 	DisableQuiesce bool
+	// LazyCommit lets followers learn a new commit index from the
+	// leader's next message to them (an append, a heartbeat, a quiesce)
+	// instead of from an empty append sent as soon as it moves, which
+	// they acknowledge. Why: with one or two entries per append, as when
+	// writes are spread over thousands of groups, those empty appends and
+	// their acknowledgements are half of all messages and a follower
+	// round each. The cost: a follower applies an entry up to a heartbeat
+	// interval later when no new entry follows it (the leader's clients
+	// are answered as before, and safety does not depend on when
+	// followers learn the commit index). Default off.
+	LazyCommit bool
 
 	// Seed seeds the jitter of election timeouts. The core uses no other
 	// randomness. Two replicas given the same seed still draw different

@@ -83,6 +83,12 @@
 //   - Heartbeats (MsgHeartbeat, MsgHeartbeatResp, MsgQuiesce) use only
 //     term, commit and read context, so the transport can coalesce them
 //     across groups.
+//   - Commit propagation: by default a leader whose commit index moves
+//     sends each follower an empty MsgApp carrying it, which the follower
+//     acknowledges. With Config.LazyCommit it does not: the commit index
+//     rides on the next MsgApp, heartbeat or MsgQuiesce, and a follower
+//     applies up to a heartbeat interval later, for half the messages
+//     when appends carry an entry or two.
 //
 // # Durability contract
 //

@@ -10,6 +10,7 @@ import (
 
 // handleAddNodes: add-nodes <n> [voters=(...)] [learners=(...)]
 // [prevote=true] [checkquorum=true] [lease=false] [quiesce=true]
+// [lazy-commit=false]
 // [election=10] [heartbeat=1] [max-msg-bytes=N] [max-inflight=N]
 // [seed=1]. It adds n replicas numbered after the existing ones, all
 // starting from the given membership (none: a node waiting to be added).
@@ -28,6 +29,7 @@ func (e *iEnv) handleAddNodes(td *datadriven.TestData) {
 		DisableCheckQuorum: !e.boolArg(td, "checkquorum", true),
 		LeaseReads:         e.boolArg(td, "lease", false),
 		DisableQuiesce:     !e.boolArg(td, "quiesce", true),
+		LazyCommit:         e.boolArg(td, "lazy-commit", false),
 		Seed:               e.uintArg(td, "seed", 1),
 	}
 	first := raftpb.NodeID(len(e.ids) + 1)

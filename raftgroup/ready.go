@@ -159,7 +159,7 @@ func (g *Group) selfPersisted(stable raftpb.Index) {
 	if pr == nil || !pr.maybeUpdate(stable) {
 		return
 	}
-	if g.maybeCommit() {
+	if prev := g.log.committed; g.maybeCommit() && g.sendsCommit(prev) {
 		g.bcastPending = true
 	}
 }

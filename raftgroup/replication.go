@@ -96,6 +96,11 @@ func (g *Group) bcastHeartbeat() {
 		// A follower may not learn a commit index past what it is known to
 		// hold: its log beyond Match may still diverge.
 		commit := min(pr.match, g.log.committed)
+		if g.cfg.LazyCommit {
+			// The heartbeat tells the follower the commit index: no
+			// empty append for it on the answer (handleHeartbeatResp).
+			pr.sentCommit = max(pr.sentCommit, commit)
+		}
 		pr.matchAtLastBeat = pr.match
 		g.send(raftpb.Message{Type: raftpb.MsgHeartbeat, To: id, Commit: commit, Context: g.reads.seq})
 	}
@@ -109,6 +114,19 @@ func (g *Group) maybeCommit() bool {
 	}
 	g.unblockReads()
 	return true
+}
+
+// sendsCommit reports whether the commit index, just moved from prev,
+// goes to the followers at once (in the next Ready's broadcast) rather
+// than with the next message to each (Config.LazyCommit). NB: a
+// membership change among the newly committed entries always goes at
+// once: a member it removes hears nothing more from the leader once the
+// leader applies it, and would never learn that it left the group.
+// (pendingConfIndex covers every change a new leader may have inherited:
+// it starts at the leader's last index, and the first commit of a term
+// covers all of them.)
+func (g *Group) sendsCommit(prev raftpb.Index) bool {
+	return !g.cfg.LazyCommit || g.pendingConfIndex > prev && g.pendingConfIndex <= g.log.committed
 }
 
 // handleAppendResp handles a follower's answer to a MsgApp or MsgSnap.
@@ -134,7 +152,7 @@ func (g *Group) handleAppendResp(m raftpb.Message, pr *progress) {
 	case pr.state == StateReplicate:
 		pr.inflights.freeLE(m.Index)
 	}
-	if g.maybeCommit() {
+	if prev := g.log.committed; g.maybeCommit() && g.sendsCommit(prev) {
 		g.bcastPending = true
 	} else {
 		g.maybeSendAppend(m.From, emptyNever)

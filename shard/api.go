@@ -140,6 +140,11 @@ func (s *Store) getLocal(ctx context.Context, r *replica, key []byte, c Consiste
 // forwardTarget reports whether err says another known node leads the
 // shard and this store can forward there.
 func (s *Store) forwardTarget(err error) (raftpb.NodeID, bool) {
+	if err == nil {
+		// NB: before the declaration below, which escapes to the heap
+		// (errors.As takes its address): twice per successful write.
+		return 0, false
+	}
 	var nl *NotLeaderError
 	if s.caller == nil || !errors.As(err, &nl) || nl.Leader == raftpb.None || nl.Leader == s.opts.NodeID {
 		return 0, false

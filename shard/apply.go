@@ -7,6 +7,14 @@ import (
 	"github.com/flotilladb/flotilla/raftgroup/raftpb"
 )
 
+// unansweredApplier is implemented by apply batches that can apply an
+// entry without encoding its result, for entries no proposal here waits
+// for: on a follower, every entry. (The result is a pure function of the
+// entry and the state, so nothing else changes.)
+type unansweredApplier interface {
+	applyUnanswered(id ShardID, e *raftpb.Entry)
+}
+
 // finished is a proposal outcome held until the apply batch is committed,
 // so that a client told "done" can read its own write.
 type finished struct {
@@ -25,6 +33,7 @@ func (w *worker) apply(rn *round, durableOnly bool) error {
 	ab := w.s.sm.NewApplyBatch()
 	defer ab.Close()
 	rec, _ := ab.(appliedRecorder)
+	unanswered, _ := ab.(unansweredApplier)
 	var done []finished
 	var created []createdShard
 	dirty := false
@@ -48,7 +57,11 @@ func (w *worker) apply(rn *round, durableOnly bool) error {
 			var res []byte
 			switch e.Type {
 			case raftpb.EntryNormal:
-				if len(e.Data) > 0 {
+				switch {
+				case len(e.Data) == 0:
+				case unanswered != nil && r.pending[e.Index] == nil:
+					unanswered.applyUnanswered(r.id, e)
+				default:
 					res = ab.Apply(r.id, e)
 				}
 			case raftpb.EntryConfChange:
@@ -65,7 +78,7 @@ func (w *worker) apply(rn *round, durableOnly bool) error {
 			// The entry committed at this index decides every proposal
 			// made at it: the one with its term succeeded, the others
 			// can never commit.
-			for _, p := range r.pending[e.Index] {
+			for p := r.pending[e.Index]; p != nil; p = p.next {
 				if p.term == e.Term {
 					done = append(done, finished{p: p, res: res})
 				} else {

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // ErrBadCommand marks bytes that are not a valid encoded [Command] or
@@ -78,6 +79,16 @@ func EncodeCommand(c Command) []byte {
 // input, including trailing bytes, yields an error wrapping ErrBadCommand;
 // it never panics.
 func DecodeCommand(b []byte) (Command, error) {
+	return decodeCommand(b, true, nil, nil)
+}
+
+// decodeCommand is DecodeCommand; with own unset the Command's keys and
+// values alias b instead of a copy of it, and its Conds and Ops reuse the
+// arrays of conds and ops when they are large enough. Why: the apply path
+// decodes every command once on every replica, and the entry's data
+// outlives the apply batch (the Raft log holds it and nobody modifies it),
+// so the copy and the two slices were three allocations per entry.
+func decodeCommand(b []byte, own bool, conds []Cond, ops []Op) (Command, error) {
 	var c Command
 	if len(b) < 2 || b[0] != commandVersion {
 		return c, fmt.Errorf("%w: bad header", ErrBadCommand)
@@ -86,15 +97,19 @@ func DecodeCommand(b []byte) (Command, error) {
 		return c, fmt.Errorf("%w: unknown flags %#x", ErrBadCommand, b[1])
 	}
 	c.ReturnPrev = b[1] == 1
-	r := codecReader{b: append([]byte(nil), b[2:]...), sentinel: ErrBadCommand}
+	body := b[2:len(b):len(b)]
+	if own {
+		body = append([]byte(nil), body...)
+	}
+	r := codecReader{b: body, sentinel: ErrBadCommand}
 	if n := r.count("conds", 2); n > 0 {
-		c.Conds = make([]Cond, n)
+		c.Conds = slices.Grow(conds[:0], n)[:n]
 		for i := range c.Conds {
 			c.Conds[i] = r.cond()
 		}
 	}
 	if n := r.count("ops", 2); n > 0 {
-		c.Ops = make([]Op, n)
+		c.Ops = slices.Grow(ops[:0], n)[:n]
 		for i := range c.Ops {
 			c.Ops[i] = r.op()
 		}

@@ -24,13 +24,20 @@ func codecSeedCommands() []Command {
 // FuzzDecodeCommand feeds arbitrary bytes to DecodeCommand: it must never
 // panic, must fail only with ErrBadCommand, and whatever it accepts must
 // re-encode to exactly the input (the encoding is canonical, so no two
-// byte strings decode to the same command).
+// byte strings decode to the same command). The apply path's decode
+// (aliasing the input, into scratch arrays already holding a command) must
+// agree with it.
 func FuzzDecodeCommand(f *testing.F) {
 	for _, c := range codecSeedCommands() {
 		f.Add(EncodeCommand(c))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := DecodeCommand(b)
+		prev := codecSeedCommands()[3]
+		ca, aerr := decodeCommand(b, false, prev.Conds, prev.Ops)
+		if (err == nil) != (aerr == nil) || err == nil && !bytes.Equal(EncodeCommand(ca), b) {
+			t.Fatalf("apply path's decode: %+v, %v; DecodeCommand: %+v, %v", ca, aerr, c, err)
+		}
 		if err != nil {
 			if !errors.Is(err, ErrBadCommand) {
 				t.Fatalf("error %v does not wrap ErrBadCommand", err)

@@ -38,9 +38,17 @@ type kvApplyBatch struct {
 	}
 	err  error
 	done bool
+	// conds, ops and writes are scratch arrays reused by the batch's
+	// Applies (decodeCommand, execute): nothing keeps them past an Apply.
+	conds  []Cond
+	ops    []Op
+	writes []kvWrite
 }
 
-var _ appliedRecorder = (*kvApplyBatch)(nil)
+var (
+	_ appliedRecorder   = (*kvApplyBatch)(nil)
+	_ unansweredApplier = (*kvApplyBatch)(nil)
+)
 
 // NewApplyBatch starts the apply batch of one round.
 func (kv *KV) NewApplyBatch() ApplyBatch {
@@ -62,6 +70,16 @@ func (kv *KV) NewApplyBatch() ApplyBatch {
 // the encoded Result. Entries that carry no command (empty data, or a
 // conf change, which the store applies itself) return nil.
 func (ab *kvApplyBatch) Apply(id ShardID, e *raftpb.Entry) []byte {
+	return ab.apply(id, e, true)
+}
+
+// applyUnanswered implements unansweredApplier.
+func (ab *kvApplyBatch) applyUnanswered(id ShardID, e *raftpb.Entry) {
+	ab.apply(id, e, false)
+}
+
+// apply is Apply; it encodes the result only if want is set.
+func (ab *kvApplyBatch) apply(id ShardID, e *raftpb.Entry, want bool) []byte {
 	if ab.err != nil || e.Type != raftpb.EntryNormal || len(e.Data) == 0 {
 		return nil
 	}
@@ -70,12 +88,22 @@ func (ab *kvApplyBatch) Apply(id ShardID, e *raftpb.Entry) []byte {
 		ab.err = fmt.Errorf("%w: apply of entry %d to shard %d", ErrShardNotHosted, e.Index, id)
 		return nil
 	}
-	cmd, err := DecodeCommand(e.Data)
+	// NB: cmd's keys and values alias e.Data, which the Raft log keeps
+	// unmodified for longer than the batch (the view keeps them until
+	// Commit).
+	cmd, err := decodeCommand(e.Data, false, ab.conds, ab.ops)
 	if err != nil {
+		if !want {
+			return nil
+		}
 		return EncodeResult(Result{Status: StatusBadCommand})
 	}
+	ab.keepScratch(&cmd)
 	v := ab.viewOf(id)
-	res, writes, err := execute(v, &d, &cmd)
+	res, writes, err := execute(v, &d, &cmd, ab.writes)
+	if cap(writes) > cap(ab.writes) {
+		ab.writes = writes
+	}
 	if err == nil {
 		err = ab.write(v, writes)
 	}
@@ -83,7 +111,21 @@ func (ab *kvApplyBatch) Apply(id ShardID, e *raftpb.Entry) []byte {
 		ab.err = fmt.Errorf("shard: apply entry %d of shard %d: %w", e.Index, id, err)
 		return nil
 	}
+	if !want {
+		return nil
+	}
 	return EncodeResult(res)
+}
+
+// keepScratch keeps the arrays cmd was decoded into when they outgrew
+// the batch's scratch.
+func (ab *kvApplyBatch) keepScratch(cmd *Command) {
+	if cap(cmd.Conds) > cap(ab.conds) {
+		ab.conds = cmd.Conds
+	}
+	if cap(cmd.Ops) > cap(ab.ops) {
+		ab.ops = cmd.Ops
+	}
 }
 
 // viewOf returns the view over shard id's key space.

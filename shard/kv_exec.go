@@ -3,6 +3,7 @@ package shard
 import (
 	"bytes"
 	"math"
+	"slices"
 	"strconv"
 )
 
@@ -18,7 +19,10 @@ type kvWrite struct {
 // a Cond or an OpIncr that fails leaves nothing behind. The outcome depends
 // only on cmd and the state in v, so every replica computes the same.
 // An error is a failure to read the state, not a property of the command.
-func execute(v applyView, d *Descriptor, cmd *Command) (Result, []kvWrite, error) {
+//
+// The writes are appended to buf[:0] (the caller's scratch, reused from
+// command to command).
+func execute(v applyView, d *Descriptor, cmd *Command, buf []kvWrite) (Result, []kvWrite, error) {
 	for i := range cmd.Conds {
 		if !d.Contains(cmd.Conds[i].Key) {
 			return Result{Status: StatusWrongShard}, nil, nil
@@ -44,7 +48,7 @@ func execute(v applyView, d *Descriptor, cmd *Command) (Result, []kvWrite, error
 			return Result{}, nil, err
 		}
 	}
-	writes, err := stageOps(v, cmd.Ops, &res)
+	writes, err := stageOps(v, cmd.Ops, &res, buf)
 	if err != nil || res.Status != StatusOK {
 		return Result{Status: res.Status}, nil, err
 	}
@@ -67,8 +71,9 @@ func readPrev(v applyView, ops []Op, res *Result) error {
 
 // stageOps turns ops into writes; an OpIncr sees the writes of the ops
 // before it. On an OpIncr failure it sets res.Status and returns no writes.
-func stageOps(v applyView, ops []Op, res *Result) ([]kvWrite, error) {
-	writes := make([]kvWrite, 0, len(ops))
+// The writes are appended to buf[:0].
+func stageOps(v applyView, ops []Op, res *Result, buf []kvWrite) ([]kvWrite, error) {
+	writes := slices.Grow(buf[:0], len(ops))
 	for i, op := range ops {
 		switch op.Kind {
 		case OpPut:

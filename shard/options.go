@@ -123,6 +123,14 @@ type Options struct {
 	LeaseReads bool
 	// DisableQuiesce keeps idle groups ticking. Default off.
 	DisableQuiesce bool
+	// EagerCommit sends followers each new commit index at once, in an
+	// empty append they acknowledge, so that they apply an entry a round
+	// trip after the leader does. Default off: followers learn the commit
+	// index from the leader's next append, heartbeat or quiesce message
+	// (raftgroup.Config.LazyCommit), up to a heartbeat interval later,
+	// which only stale follower reads can observe; it halves the
+	// messages per write when writes are spread over many shards.
+	EagerCommit bool
 	// RequestTimeout bounds a request whose context has no deadline.
 	// Default 10s.
 	RequestTimeout time.Duration
@@ -217,7 +225,7 @@ func (o *Options) Validate() error {
 }
 
 func (o *Options) String() string {
-	return fmt.Sprintf("node=%d dir=%s peers=%d shards=%d tick=%v election=%d heartbeat=%d workers=%d lease=%v quiesce=%v",
+	return fmt.Sprintf("node=%d dir=%s peers=%d shards=%d tick=%v election=%d heartbeat=%d workers=%d lease=%v quiesce=%v eagercommit=%v",
 		o.NodeID, o.Dir, len(o.Peers), len(o.SplitKeys)+1, o.TickInterval, o.ElectionTicks, o.HeartbeatTicks,
-		o.Workers, o.LeaseReads, !o.DisableQuiesce)
+		o.Workers, o.LeaseReads, !o.DisableQuiesce, o.EagerCommit)
 }

@@ -29,6 +29,13 @@ type raftStorage struct {
 	first, last raftpb.Index
 	// wrote: the current round's WAL batch changes the group's log.
 	wrote bool
+	// tail is a copy of the newest entries this replica's rounds wrote to
+	// the WAL (tailcache.go).
+	// Invariant: empty, or contiguous and ending at last, with
+	// tail[0].Index >= first.
+	tail []raftpb.Entry
+	// tailBytes is the summed Data length of tail.
+	tailBytes int
 }
 
 // newRaftStorage returns r's storage with its indexes read from the WAL.
@@ -42,6 +49,7 @@ func newRaftStorage(w *wal.WAL, r *replica) *raftStorage {
 func (s *raftStorage) refresh() {
 	st, _ := s.w.GroupState(s.r.id)
 	s.first, s.last, s.wrote = st.FirstIndex, st.LastIndex, false
+	s.fitTail()
 }
 
 var _ raftgroup.Storage = (*raftStorage)(nil)
@@ -77,12 +85,18 @@ func (s *raftStorage) InitialState() (raftpb.HardState, raftpb.ConfState, error)
 
 // Entries implements raftgroup.Storage.
 func (s *raftStorage) Entries(lo, hi raftpb.Index, maxBytes uint64) ([]raftpb.Entry, error) {
+	if ents, ok := s.tailEntries(lo, hi, maxBytes); ok {
+		return ents, nil
+	}
 	ents, err := s.w.Entries(s.r.id, lo, hi, maxBytes)
 	return ents, walErr(err)
 }
 
 // Term implements raftgroup.Storage.
 func (s *raftStorage) Term(i raftpb.Index) (raftpb.Term, error) {
+	if t, ok := s.tailTerm(i); ok {
+		return t, nil
+	}
 	t, err := s.w.Term(s.r.id, i)
 	return t, walErr(err)
 }

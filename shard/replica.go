@@ -28,8 +28,9 @@ type replica struct {
 	applied     raftpb.Index
 	appliedTerm raftpb.Term
 	// pending proposals by log index, resolved when that index applies
-	// (more than one when a new leader term reused the index here).
-	pending map[raftpb.Index][]*proposal
+	// (more than one, linked by proposal.next, when a new leader term
+	// reused the index here).
+	pending map[raftpb.Index]*proposal
 	// reads waiting for their ReadState, by read ID.
 	reads map[uint64]*readReq
 	// readsToApply have a read index not yet applied.
@@ -123,6 +124,10 @@ type proposal struct {
 	index raftpb.Index
 	term  raftpb.Term
 	done  chan proposalResult
+	// next is an older proposal pending at the same index (replica.pending).
+	// NB: a link rather than a slice per index: the slice was one more
+	// allocation per write.
+	next *proposal
 }
 
 type proposalResult struct {
@@ -373,6 +378,7 @@ func (r *replica) settle() {
 	if r.outSnaps != nil && len(r.outSnaps) == 0 {
 		r.outSnaps = nil
 	}
+	r.storage.dropTail()
 }
 
 // atomicIndex is an atomic raftpb.Index.

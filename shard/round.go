@@ -142,6 +142,10 @@ func (w *worker) finish(rn *round) {
 			r.storage.refresh()
 		}
 	}
+	for i := range rn.readies {
+		it := &rn.readies[i]
+		it.r.storage.appended(it.rd.Entries, it.rd.Snapshot != nil)
+	}
 	w.sendAfterPersist(rn)
 	if err := w.apply(rn, false); err != nil {
 		s.fail(err)
@@ -151,6 +155,7 @@ func (w *worker) finish(rn *round) {
 		it := &rn.readies[i]
 		w.answer(it.r, &it.rd)
 		it.r.g.Advance(it.rd)
+		it.r.storage.trimTail(it.r.applied)
 		it.r.closeOutSnaps()
 		it.r.settle()
 		it.r.noteLeader()
@@ -245,9 +250,10 @@ func (w *worker) propose(r *replica, p *proposal) {
 	// still hold it and commit it as leader. Its outcome is decided only
 	// when the index is applied (apply.go), so both stay pending.
 	if r.pending == nil {
-		r.pending = make(map[raftpb.Index][]*proposal)
+		r.pending = make(map[raftpb.Index]*proposal)
 	}
-	r.pending[idx] = append(r.pending[idx], p)
+	p.next = r.pending[idx]
+	r.pending[idx] = p
 	w.s.m.proposals.Add(1)
 }
 

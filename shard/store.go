@@ -301,7 +301,8 @@ func (s *Store) newGroup(r *replica) (*raftgroup.Group, error) {
 		ID: s.opts.NodeID, Group: r.id, Storage: r.storage, Applied: r.applied,
 		ElectionTicks: s.opts.ElectionTicks, HeartbeatTicks: s.opts.HeartbeatTicks,
 		LeaseReads: s.opts.LeaseReads, DisableQuiesce: s.opts.DisableQuiesce,
-		Seed: s.opts.Seed ^ uint64(r.id)*0x9E3779B97F4A7C15,
+		LazyCommit: !s.opts.EagerCommit,
+		Seed:       s.opts.Seed ^ uint64(r.id)*0x9E3779B97F4A7C15,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("shard: shard %d: %w", r.id, err)
@@ -442,8 +443,8 @@ func (s *Store) closeStorage() error {
 // Raft (their outcome unknown) with proposed, the rest with err. The store
 // is closing (no worker runs any more), or r's own round is destroying it.
 func (r *replica) failAll(proposed, err error) {
-	for _, ps := range r.pending {
-		for _, p := range ps {
+	for _, p := range r.pending {
+		for ; p != nil; p = p.next {
 			p.finish(nil, proposed)
 		}
 	}

@@ -141,6 +141,7 @@ func runClients(ctx context.Context, spec runSpec) (Result, []clientTally, error
 	res.LatencyUs = all.quantiles()
 	if res.Ops > 0 {
 		res.CPUusPerOp = res.CPUCores * 1e6 / res.OpsPerSec
+		res.AllocsPerOp = float64(res.allocs) / float64(res.Ops)
 	}
 	return res, tallies, nil
 }
@@ -182,6 +183,7 @@ const (
 func rates(c0, c1 counterSnapshot, u0, u1 usage, rss int64) Result {
 	var r Result
 	r.Seconds, r.CPUCores = u0.since(u1)
+	r.allocs = u1.allocs - u0.allocs
 	if r.Seconds > 0 {
 		r.FsyncsPerSec = float64(c1.fsyncs-c0.fsyncs) / r.Seconds
 		r.MessagesPerSec = float64(c1.messages-c0.messages) / r.Seconds

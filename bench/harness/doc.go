@@ -100,7 +100,8 @@
 // at the end of the window. latency_us holds the latency at fixed
 // quantiles (1% to 99.99%), which the latency plots draw.
 //
-// cpu_us_per_op is that CPU time per request, and load_avg the machine's
+// cpu_us_per_op is that CPU time per request, allocs_per_op the heap
+// objects allocated in the window per request, and load_avg the machine's
 // one-minute load average at the end of the window: on a shared machine
 // other processes take cores the store would use, while the ceiling
 // needs almost none, so read ratios with the load in mind.

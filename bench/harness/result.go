@@ -40,6 +40,12 @@ type Result struct {
 	ReadHeartbeatFramesPerSec float64 `json:"read_heartbeat_frames_per_sec,omitempty"`
 	// CPUusPerOp is CPU time per request (all replicas and clients).
 	CPUusPerOp float64 `json:"cpu_us_per_op,omitempty"`
+	// AllocsPerOp is the heap objects the process allocated in the
+	// window per request (all replicas and clients): unlike CPU time,
+	// other processes on the machine do not move it.
+	AllocsPerOp float64 `json:"allocs_per_op,omitempty"`
+	// allocs is the heap objects allocated in the window.
+	allocs uint64
 	// LoadAvg is the machine's one-minute load average at the end of the
 	// window: other processes compete for the same cores.
 	LoadAvg float64 `json:"load_avg"`

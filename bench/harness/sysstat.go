@@ -3,6 +3,7 @@ package harness
 import (
 	"bufio"
 	"os"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"syscall"
@@ -45,13 +46,28 @@ func rssBytes() int64 {
 	return 0
 }
 
-// usage is a point-in-time reading of the process's clocks.
+// usage is a point-in-time reading of the process's clocks and of the
+// heap objects it has allocated so far.
 type usage struct {
-	wall time.Time
-	cpu  time.Duration
+	wall   time.Time
+	cpu    time.Duration
+	allocs uint64
 }
 
-func readUsage() usage { return usage{wall: time.Now(), cpu: cpuTime()} }
+// heapAllocs returns the heap objects the process has allocated so far
+// (runtime/metrics; cumulative, unlike the live heap).
+func heapAllocs() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/allocs:objects"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return s[0].Value.Uint64()
+}
+
+func readUsage() usage {
+	return usage{wall: time.Now(), cpu: cpuTime(), allocs: heapAllocs()}
+}
 
 // since returns the wall seconds and the CPU cores used from u to now.
 func (u usage) since(end usage) (seconds, cores float64) {

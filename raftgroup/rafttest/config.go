@@ -29,6 +29,9 @@ type Config struct {
 	LeaseReads bool
 	// DisableQuiesce keeps idle groups ticking.
 	DisableQuiesce bool
+	// LazyCommit lets followers learn commit indexes from the leader's
+	// next message rather than from an empty append of their own.
+	LazyCommit bool
 	// DisablePreVote turns pre-vote off (only without LeaseReads, which
 	// wants the default protections).
 	DisablePreVote bool
@@ -121,6 +124,9 @@ func ConfigForSeed(seed uint64, steps int) Config {
 	} else {
 		c.ForceLeaseReads()
 	}
+	// NB: drawn last, so that each seed keeps the rest of the
+	// configuration it had before this option existed.
+	c.LazyCommit = r.IntN(2) == 0
 	return c
 }
 
@@ -139,7 +145,7 @@ func (c *Config) ForceLeaseReads() {
 }
 
 func (c Config) String() string {
-	return fmt.Sprintf("nodes=%d election=%d lease=%t quiesce=%t prevote=%t checkquorum=%t msgbytes=%d inflight=%d drop=%.2f dup=%.2f delay=%d drift=%d crash=%d partition=%d syncapply=%.1f steps=%d",
-		c.Nodes, c.ElectionTicks, c.LeaseReads, !c.DisableQuiesce, !c.DisablePreVote, !c.DisableCheckQuorum, c.MaxMsgBytes, c.MaxInflightMsgs,
+	return fmt.Sprintf("nodes=%d election=%d lease=%t quiesce=%t lazycommit=%t prevote=%t checkquorum=%t msgbytes=%d inflight=%d drop=%.2f dup=%.2f delay=%d drift=%d crash=%d partition=%d syncapply=%.1f steps=%d",
+		c.Nodes, c.ElectionTicks, c.LeaseReads, !c.DisableQuiesce, c.LazyCommit, !c.DisablePreVote, !c.DisableCheckQuorum, c.MaxMsgBytes, c.MaxInflightMsgs,
 		c.DropRate, c.DupRate, c.MaxDelayTicks, c.DriftTicks, c.CrashWeight, c.PartitionWeight, c.SyncApplyRate, c.Steps)
 }

@@ -126,6 +126,7 @@ func (s *Simulator) groupConfig(n *node) raftgroup.Config {
 		MaxInflightMsgs:           s.cfg.MaxInflightMsgs,
 		LeaseReads:                s.cfg.LeaseReads,
 		DisableQuiesce:            s.cfg.DisableQuiesce,
+		LazyCommit:                s.cfg.LazyCommit,
 		DisablePreVote:            s.cfg.DisablePreVote,
 		DisableCheckQuorum:        s.cfg.DisableCheckQuorum,
 		MaxCommittedBytesPerReady: s.cfg.MaxCommittedBytesPerReady,
