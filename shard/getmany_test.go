@@ -361,3 +361,32 @@ func readSets(s *Store, keys [][]byte, c Consistency, stop <-chan struct{}) (rea
 		}
 	}
 }
+
+// TestTCPGetManyAnswerTooLarge: a forwarded GetMany whose answer does not
+// fit a transport frame fails at once with ErrTooLarge, which retrying
+// cannot mend, rather than reading as a shard without quorum.
+func TestTCPGetManyAnswerTooLarge(t *testing.T) {
+	const frame = 256 << 10
+	c := newTCPCluster(t, 3, 1, 47, func(_ raftpb.NodeID, o *Options) { o.TransportOptions.MaxFrameBytes = frame })
+	var keys [][]byte
+	for i := range 3 { // one at a time: each append fits a frame
+		k := fmt.Sprintf("k%06d", i)
+		c.put(k, string(bytes.Repeat([]byte{'x'}, frame/3)))
+		keys = append(keys, []byte(k))
+	}
+	leader := c.leaderOf(t, "k000000")
+	follower := c.live()[0]
+	if follower == leader {
+		follower = c.live()[1]
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if vals, _, err := c.node(follower).GetMany(ctx, keys[:2]); err != nil || len(vals[1]) != frame/3 {
+		t.Fatalf("two values from follower %d: %v", follower, err)
+	}
+	_, _, err := c.node(follower).GetMany(ctx, keys)
+	if !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("three values from follower %d (leader %d): %v, want ErrTooLarge", follower, leader, err)
+	}
+	t.Log(err)
+}
