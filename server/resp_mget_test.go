@@ -11,11 +11,13 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// mgetSets are key sets each inside one shard of testSplits (splits at
+// mgetSets returns key sets each inside one shard of testSplits (splits at
 // k2500, k5000, k7500).
-var mgetSets = [][]string{
-	{"k0100", "k0101", "k0102", "k0103", "k0104", "k0105"},
-	{"k9000", "k9001", "k9002", "k9003"},
+func mgetSets() [][]string {
+	return [][]string{
+		{"k0100", "k0101", "k0102", "k0103", "k0104", "k0105"},
+		{"k9000", "k9001", "k9002", "k9003"},
+	}
 }
 
 // TestRESPMGetAtomicPerShard checks what the docs promise of MGET: the
@@ -28,7 +30,7 @@ func TestRESPMGetAtomicPerShard(t *testing.T) {
 	const msets = 300
 	nodes := openCluster(t)
 	var keys []string
-	for _, set := range mgetSets {
+	for _, set := range mgetSets() {
 		keys = append(keys, set...)
 	}
 	stop, enough := make(chan struct{}), make(chan struct{})
@@ -83,7 +85,7 @@ func TestRESPMGetAtomicPerShard(t *testing.T) {
 // key is absent. It returns the reads and how often a set's value
 // differed from the one the read before saw.
 func mgetUntil(c *redis.Client, keys []string, stop <-chan struct{}) (reads, changes int, err error) {
-	last := make([]any, len(mgetSets))
+	last := make([]any, len(mgetSets()))
 	for ; ; reads++ {
 		select {
 		case <-stop:
@@ -97,7 +99,7 @@ func mgetUntil(c *redis.Client, keys []string, stop <-chan struct{}) (reads, cha
 			return reads, changes, err
 		}
 		at := 0
-		for si, set := range mgetSets {
+		for si, set := range mgetSets() {
 			got := vals[at : at+len(set)]
 			for _, v := range got {
 				if v != got[0] {

@@ -188,12 +188,14 @@ func TestKVGetManyRange(t *testing.T) {
 	}
 }
 
-// getManySets are the key sets of the atomicity tests: each lies in one
+// getManySets returns the key sets of the atomicity tests: each lies in one
 // shard of a 4-shard test cluster (splitKeys(4)), and a writer puts one
 // value to every key of a set in one batch.
-var getManySets = [][]string{
-	{"k000100", "k000101", "k000102", "k000103", "k000104", "k000105"},
-	{"k600100", "k600101", "k600102", "k600103"},
+func getManySets() [][]string {
+	return [][]string{
+		{"k000100", "k000101", "k000102", "k000103", "k000104", "k000105"},
+		{"k600100", "k600101", "k600102", "k600103"},
+	}
 }
 
 // TestGetManyAtomicPerShard: while writers keep putting one value to
@@ -220,7 +222,7 @@ func TestTCPGetManyAtomicPerShard(t *testing.T) {
 // writes).
 func getManyAtomic(t *testing.T, c *testCluster, seed uint64) {
 	const getManyBatches = 600
-	for _, set := range getManySets { // waits for the shards' leaders
+	for _, set := range getManySets() { // waits for the shards' leaders
 		if err := c.do([]byte(set[0]), func(s *Store) error {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			defer cancel()
@@ -230,7 +232,7 @@ func getManyAtomic(t *testing.T, c *testCluster, seed uint64) {
 			t.Fatal(err)
 		}
 	}
-	leader := c.leaderOf(t, getManySets[0][0])
+	leader := c.leaderOf(t, getManySets()[0][0])
 	var follower raftpb.NodeID
 	for _, id := range c.live() {
 		if id != leader {
@@ -239,7 +241,7 @@ func getManyAtomic(t *testing.T, c *testCluster, seed uint64) {
 		}
 	}
 	var keys [][]byte
-	for _, set := range getManySets {
+	for _, set := range getManySets() {
 		for _, k := range set {
 			keys = append(keys, []byte(k))
 		}
@@ -300,7 +302,7 @@ func getManyAtomic(t *testing.T, c *testCluster, seed uint64) {
 // through s, until stop is closed, calling ok after each batch written.
 func writeSets(s *Store, w int, stop <-chan struct{}, ok func()) {
 	for n := 0; ; n++ {
-		for _, set := range getManySets {
+		for _, set := range getManySets() {
 			select {
 			case <-stop:
 				return
@@ -332,7 +334,7 @@ func setBatch(set []string, v []byte) Command {
 // returns the reads made and how often a set's value differed from the
 // one the read before saw.
 func readSets(s *Store, keys [][]byte, c Consistency, stop <-chan struct{}) (reads, changes int, err error) {
-	last := make([]string, len(getManySets))
+	last := make([]string, len(getManySets()))
 	for ; ; reads++ {
 		select {
 		case <-stop:
@@ -346,7 +348,7 @@ func readSets(s *Store, keys [][]byte, c Consistency, stop <-chan struct{}) (rea
 			return reads, changes, err
 		}
 		at := 0
-		for si, set := range getManySets {
+		for si, set := range getManySets() {
 			got, in := vals[at:at+len(set)], found[at:at+len(set)]
 			for i := range set {
 				if in[i] != in[0] || !bytes.Equal(got[i], got[0]) {
