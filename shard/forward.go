@@ -40,6 +40,11 @@ func maxParts(kind byte) int {
 	return 4
 }
 
+// isKeyRead reports whether kind reads keys and changes nothing.
+func isKeyRead(kind byte) bool {
+	return kind == fwdRead || kind == fwdScan || kind == fwdReadMany
+}
+
 // fwdVersion is the first byte of every forwarded request and answer.
 const fwdVersion = 1
 
@@ -226,9 +231,11 @@ func (s *Store) forward(ctx context.Context, to raftpb.NodeID, req forwardReques
 			// overloaded or closing): the client may still go there.
 			return nil, &NotLeaderError{Shard: req.shard, Leader: to}
 		}
-		if errors.Is(err, transport.ErrCallTooLarge) && req.kind != fwdPropose {
+		if errors.Is(err, transport.ErrCallTooLarge) && isKeyRead(req.kind) {
 			// A read whose request or answer does not fit a frame: trying
-			// again cannot help, so it must not read as ErrNoQuorum.
+			// again cannot help, so it must not read as ErrNoQuorum. (Not
+			// for writes and admin operations: when the answer is what
+			// did not fit, they ran.)
 			return nil, fmt.Errorf("%w: forwarding to node %d: %w", ErrTooLarge, to, err)
 		}
 		if ctx.Err() != nil || req.kind == fwdPropose {
