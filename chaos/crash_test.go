@@ -14,8 +14,13 @@ import (
 // (one atomic command) and INCR counters of their own, while kill -9
 // takes down one node, two (no quorum) or all three at a random moment,
 // sometimes again while a node recovers. After each round the writers
-// stop, the cluster comes back, and every batch and counter is read:
-// each batch's keys must hold one batch (never a mix): the last one
+// stop, the cluster comes back, and every batch and counter is read, each
+// writer's keys with one MGET, which reads the keys of one shard at one
+// moment: a write of unknown outcome may still be applied during the
+// check (the RESP server keeps a request up to the store's
+// RequestTimeout after its client gave up), and one MGET sees it whole
+// or not at all, where reads key by key could see it half done. Each
+// batch's keys must hold one batch (never a mix): the last one
 // acknowledged (or seen by the previous check), or one of unknown
 // outcome; each counter must count every acknowledged INCR, and at most
 // the ones of unknown outcome besides.

@@ -24,11 +24,15 @@
 //   - SET supports NX, XX and GET. EX, PX, EXAT, PXAT and KEEPTTL are
 //     refused with an error: keys do not expire. SET XX reads the value
 //     and writes conditioned on it, retrying on a concurrent change.
-//   - DEL, EXISTS and MGET work key by key, several keys at a time: each
-//     key's read or delete is linearizable, the command as a whole is not
-//     a snapshot. MSET writes each shard's pairs in one atomic command
+//   - DEL and EXISTS work key by key, several keys at a time: each key's
+//     read or delete is linearizable, the command as a whole is not a
+//     snapshot. MSET writes each shard's pairs in one atomic command
 //     and the shards in parallel: it is atomic only when all its keys fall
 //     in one shard, and a failure part way leaves some shards written.
+//     MGET is its mirror (one shard.Store.GetMany): each shard's keys are
+//     read at one moment, so a single-shard MSET is seen whole or not at
+//     all; the shards are read in parallel, each at its own moment. An
+//     MGET of more than shard.MaxGetManyKeys (4,096) keys is refused.
 //   - SCAN walks the ordered key space. Its cursor is a number naming a
 //     resume key the server remembers (the newest Options.MaxCursors);
 //     see cursorTable. Keys come in order, none twice.

@@ -181,17 +181,23 @@ func (s *Server) cmdExists(cs *connState, w replier, args [][]byte) {
 	w.WriteInt(countTrue(found))
 }
 
-// cmdMGet reads the keys, several at a time (each read linearizable on
-// its own; together not a snapshot across shards).
+// cmdMGet reads the keys with one shard.Store.GetMany: the keys of each
+// shard at one moment (a batch or single-shard MSET is seen whole or not
+// at all), the shards in parallel, not at one moment across shards. At
+// most shard.MaxGetManyKeys keys: the guarantee would not survive
+// splitting a larger MGET, so it is refused instead.
 func (s *Server) cmdMGet(cs *connState, w replier, args [][]byte) {
 	keys := args[1:]
-	vals := make([][]byte, len(keys))
-	found := make([]bool, len(keys))
-	err := fanOut(len(keys), func(i int) error {
-		var err error
-		vals[i], found[i], err = s.store.Get(s.reqContext(), keys[i], s.readConsistency())
-		return err
-	})
+	if len(keys) > shard.MaxGetManyKeys {
+		s.replyError(w, "ERR MGET of "+strconv.Itoa(len(keys))+" keys: at most "+strconv.Itoa(shard.MaxGetManyKeys)+" per command; split it")
+		return
+	}
+	for _, k := range keys {
+		if !s.checkKey(w, k) {
+			return
+		}
+	}
+	vals, found, err := s.store.GetMany(s.reqContext(), keys, s.readConsistency())
 	if err != nil {
 		s.replyStoreError(w, err)
 		return

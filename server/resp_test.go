@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/flotilladb/flotilla/shard"
 )
 
 // TestRESPSingleNode and TestRESPCluster run every command through
@@ -161,6 +163,22 @@ func testMultiKey(t *testing.T, c *redis.Client) {
 	if fmt.Sprint(vals) != fmt.Sprint(want) {
 		t.Fatalf("MGET = %v, want %v", vals, want)
 	}
+	// An empty value is found, a repeated key answered at each place.
+	must(t, c.Set(ctx, "k0204", "", 0).Err())
+	vals, err = c.MGet(ctx, "k0204", "nope", "k0204").Result()
+	if err != nil || fmt.Sprintf("%q", vals) != fmt.Sprintf("%q", []any{"", nil, ""}) {
+		t.Fatalf("MGET of an empty value = %q, %v", vals, err)
+	}
+	must(t, c.Del(ctx, "k0204").Err())
+	many := make([]string, shard.MaxGetManyKeys+1)
+	for i := range many {
+		many[i] = key(i % 10000)
+	}
+	wantErr(t, c.MGet(ctx, many...).Err(), "ERR MGET of 4097 keys: at most 4096 per command")
+	if vals, err := c.MGet(ctx, many[:shard.MaxGetManyKeys]...).Result(); err != nil || len(vals) != shard.MaxGetManyKeys || vals[200] != "a" {
+		t.Fatalf("MGET of %d keys: %d values (%v), %v", shard.MaxGetManyKeys, len(vals), vals[200], err)
+	}
+	wantErr(t, c.MGet(ctx, "k0200", strings.Repeat("x", DefaultMaxKeyBytes+1)).Err(), "ERR key too large")
 	if n, err := c.Exists(ctx, "k0200", "nope", "k9000", "k9000").Result(); err != nil || n != 3 {
 		t.Fatalf("EXISTS = %d, %v", n, err)
 	}

@@ -64,10 +64,7 @@ func (s *Store) retryMoved(ctx context.Context, op func(ctx context.Context) err
 	hops := 0
 	for {
 		err := op(ctx)
-		// With a Directory every key belongs to some shard: no route means
-		// the directory has not loaded yet (a node just started) or is
-		// stale, which the next tick may mend.
-		retry := errors.Is(err, ErrShardMoved) || (s.opts.Directory != nil && errors.Is(err, ErrNoShard))
+		retry := s.routeStale(err)
 		if _, ok := s.forwardTarget(err); ok && !retry && hops < maxLeaderHops {
 			hops++
 			retry = true
@@ -76,6 +73,22 @@ func (s *Store) retryMoved(ctx context.Context, op func(ctx context.Context) err
 			return err
 		}
 	}
+}
+
+// routeStale reports whether err says the request went by a route that
+// is stale: the shard moved or split (ErrShardMoved), or, with a
+// Directory, where every key belongs to some shard, no route was found
+// (the directory has not loaded yet, a node just started, or is stale),
+// which the next tick may mend.
+func (s *Store) routeStale(err error) bool {
+	return errors.Is(err, ErrShardMoved) || (s.opts.Directory != nil && errors.Is(err, ErrNoShard))
+}
+
+// retryable reports whether retryMoved may retry after err: a stale
+// route, or another node leading the shard.
+func (s *Store) retryable(err error) bool {
+	_, ok := s.forwardTarget(err)
+	return ok || s.routeStale(err)
 }
 
 // followLeader runs op, and again, at most maxLeaderHops times, while it

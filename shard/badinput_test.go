@@ -3,6 +3,7 @@ package shard
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"os"
 	"path/filepath"
@@ -47,6 +48,11 @@ func TestBadInputForwarded(t *testing.T) {
 		{"admin_empty", req(fwdAdmin, id, nil), nil, "malformed forwarded request"},
 		{"node_op_unknown", req(fwdNode, 0, []byte{250}), nil, "malformed forwarded request"},
 		{"shard_not_here", req(fwdRead, id+1000, []byte("k")), ErrNoShard, ""},
+		{"read_many_no_keys", req(fwdReadMany, id), nil, "malformed forwarded request"},
+		{"read_many_too_many_keys", req(fwdReadMany, id, make([][]byte, MaxGetManyKeys+1)...), nil, "4097 parts, at most 4096"},
+		// A count of 4,000 keys followed by 3 bytes: refused before
+		// anything is allocated for the keys.
+		{"read_many_count_past_end", append(binary.AppendUvarint([]byte{fwdVersion, fwdReadMany, 0}, uint64(id)), 0xa0, 0x1f, 1, 'k', 0), nil, "4000 parts in 3 bytes"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -57,6 +63,18 @@ func TestBadInputForwarded(t *testing.T) {
 			t.Log(err)
 		})
 	}
+	// A well-formed read of several keys is answered with each key's
+	// value, in order.
+	t.Run("read_many", func(t *testing.T) {
+		out, err := decodeAnswer(id, s.HandleCall(ctx, 2, req(fwdReadMany, id, []byte("absent"), []byte("k"))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		vals, found, err := decodeValues(out, 2)
+		if err != nil || found[0] || !found[1] || string(vals[1]) != "v" {
+			t.Fatalf("values %q %v, %v", vals, found, err)
+		}
+	})
 	// A forwarded write whose command does not decode is applied as
 	// nothing: the answer is a result with StatusBadCommand.
 	t.Run("command_not_decodable", func(t *testing.T) {

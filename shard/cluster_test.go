@@ -18,7 +18,7 @@ import (
 // testCluster is N stores in one process, over the in-memory network
 // (pumped in real time by a goroutine) or over real TCP on loopback.
 type testCluster struct {
-	t    *testing.T
+	t    testing.TB
 	dirs map[raftpb.NodeID]string
 	// stores are the running nodes. Tests that start or stop nodes while
 	// other goroutines use the cluster go through node and live, which

@@ -25,6 +25,9 @@ var (
 	ErrCrossShard = errors.New("shard: batch spans more than one shard")
 	// ErrTooLarge: the command exceeds Options.MaxProposalBytes.
 	ErrTooLarge = errors.New("shard: command too large")
+	// ErrTooManyKeys: a read names more than MaxGetManyKeys keys; nothing
+	// was read. Split it.
+	ErrTooManyKeys = errors.New("shard: too many keys in one read")
 	// ErrNoShard: no shard covers the key on this node.
 	ErrNoShard = errors.New("shard: no shard for key")
 	// ErrNoQuorum: the shard has no leader (no quorum reachable). Retry

@@ -81,3 +81,36 @@ func ExampleStore_Scan() {
 	// user5000
 	// user9001
 }
+
+// GetMany reads several keys; those of one shard are read at one moment,
+// so a batch written to them is seen whole or not at all.
+func ExampleStore_GetMany() {
+	dir, _ := os.MkdirTemp("", "flotilla-example")
+	defer os.RemoveAll(dir)
+	ctx := context.Background()
+	db, err := shard.Open(ctx, shard.Options{Dir: dir})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+
+	// One atomic batch: both keys or neither.
+	_, err = db.Exec(ctx, shard.Command{Ops: []shard.Op{
+		{Kind: shard.OpPut, Key: []byte("from"), Value: []byte("-5")},
+		{Kind: shard.OpPut, Key: []byte("to"), Value: []byte("+5")},
+	}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	vals, found, err := db.GetMany(ctx, [][]byte{[]byte("from"), []byte("to"), []byte("nobody")})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for i, v := range vals {
+		fmt.Printf("%q %v\n", v, found[i])
+	}
+	// Output:
+	// "-5" true
+	// "+5" true
+	// "" false
+}

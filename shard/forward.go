@@ -25,7 +25,25 @@ const (
 	fwdScan    byte = 3 // payload: start, end, limit; answer: pairs
 	fwdAdmin   byte = 4 // payload: an admin operation (admin.go)
 	fwdNode    byte = 5 // payload: a node-level request (report.go); no shard
+	// fwdReadMany: payload: keys of one shard (up to MaxGetManyKeys);
+	// answer: the values, encodeValues.
+	fwdReadMany byte = 6
+	fwdLastKind      = fwdReadMany
 )
+
+// maxParts bounds the parts a forwarded request of the kind may carry:
+// a read of several keys carries one part per key, the others at most 4.
+func maxParts(kind byte) int {
+	if kind == fwdReadMany {
+		return MaxGetManyKeys
+	}
+	return 4
+}
+
+// isKeyRead reports whether kind reads keys and changes nothing.
+func isKeyRead(kind byte) bool {
+	return kind == fwdRead || kind == fwdScan || kind == fwdReadMany
+}
 
 // fwdVersion is the first byte of every forwarded request and answer.
 const fwdVersion = 1
@@ -53,7 +71,7 @@ var errBadForward = errors.New("shard: malformed forwarded request")
 //	| field        | encoding                                 |
 //	|--------------|------------------------------------------|
 //	| version      | 1 byte                                   |
-//	| kind         | 1 byte (fwdPropose ... fwdNode)          |
+//	| kind         | 1 byte (fwdPropose ... fwdReadMany)      |
 //	| consistency  | 1 byte                                   |
 //	| shard        | uvarint                                  |
 //	| parts        | uvarint count, then uvarint length+bytes |
@@ -82,7 +100,7 @@ func (f forwardRequest) marshal() []byte {
 
 func unmarshalForward(b []byte) (forwardRequest, error) {
 	var f forwardRequest
-	if len(b) < 3 || b[0] != fwdVersion || b[1] < fwdPropose || b[1] > fwdNode || b[2] > byte(Stale) {
+	if len(b) < 3 || b[0] != fwdVersion || b[1] < fwdPropose || b[1] > fwdLastKind || b[2] > byte(Stale) {
 		return f, errBadForward
 	}
 	f.kind, f.consistency = b[1], Consistency(b[2])
@@ -92,19 +110,27 @@ func unmarshalForward(b []byte) (forwardRequest, error) {
 		return f, errBadForward
 	}
 	f.shard, b = ShardID(id), b[k:]
-	parts, err := readParts(b, 4)
+	parts, err := readParts(b, maxParts(f.kind))
 	f.parts = parts
 	return f, err
 }
 
 // readParts decodes a uvarint count of at most maxParts length-prefixed
-// byte strings that exactly fill b.
+// byte strings that exactly fill b. The count is checked against both
+// bounds before anything is allocated: each part takes at least its
+// length byte, so a count above the bytes left cannot be honest.
 func readParts(b []byte, maxParts int) ([][]byte, error) {
 	n, k := binary.Uvarint(b)
-	if k <= 0 || n > uint64(maxParts) {
+	if k <= 0 {
 		return nil, errBadForward
 	}
+	if n > uint64(maxParts) {
+		return nil, fmt.Errorf("%w: %d parts, at most %d", errBadForward, n, maxParts)
+	}
 	b = b[k:]
+	if n > uint64(len(b)) {
+		return nil, fmt.Errorf("%w: %d parts in %d bytes", errBadForward, n, len(b))
+	}
 	parts := make([][]byte, 0, n)
 	for i := uint64(0); i < n; i++ {
 		l, k := binary.Uvarint(b)
@@ -205,6 +231,13 @@ func (s *Store) forward(ctx context.Context, to raftpb.NodeID, req forwardReques
 			// overloaded or closing): the client may still go there.
 			return nil, &NotLeaderError{Shard: req.shard, Leader: to}
 		}
+		if errors.Is(err, transport.ErrCallTooLarge) && isKeyRead(req.kind) {
+			// A read whose request or answer does not fit a frame: trying
+			// again cannot help, so it must not read as ErrNoQuorum. (Not
+			// for writes and admin operations: when the answer is what
+			// did not fit, they ran.)
+			return nil, fmt.Errorf("%w: forwarding to node %d: %w", ErrTooLarge, to, err)
+		}
 		if ctx.Err() != nil || req.kind == fwdPropose {
 			// NB: a forwarded write may have run at the leader although
 			// its answer was lost: its outcome is unknown, never "not
@@ -256,6 +289,15 @@ func (s *Store) serveForwarded(ctx context.Context, r *replica, f *forwardReques
 			return []byte{0}, err
 		}
 		return append([]byte{1}, v...), nil
+	case fwdReadMany:
+		if len(f.parts) == 0 {
+			return nil, errBadForward
+		}
+		vals, found, err := s.getManyLocal(ctx, r, f.parts, f.consistency)
+		if err != nil {
+			return nil, err
+		}
+		return encodeValues(vals, found), nil
 	case fwdAdmin:
 		if len(f.parts) != 1 {
 			return nil, errBadForward
@@ -304,4 +346,56 @@ func decodePairs(b []byte) ([]KeyValue, error) {
 		kvs[i] = KeyValue{Key: parts[2*i], Value: parts[2*i+1]}
 	}
 	return kvs, nil
+}
+
+// encodeValues encodes the answer to a read of several keys: a uvarint
+// count, then per key a byte (1 found, 0 absent) and, if found, the
+// value's uvarint length and bytes.
+func encodeValues(vals [][]byte, found []bool) []byte {
+	n := binary.MaxVarintLen32
+	for _, v := range vals {
+		n += 1 + binary.MaxVarintLen32 + len(v)
+	}
+	b := binary.AppendUvarint(make([]byte, 0, n), uint64(len(vals)))
+	for i, v := range vals {
+		if !found[i] {
+			b = append(b, 0)
+			continue
+		}
+		b = append(b, 1)
+		b = binary.AppendUvarint(b, uint64(len(v)))
+		b = append(b, v...)
+	}
+	return b
+}
+
+// decodeValues decodes encodeValues's answer to a read of want keys; any
+// other count, flag or length is an error. The values alias b.
+func decodeValues(b []byte, want int) (vals [][]byte, found []bool, err error) {
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n != uint64(want) {
+		return nil, nil, fmt.Errorf("%w: answer holds %d values, want %d", errBadForward, n, want)
+	}
+	b = b[k:]
+	vals, found = make([][]byte, want), make([]bool, want)
+	for i := range vals {
+		if len(b) == 0 || b[0] > 1 {
+			return nil, nil, errBadForward
+		}
+		flag := b[0]
+		b = b[1:]
+		if flag == 0 {
+			continue
+		}
+		l, k := binary.Uvarint(b)
+		if k <= 0 || l > uint64(len(b)-k) {
+			return nil, nil, errBadForward
+		}
+		vals[i], found[i] = b[k:k+int(l):k+int(l)], true
+		b = b[k+int(l):]
+	}
+	if len(b) != 0 {
+		return nil, nil, errBadForward
+	}
+	return vals, found, nil
 }

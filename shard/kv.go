@@ -55,8 +55,8 @@ var _ StateMachine = (*KV)(nil)
 //
 // Concurrency: a KV is safe for concurrent use. Apply batches, Snapshot
 // and Install for one shard must not overlap (the store serializes them
-// per shard); Get and Scan may run at any time, concurrently with all of
-// them, and see committed batches only.
+// per shard); Get, GetMany and Scan may run at any time, concurrently
+// with all of them, and see committed batches only.
 type KV struct {
 	db        *pebble.DB
 	popts     *pebble.Options

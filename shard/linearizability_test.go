@@ -145,7 +145,7 @@ func waitAll(t *testing.T, c *testCluster, key, want string) {
 
 // leaderOf returns the node that leads key's shard, polling until a
 // running node believes it does.
-func (c *testCluster) leaderOf(t *testing.T, key string) raftpb.NodeID {
+func (c *testCluster) leaderOf(t testing.TB, key string) raftpb.NodeID {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {

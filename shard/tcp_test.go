@@ -26,12 +26,12 @@ import (
 
 // freeAddrs returns n free loopback addresses (internal/testnet: ports
 // below the ephemeral range, so no outgoing connection takes one first).
-func freeAddrs(t *testing.T, n int) []string { return testnet.FreeAddrs(t, n) }
+func freeAddrs(t testing.TB, n int) []string { return testnet.FreeAddrs(t, n) }
 
 // newTCPCluster starts nodes stores over TCP on loopback, bootstrapped
 // with shards shards; tweak (optional) adjusts each node's Options at
 // every start.
-func newTCPCluster(t *testing.T, nodes, shards int, seed uint64, tweak func(id raftpb.NodeID, o *Options)) *testCluster {
+func newTCPCluster(t testing.TB, nodes, shards int, seed uint64, tweak func(id raftpb.NodeID, o *Options)) *testCluster {
 	t.Helper()
 	dirs := make([]string, nodes)
 	for i := range dirs {
@@ -44,7 +44,7 @@ func newTCPCluster(t *testing.T, nodes, shards int, seed uint64, tweak func(id r
 
 // newTCPClusterAt starts node i+1 on dirs[i] listening on addrs[i]; the
 // caller closes the cluster.
-func newTCPClusterAt(t *testing.T, dirs, addrs []string, shards int, seed uint64, tweak func(id raftpb.NodeID, o *Options)) *testCluster {
+func newTCPClusterAt(t testing.TB, dirs, addrs []string, shards int, seed uint64, tweak func(id raftpb.NodeID, o *Options)) *testCluster {
 	t.Helper()
 	c := &testCluster{t: t, dirs: map[raftpb.NodeID]string{}, stores: map[raftpb.NodeID]*Store{},
 		shims: map[raftpb.NodeID]*shimHandler{}, stop: make(chan struct{}), tweak: tweak}
