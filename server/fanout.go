@@ -1,8 +1,6 @@
 package server
 
 import (
-	"bytes"
-	"sort"
 	"sync"
 
 	"github.com/flotilladb/flotilla/shard"
@@ -39,23 +37,28 @@ func fanOut(n int, f func(i int) error) error {
 }
 
 // groupByShard splits ops into groups whose keys fall in one shard each,
-// by the routing this node sees now, keeping the order of ops within a
-// group (so a repeated key's last value wins, as in Redis). A shard
-// boundary that moves meanwhile makes a group's Exec fail with
-// ErrCrossShard; the caller then falls back to one key at a time.
-func groupByShard(shards []shard.ShardStatus, ops []shard.Op) [][]shard.Op {
-	idx := map[int][]shard.Op{}
-	var order []int
+// by shardOf (the store's routing: Store.ShardFor), keeping the order of
+// ops within a group (so a repeated key's last value wins, as in Redis).
+// An op whose shard is not known gets a group of its own, whose Exec then
+// reports why. NB: routing by the store, not by the shards this node
+// hosts: in a placement cluster a node hosts only some shards, and keys of
+// the others used to fall into the group of the nearest hosted shard.
+func groupByShard(shardOf func([]byte) (shard.ShardID, error), ops []shard.Op) [][]shard.Op {
+	idx := map[shard.ShardID]int{}
+	var groups [][]shard.Op
 	for _, op := range ops {
-		i := sort.Search(len(shards), func(i int) bool { return bytes.Compare(shards[i].Desc.Start, op.Key) > 0 }) - 1
-		if _, seen := idx[i]; !seen {
-			order = append(order, i)
+		id, err := shardOf(op.Key)
+		if err != nil {
+			groups = append(groups, []shard.Op{op})
+			continue
 		}
-		idx[i] = append(idx[i], op)
-	}
-	groups := make([][]shard.Op, 0, len(order))
-	for _, i := range order {
-		groups = append(groups, idx[i])
+		i, seen := idx[id]
+		if !seen {
+			i = len(groups)
+			idx[id] = i
+			groups = append(groups, nil)
+		}
+		groups[i] = append(groups[i], op)
 	}
 	return groups
 }

@@ -9,18 +9,27 @@ import (
 	"github.com/flotilladb/flotilla/shard"
 )
 
+// TestGroupByShard: ops go into one group per shard, in the order of each
+// shard's first op, keeping their order within it; an op whose shard is
+// unknown gets a group of its own.
 func TestGroupByShard(t *testing.T) {
-	shards := []shard.ShardStatus{
-		{Desc: shard.Descriptor{ID: 1, End: []byte("g")}},
-		{Desc: shard.Descriptor{ID: 2, Start: []byte("g"), End: []byte("p")}},
-		{Desc: shard.Descriptor{ID: 3, Start: []byte("p")}},
+	shardOf := func(k []byte) (shard.ShardID, error) {
+		switch {
+		case string(k) == "?":
+			return 0, shard.ErrNoShard
+		case string(k) < "g":
+			return 1, nil
+		case string(k) < "p":
+			return 2, nil
+		}
+		return 3, nil
 	}
 	var ops []shard.Op
-	for _, k := range []string{"z", "a", "h", "b", "z", "", "g"} {
+	for _, k := range []string{"z", "a", "?", "h", "b", "z", "", "?", "g"} {
 		ops = append(ops, shard.Op{Kind: shard.OpPut, Key: []byte(k)})
 	}
-	got := fmt.Sprint(keysOf(groupByShard(shards, ops)))
-	if want := "[[z z] [a b ] [h g]]"; got != want {
+	got := fmt.Sprint(keysOf(groupByShard(shardOf, ops)))
+	if want := "[[z z] [a b ] [?] [h g] [?]]"; got != want {
 		t.Fatalf("groups %s, want %s", got, want)
 	}
 }

@@ -227,29 +227,32 @@ func (s *Server) cmdMSet(cs *connState, w replier, args [][]byte) {
 		}
 		ops = append(ops, shard.Op{Kind: shard.OpPut, Key: args[i], Value: args[i+1]})
 	}
-	groups := groupByShard(s.store.Shards(), ops)
-	err := fanOut(len(groups), func(i int) error {
-		_, err := s.store.Exec(s.reqContext(), shard.Command{Ops: groups[i]})
-		if errors.Is(err, shard.ErrCrossShard) {
-			return s.putEach(groups[i]) // the routing changed under us
-		}
-		return err
-	})
-	if err != nil {
+	if err := s.execByShard(ops, 0); err != nil {
 		s.replyStoreError(w, err)
 		return
 	}
 	w.WriteString("OK")
 }
 
-// putEach writes ops one at a time, in order.
-func (s *Server) putEach(ops []shard.Op) error {
-	for _, op := range ops {
-		if err := s.store.Put(s.reqContext(), op.Key, op.Value); err != nil {
-			return err
+// maxRegroups bounds how often execByShard groups a group's ops again
+// after a shard boundary moved under it.
+const maxRegroups = 3
+
+// execByShard runs ops as one atomic Command per shard, the shards at the
+// same time. A group that fails with ErrCrossShard (a split moved a
+// boundary after the grouping) is grouped again by the routing then, so
+// each shard's ops stay one atomic Command; after maxRegroups the error
+// goes to the client. NB: it used to fall back to one Put per key there,
+// which quietly broke MSET's atomicity within a shard.
+func (s *Server) execByShard(ops []shard.Op, depth int) error {
+	groups := groupByShard(s.store.ShardFor, ops)
+	return fanOut(len(groups), func(i int) error {
+		_, err := s.store.Exec(s.reqContext(), shard.Command{Ops: groups[i]})
+		if errors.Is(err, shard.ErrCrossShard) && depth < maxRegroups {
+			return s.execByShard(groups[i], depth+1)
 		}
-	}
-	return nil
+		return err
+	})
 }
 
 func (s *Server) cmdIncr(cs *connState, w replier, args [][]byte) { s.incr(w, args[1], 1) }

@@ -380,6 +380,15 @@ type dest struct {
 	r  *replica
 }
 
+// ShardFor returns the shard key belongs to as this node's routing sees
+// it now: the ranges of its own replicas, or the directory in a placement
+// cluster (Options.Directory). A split or a move may change it at any
+// time; a Command grouped by it may still fail with ErrCrossShard.
+func (s *Store) ShardFor(key []byte) (ShardID, error) {
+	d, err := s.route(key)
+	return d.id, err
+}
+
 func (s *Store) route(key []byte) (dest, error) {
 	if err := s.usable(); err != nil {
 		return dest{}, err
