@@ -29,6 +29,9 @@
 //     snapshot. MSET writes each shard's pairs in one atomic command
 //     and the shards in parallel: it is atomic only when all its keys fall
 //     in one shard, and a failure part way leaves some shards written.
+//     Keys are grouped by the store's routing (Store.ShardFor), and a group
+//     that meets a moved boundary is grouped again (execByShard), never
+//     written key by key.
 //     MGET is its mirror (one shard.Store.GetMany): each shard's keys are
 //     read at one moment, so a single-shard MSET is seen whole or not at
 //     all; the shards are read in parallel, each at its own moment. An
