@@ -133,21 +133,38 @@ func (s *Store) get(ctx context.Context, key []byte, c ...Consistency) ([]byte, 
 }
 
 func (s *Store) getLocal(ctx context.Context, r *replica, key []byte, c Consistency) ([]byte, bool, error) {
-	kv, err := s.defaultKV()
+	kv, err := s.localReadKV(ctx, r, c)
 	if err != nil {
 		return nil, false, err
+	}
+	v, found, err := kv.Get(r.id, key)
+	return v, found, movedIfOutOfRange(err)
+}
+
+// localReadKV waits until r's state machine may serve a read at
+// consistency c, and returns the KV to read it from.
+func (s *Store) localReadKV(ctx context.Context, r *replica, c Consistency) (*KV, error) {
+	kv, err := s.defaultKV()
+	if err != nil {
+		return nil, err
 	}
 	if c == Stale {
 		r.requests.Add(1) // (other reads count in addRead)
 	}
 	if err := s.readBarrier(ctx, r, c); err != nil {
-		return nil, false, err
+		return nil, err
 	}
-	v, found, err := kv.Get(r.id, key)
+	return kv, nil
+}
+
+// movedIfOutOfRange reports a key outside the replica's range (a split or
+// a move changed it since the request was routed) as ErrShardMoved, which
+// the caller retries after the routes catch up.
+func movedIfOutOfRange(err error) error {
 	if errors.Is(err, ErrKeyOutOfRange) {
-		err = fmt.Errorf("%w: %w", ErrShardMoved, err)
+		return fmt.Errorf("%w: %w", ErrShardMoved, err)
 	}
-	return v, found, err
+	return err
 }
 
 // forwardTarget reports whether err says another known node leads the

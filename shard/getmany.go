@@ -2,7 +2,6 @@ package shard
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 )
@@ -166,19 +165,10 @@ func (s *Store) readShardKeys(ctx context.Context, d dest, keys [][]byte, c Cons
 // getManyLocal reads keys of r's shard from this node's state machine
 // after one read barrier of consistency c.
 func (s *Store) getManyLocal(ctx context.Context, r *replica, keys [][]byte, c Consistency) ([][]byte, []bool, error) {
-	kv, err := s.defaultKV()
+	kv, err := s.localReadKV(ctx, r, c)
 	if err != nil {
 		return nil, nil, err
 	}
-	if c == Stale {
-		r.requests.Add(1) // (other reads count in addRead)
-	}
-	if err := s.readBarrier(ctx, r, c); err != nil {
-		return nil, nil, err
-	}
 	vals, found, err := kv.GetMany(r.id, keys)
-	if errors.Is(err, ErrKeyOutOfRange) {
-		err = fmt.Errorf("%w: %w", ErrShardMoved, err)
-	}
-	return vals, found, err
+	return vals, found, movedIfOutOfRange(err)
 }
