@@ -288,29 +288,31 @@ func (d *outageDirector) outage(stop <-chan struct{}, until time.Time) (bool, er
 	return stopped, undo
 }
 
-// await runs outage steps and watches the cluster view until no shard
-// has a replica on victim or the outage's time is up: the dead timeout,
-// then a repair window (opened by healing any cut) of outageSlack, cut
-// short by until but never below repairMin. had collects the shards seen
-// with a replica on the victim; gone those of them seen without one
-// since. It reports whether stop was closed, and whether the victim was
-// cleared.
+// await runs an outage: every outage fault at the nemesis's gaps for
+// the dead timeout (before which the driver may not replace the victim,
+// so nothing is polled), then a repair window (opened by healing any cut)
+// of outageSlack, cut short by until but never below repairMin, in which
+// it runs repair steps and polls the cluster view until no shard has a
+// replica on victim. had holds the shards seen with a replica on the
+// victim; gone collects those of them seen without one since. It reports
+// whether stop was closed, and whether the victim was cleared.
 func (d *outageDirector) await(stop <-chan struct{}, until time.Time, victim int, had, gone map[uint64]bool) (bool, bool, error) {
 	began := time.Now()
-	var end time.Time // set when the repair window opens
+	cuts := func() error { return d.outageStep(false) }
+	if stopped, err := d.steps(stop, began.Add(d.dead), cuts); stopped || err != nil {
+		return stopped, false, err
+	}
+	if err := d.openRepair(); err != nil {
+		return false, false, err
+	}
+	end := maxTime(minTime(until, time.Now().Add(outageSlack)), time.Now().Add(repairMin))
 	next := time.Now().Add(d.gap())
-	for end.IsZero() || time.Now().Before(end) {
+	for time.Now().Before(end) {
 		if sleepOrStop(stop, 500*time.Millisecond) {
 			return true, false, nil
 		}
-		if end.IsZero() && time.Since(began) >= d.dead {
-			if err := d.openRepair(); err != nil {
-				return false, false, err
-			}
-			end = maxTime(minTime(until, time.Now().Add(outageSlack)), time.Now().Add(repairMin))
-		}
 		if !time.Now().Before(next) {
-			if err := d.outageStep(!end.IsZero()); err != nil {
+			if err := d.outageStep(true); err != nil {
 				d.nm.event("outage-step-failed", "outage step: %v", err)
 			}
 			next = time.Now().Add(d.gap())
