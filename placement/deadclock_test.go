@@ -82,8 +82,11 @@ func leadMeta(t *testing.T, c *testCluster, id raftpb.NodeID) {
 			t.Fatalf("node %d did not come to lead the meta shard in 30s", id)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		_ = c.node(id).Store().TransferLeader(ctx, shard.MetaShardID, id)
+		err := c.node(id).Store().TransferLeader(ctx, shard.MetaShardID, id)
 		cancel()
+		if err != nil {
+			time.Sleep(50 * time.Millisecond) // no leader to hand over from yet: ask again
+		}
 	}
 }
 
