@@ -39,7 +39,11 @@ func (nm *Nemesis) admin(f Fault) {
 		return
 	}
 	via := up[nm.Rng.IntN(len(up))]
-	hc := &http.Client{Timeout: 20 * time.Second}
+	timeout := nm.AdminTimeout
+	if timeout == 0 {
+		timeout = 20 * time.Second
+	}
+	hc := &http.Client{Timeout: timeout}
 	var view clusterView
 	if err := getJSON(hc, "http://"+via.Spec.HTTPAddr+"/api/cluster", &view); err != nil || len(view.Shards) == 0 {
 		nm.event(string(f)+"-skipped", "%s: no cluster view from node %d (%v)", f, via.Spec.ID, err)
@@ -74,7 +78,7 @@ func (nm *Nemesis) admin(f Fault) {
 	case FaultSplit:
 		path = fmt.Sprintf("/api/admin/split?shard=%d", sh.ID)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+via.Spec.HTTPAddr+path, nil)
 	resp, err := hc.Do(req)

@@ -51,6 +51,10 @@ type Nemesis struct {
 	MaxDown int
 	// MinGap and MaxGap bound the time between steps.
 	MinGap, MaxGap time.Duration
+	// AdminTimeout bounds each HTTP request of an admin fault (0: 20 s).
+	// A step holds the faults in place until it returns, so a director
+	// that must keep to its schedule sets it shorter.
+	AdminTimeout time.Duration
 	// Log receives a line per step (nil: none).
 	Log func(format string, args ...any)
 	// Custom injects the faults of Faults that are none of the above
@@ -59,6 +63,9 @@ type Nemesis struct {
 
 	counts   map[string]int
 	netFault bool
+	// netCuts: the network fault in place cuts a link (a partition, a
+	// bridge, a one-way cut), where loss and a slow link only degrade.
+	netCuts bool
 }
 
 func (nm *Nemesis) event(kind, format string, args ...any) {
@@ -166,7 +173,7 @@ func (nm *Nemesis) network(f Fault) error {
 		if err := nm.Net.Heal(); err != nil {
 			return err
 		}
-		nm.netFault = false
+		nm.netFault, nm.netCuts = false, false
 		if nm.Rng.IntN(4) == 0 {
 			nm.event("heal", "heal the network")
 			return nil
@@ -204,6 +211,7 @@ func (nm *Nemesis) network(f Fault) error {
 		return fmt.Errorf("chaos: unknown fault %q", f)
 	}
 	nm.netFault = true
+	nm.netCuts = f == FaultPartition || f == FaultBridge || f == FaultOneWay
 	return err
 }
 
@@ -214,7 +222,7 @@ func (nm *Nemesis) Heal() error {
 		if err := nm.Net.Heal(); err != nil {
 			return err
 		}
-		nm.netFault = false
+		nm.netFault, nm.netCuts = false, false
 	}
 	killed, paused := nm.down()
 	for _, n := range paused {

@@ -18,11 +18,17 @@ import (
 // under the network faults, the admin operations (move, leadership
 // transfer, split) and kill -9 / SIGSTOP; and, between those, outages:
 // one node killed, paused or cut from every peer until the meta leader's
-// driver has declared it lost and re-created its replicas elsewhere,
-// while the network faults and the admin operations go on. The run fails
-// if the driver never re-created a replica, and if the healed cluster
-// does not come back to every node live, every shard with 3 replicas and
-// a leader, and no move in flight, in every node's view.
+// driver has declared it lost and re-created its replicas elsewhere.
+// During an outage's first dead timeout every network fault goes on;
+// after it, in the repair window, only those that cut no link (packet
+// loss, a slow link), with transfers and splits, for at least repairMin
+// and at most outageSlack: with the victim out, each of its shards has
+// two live replicas and the meta shard four of its five, so any cut
+// between live nodes can leave one without a quorum, and the driver with
+// nothing it could do. The run fails if the driver re-created no replica
+// of a victim in any outage, and if the healed cluster does not
+// come back to every node live, every shard with 3 replicas and a
+// leader, and no move in flight, in every node's view.
 func TestNetnsPlacementLinearizable(t *testing.T) {
 	needChaos(t)
 	faults := append(append(NetworkFaults(), PlacementFaults()...), ProcessFaults()...)
@@ -37,11 +43,21 @@ func TestNetnsPlacementLinearizable(t *testing.T) {
 }
 
 // The outages' bounds: an outage lasts until the driver has moved every
-// replica off the victim, at most the dead timeout plus outageSlack; one
-// starts only if that much time is left, and calm phases of ordinary
-// faults (calmMin plus up to calmSpread) come between them.
+// replica off the victim, at most the dead timeout plus outageSlack
+// after the repair window opened, and at least repairMin of that window
+// even past the run's end; one starts only if the dead timeout plus
+// repairMin is left, and calm phases of ordinary faults (calmMin plus up
+// to calmSpread) come between them. An outage polls one node's cluster
+// view at a time, within viewTimeout, which bounds the admin faults'
+// requests too: the next step waits on the poll, and no view can be had
+// while a fault leaves the meta shard without a quorum, so a poll that
+// tried every live node in turn held such a fault far past the nemesis's
+// gaps (20 s of a 2|2 partition of the live nodes, seed
+// 1796610423798698420).
 const (
 	outageSlack = 30 * time.Second
+	repairMin   = 15 * time.Second
+	viewTimeout = 5 * time.Second
 	longOutage  = 40 * time.Second
 	longRun     = 90 * time.Second // runs longer have long outages (long mode's 2 minutes)
 	calmMin     = 3 * time.Second
@@ -49,12 +65,20 @@ const (
 	replicas    = 3 // shardnode's default --replicas
 )
 
-// outageFaults are what the nemesis does during an outage: the network
-// faults (around the victim's own isolation, which they leave alone), and
-// the admin operations but moves, so that a replica leaving the victim is
-// the driver's doing.
+// outageFaults are what the nemesis does during an outage's first dead
+// timeout: the network faults (around the victim's own isolation, which
+// they leave alone), and the admin operations but moves, so that a
+// replica leaving the victim is the driver's doing.
 func outageFaults() []Fault {
 	return append(NetworkFaults(), FaultTransfer, FaultSplit)
+}
+
+// repairFaults are what the nemesis does in an outage's repair window:
+// the network faults that cut no link (they slow and thin the traffic;
+// every shard keeps a quorum among the live nodes), and transfers and
+// splits.
+func repairFaults() []Fault {
+	return []Fault{FaultLossy, FaultSlow, FaultTransfer, FaultSplit}
 }
 
 // outageDirector alternates calm phases (Nemesis.Step with every fault)
@@ -81,6 +105,7 @@ type outageDirector struct {
 }
 
 func newOutageDirector(t *testing.T, c *Cluster, nm *Nemesis) director {
+	nm.AdminTimeout = viewTimeout
 	d := &outageDirector{t: t, c: c, nm: nm, dead: c.Spec.DeadTimeout, hc: &http.Client{Timeout: 5 * time.Second},
 		moves: &moveCounter{last: map[int]moveReading{}}, quit: make(chan struct{}), watched: make(chan struct{}),
 		seenMoves: map[string]bool{}}
@@ -106,7 +131,7 @@ func (d *outageDirector) Run(stop <-chan struct{}, until time.Time) error {
 	d.long = time.Until(until) > longRun
 	for {
 		calm := calmMin + time.Duration(d.nm.Rng.Int64N(int64(calmSpread)))
-		if time.Until(until) < calm+d.dead+10*time.Second {
+		if time.Until(until) < calm+d.dead+repairMin {
 			_, err := d.steps(stop, until, d.nm.Step)
 			return err
 		}
@@ -152,9 +177,13 @@ func sleepOrStop(stop <-chan struct{}, d time.Duration) bool {
 }
 
 // outageStep is one nemesis step during an outage: no process fault (the
-// nemesis would restart the victim), no admin move.
-func (d *outageDirector) outageStep() error {
+// nemesis would restart the victim), no admin move; in the repair
+// window, no cut either.
+func (d *outageDirector) outageStep(repair bool) error {
 	fs := outageFaults()
+	if repair {
+		fs = repairFaults()
+	}
 	f := fs[d.nm.Rng.IntN(len(fs))]
 	if f == FaultTransfer || f == FaultSplit {
 		d.nm.admin(f)
@@ -225,7 +254,10 @@ func (d *outageDirector) outage(stop <-chan struct{}, until time.Time) (bool, er
 			had[sh.ID] = true
 		}
 	}
-	stopped, cleared := d.await(stop, minTime(until, start.Add(d.dead+outageSlack)), id, had, gone)
+	stopped, cleared, err := d.await(stop, until, id, had, gone)
+	if err != nil {
+		return false, err
+	}
 	d.rereplicated += len(gone)
 	// Now and then, in a long run, the victim stays out past memberlist's
 	// GossipToTheDeadTime (30 s), after which the others no longer gossip
@@ -233,7 +265,8 @@ func (d *outageDirector) outage(stop <-chan struct{}, until time.Time) (bool, er
 	if cleared && !stopped && d.long && d.nm.Rng.IntN(3) == 0 && time.Until(until) > longOutage+10*time.Second {
 		d.nm.event("outage-long", "node %d stays out %v more, past the time gossip still reaches a dead node", id, longOutage)
 		var err error
-		if stopped, err = d.steps(stop, time.Now().Add(longOutage), d.outageStep); err != nil {
+		step := func() error { return d.outageStep(false) }
+		if stopped, err = d.steps(stop, time.Now().Add(longOutage), step); err != nil {
 			return false, err
 		}
 	}
@@ -255,25 +288,36 @@ func (d *outageDirector) outage(stop <-chan struct{}, until time.Time) (bool, er
 	return stopped, undo
 }
 
-// await runs outage steps and watches the cluster view until no shard
-// has a replica on victim or end passes. had collects the shards seen
-// with a replica on the victim; gone those of them seen without one
-// since. It reports whether stop was closed, and whether the victim was
-// cleared.
-func (d *outageDirector) await(stop <-chan struct{}, end time.Time, victim int, had, gone map[uint64]bool) (bool, bool) {
+// await runs an outage: every outage fault at the nemesis's gaps for
+// the dead timeout (before which the driver may not replace the victim,
+// so nothing is polled), then a repair window (opened by healing any cut)
+// of outageSlack, cut short by until but never below repairMin, in which
+// it runs repair steps and polls the cluster view until no shard has a
+// replica on victim. had holds the shards seen with a replica on the
+// victim; gone collects those of them seen without one since. It reports
+// whether stop was closed, and whether the victim was cleared.
+func (d *outageDirector) await(stop <-chan struct{}, until time.Time, victim int, had, gone map[uint64]bool) (bool, bool, error) {
 	began := time.Now()
+	cuts := func() error { return d.outageStep(false) }
+	if stopped, err := d.steps(stop, began.Add(d.dead), cuts); stopped || err != nil {
+		return stopped, false, err
+	}
+	if err := d.openRepair(); err != nil {
+		return false, false, err
+	}
+	end := maxTime(minTime(until, time.Now().Add(outageSlack)), time.Now().Add(repairMin))
 	next := time.Now().Add(d.gap())
 	for time.Now().Before(end) {
 		if sleepOrStop(stop, 500*time.Millisecond) {
-			return true, false
+			return true, false, nil
 		}
 		if !time.Now().Before(next) {
-			if err := d.outageStep(); err != nil {
+			if err := d.outageStep(true); err != nil {
 				d.nm.event("outage-step-failed", "outage step: %v", err)
 			}
 			next = time.Now().Add(d.gap())
 		}
-		view, via, err := d.view(victim)
+		view, via, err := d.pollView(victim)
 		if err != nil {
 			continue
 		}
@@ -289,10 +333,44 @@ func (d *outageDirector) await(stop <-chan struct{}, end time.Time, victim int, 
 			}
 		}
 		if len(had) > 0 && holds(view, victim) == 0 {
-			return false, true
+			return false, true, nil
 		}
 	}
-	return false, false
+	return false, false, nil
+}
+
+// openRepair opens an outage's repair window: it heals the network fault
+// in place if it cuts a link (the victim's isolation stays), so that from
+// now on every shard has a quorum among the live nodes.
+func (d *outageDirector) openRepair() error {
+	d.nm.event("outage-repair", "the victim has been out for the dead timeout: no more cuts until the outage ends")
+	if !d.nm.netFault || !d.nm.netCuts {
+		return nil
+	}
+	if err := d.nm.Net.Heal(); err != nil {
+		return err
+	}
+	d.nm.netFault, d.nm.netCuts = false, false
+	d.nm.event("heal", "heal the network (it cut a link)")
+	return nil
+}
+
+// pollView asks one live node other than skip, in turn, for the cluster
+// view, with a short timeout: the outage's steps wait on it.
+func (d *outageDirector) pollView(skip int) (clusterView, int, error) {
+	live := d.c.Live()
+	if len(live) == 0 {
+		return clusterView{}, 0, fmt.Errorf("no live node to ask")
+	}
+	n := live[d.viewTurn%len(live)]
+	d.viewTurn++
+	if n.Spec.ID == skip {
+		return clusterView{}, 0, fmt.Errorf("node %d is the victim", skip)
+	}
+	hc := &http.Client{Timeout: viewTimeout}
+	var v clusterView
+	err := getJSON(hc, "http://"+n.Spec.HTTPAddr+"/api/cluster", &v)
+	return v, n.Spec.ID, err
 }
 
 // noteMoves logs each move in flight the first time a view shows it.
@@ -337,6 +415,13 @@ func holds(v clusterView, id int) int {
 		}
 	}
 	return n
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 func minTime(a, b time.Time) time.Time {

@@ -26,7 +26,9 @@ type driver struct {
 
 	mu       sync.Mutex
 	inflight map[shard.ShardID]*Move
-	// downSince is when this driver first saw each node not alive.
+	// downSince is when this driver first saw each node not alive (for a
+	// node gossip declares dead, the earlier of that and the death, see
+	// downFor).
 	downSince map[raftpb.NodeID]time.Time
 	// leading: this node led the meta shard at the last pass; moves
 	// recorded in the meta shard are resumed on becoming leader.
@@ -173,10 +175,7 @@ func (d *driver) cluster(s *snapshot, now time.Time) plan.Cluster {
 			nd.State = plan.Live
 			delete(d.downSince, m.NodeID)
 		default:
-			if _, ok := d.downSince[m.NodeID]; !ok {
-				d.downSince[m.NodeID] = now
-			}
-			nd.State, nd.DownFor = plan.Suspect, now.Sub(d.downSince[m.NodeID])
+			nd.State, nd.DownFor = plan.Suspect, d.downFor(m, now)
 			if m.State == gossip.Dead || m.State == gossip.Left {
 				nd.State = plan.Dead
 			}
@@ -217,6 +216,27 @@ func (d *driver) cluster(s *snapshot, now time.Time) plan.Cluster {
 		c.InFlight = append(c.InFlight, plan.Move{Shard: m.Shard, From: m.From, To: m.To})
 	}
 	return c
+}
+
+// downFor returns how long member m has been down, as far as this node
+// knows, and notes it in downSince. A member gossip declares dead or
+// gone counts from the earliest of this driver's first sight of it down
+// and gossip's own record of its death: every node's gossip watches every
+// other, so a driver that has just come to lead the meta shard knows the
+// dead timeout already ran. Counting only from its own first pass, a
+// node new to the meta leadership started the dead timeout over, which
+// put re-replication off by up to a whole dead timeout at each such
+// change of leader (TestNewMetaLeaderKeepsTheDeadClock).
+func (d *driver) downFor(m gossip.Member, now time.Time) time.Duration {
+	since, ok := d.downSince[m.NodeID]
+	if !ok {
+		since = now
+	}
+	if (m.State == gossip.Dead || m.State == gossip.Left) && !m.Since.IsZero() && m.Since.Before(since) {
+		since = m.Since
+	}
+	d.downSince[m.NodeID] = since
+	return now.Sub(since)
 }
 
 // pass is one round of the driver.
