@@ -269,6 +269,9 @@ func (s *Store) addReplicaCampaign(st ShardState, campaign bool) (*replica, erro
 	// replicas never see a request, and two empty maps cost about 400 B.
 	r := &replica{id: st.Desc.ID, store: s, applied: st.Applied, appliedTerm: st.AppliedTerm}
 	r.publish(st.Desc, st.ConfState)
+	if err := s.logAfterImage(st); err != nil {
+		return nil, err
+	}
 	r.storage = newRaftStorage(s.wal, r)
 	g, err := s.newGroup(r)
 	if err != nil {
@@ -293,6 +296,31 @@ func (s *Store) addReplicaCampaign(st ShardState, campaign bool) (*replica, erro
 	r.setAwake(true)
 	s.routes.update(r)
 	return r, nil
+}
+
+// logAfterImage makes st's log start after the state machine's image when
+// the image is past the log's end. That happens when a snapshot was
+// installed (pebble's ingest is durable at once) and the node stopped
+// before the round that records the snapshot in the WAL was synced: the
+// state machine then holds the image at st.Applied while the log and its
+// hard state are older, and the Raft core refuses to start with an applied
+// index beyond its commit index ("applied N beyond commit M";
+// shard.TestLinearizableSlowDisks found it). The compaction mark is what
+// that round would have written; the image is committed state, and the
+// log holds nothing past it.
+func (s *Store) logAfterImage(st ShardState) error {
+	gs, _ := s.wal.GroupState(st.Desc.ID)
+	if st.Applied <= gs.LastIndex {
+		return nil
+	}
+	wb := s.wal.NewBatch()
+	wb.Compact(st.Desc.ID, st.Applied, st.AppliedTerm)
+	if err := s.wal.Commit(context.Background(), wb); err != nil {
+		return fmt.Errorf("shard: shard %d: recording its installed image at %d in the log: %w", st.Desc.ID, st.Applied, err)
+	}
+	s.opts.Logger.Warn("shard: the state machine held an image past the log's end (a snapshot installed just before a stop); the log now starts after it",
+		"shard", st.Desc.ID, "applied", st.Applied, "log_last", gs.LastIndex)
+	return nil
 }
 
 // newGroup makes the Raft group of r from its applied state and its log.
