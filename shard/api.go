@@ -112,16 +112,14 @@ func (s *Store) get(ctx context.Context, key []byte, c ...Consistency) ([]byte, 
 	}
 	cons := consistency(c)
 	req := forwardRequest{kind: fwdRead, consistency: cons, shard: d.id, parts: [][]byte{key}}
-	var ans []byte
-	if d.r == nil {
-		ans, err = s.forwardAnywhere(ctx, d.id, req)
-	} else {
-		v, found, lerr := s.getLocal(ctx, d.r, key, cons)
-		to, ok := s.forwardTarget(lerr)
-		if !ok {
-			return v, found, lerr
-		}
-		ans, err = s.forward(ctx, to, req)
+	var v []byte
+	var found bool
+	ans, forwarded, err := s.localOrForward(ctx, d, req, func() (err error) {
+		v, found, err = s.getLocal(ctx, d.r, key, cons)
+		return err
+	})
+	if !forwarded {
+		return v, found, err
 	}
 	if err != nil {
 		return nil, false, err
@@ -130,6 +128,24 @@ func (s *Store) get(ctx context.Context, key []byte, c ...Consistency) ([]byte, 
 		return nil, false, errBadForward
 	}
 	return ans[1:], ans[0] == 1, nil
+}
+
+// localOrForward serves a read of d's shard with local when this node
+// hosts the shard, and forwards req to the shard's leader when it does not
+// or local says another node leads; forwarded reports that ans (or err)
+// is that node's answer rather than local's outcome.
+func (s *Store) localOrForward(ctx context.Context, d dest, req forwardRequest, local func() error) (ans []byte, forwarded bool, err error) {
+	if d.r == nil {
+		ans, err = s.forwardAnywhere(ctx, d.id, req)
+		return ans, true, err
+	}
+	lerr := local()
+	to, ok := s.forwardTarget(lerr)
+	if !ok {
+		return nil, false, lerr
+	}
+	ans, err = s.forward(ctx, to, req)
+	return ans, true, err
 }
 
 func (s *Store) getLocal(ctx context.Context, r *replica, key []byte, c Consistency) ([]byte, bool, error) {

@@ -144,17 +144,14 @@ func (s *Store) groupKeys(keys [][]byte, todo []int) ([]keyGroup, error) {
 // node leads the shard, else in one request forwarded to its leader.
 func (s *Store) readShardKeys(ctx context.Context, d dest, keys [][]byte, c Consistency) ([][]byte, []bool, error) {
 	req := forwardRequest{kind: fwdReadMany, consistency: c, shard: d.id, parts: keys}
-	var ans []byte
-	var err error
-	if d.r == nil {
-		ans, err = s.forwardAnywhere(ctx, d.id, req)
-	} else {
-		vals, found, lerr := s.getManyLocal(ctx, d.r, keys, c)
-		to, ok := s.forwardTarget(lerr)
-		if !ok {
-			return vals, found, lerr
-		}
-		ans, err = s.forward(ctx, to, req)
+	var vals [][]byte
+	var found []bool
+	ans, forwarded, err := s.localOrForward(ctx, d, req, func() (err error) {
+		vals, found, err = s.getManyLocal(ctx, d.r, keys, c)
+		return err
+	})
+	if !forwarded {
+		return vals, found, err
 	}
 	if err != nil {
 		return nil, nil, err
